@@ -1,0 +1,1 @@
+"""Drills: scenario library, scheduling, tabletop/functional runs, evaluation and after-action reports."""

@@ -1,0 +1,54 @@
+"""Evaluation vocabulary (HSEEP used as the model, DOMAIN.md) and its validation rules. Pure."""
+from __future__ import annotations
+
+RATINGS: dict[str, str] = {
+    "P": "課題なく実施できた",
+    "S": "一部に課題があった",
+    "M": "大きな課題があった",
+    "U": "実施できなかった",
+}
+RATING_LONG_JA: dict[str, str] = {
+    "P": "P（課題なく実施）",
+    "S": "S（一部課題あり）",
+    "M": "M（大きな課題あり）",
+    "U": "U（実施できず）",
+}
+# Improvement-plan element of a corrective action (DOMAIN.md spelling).
+ELEMENTS: dict[str, str] = {
+    "planning": "計画",
+    "organisation": "組織・体制",
+    "equipment": "資機材",
+    "training": "教育・研修",
+    "exercise": "訓練",
+}
+ELEMENT_ALIASES = {"organization": "organisation"}
+ACTION_STATUSES: dict[str, str] = {
+    "open": "未着手",
+    "in_progress": "対応中",
+    "done": "完了",
+    "cancelled": "取りやめ",
+}
+# Allowed status moves; closing is final so the history of the PDCA cycle stays honest.
+ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "done", "cancelled"}),
+    "in_progress": frozenset({"open", "done", "cancelled"}),
+    "done": frozenset(),
+    "cancelled": frozenset(),
+}
+DRILL_STATUSES = ("scheduled", "running", "completed", "cancelled")
+MODES = ("tabletop", "functional")
+
+
+def normalise_element(value: str) -> str:
+    return ELEMENT_ALIASES.get(value, value)
+
+
+def can_move(status_from: str, status_to: str) -> bool:
+    return status_to in ACTION_TRANSITIONS.get(status_from, frozenset())
+
+
+def rating_counts(ratings: list[str]) -> dict[str, int]:
+    counts = {k: 0 for k in RATINGS}
+    for r in ratings:
+        counts[r] += 1
+    return counts
