@@ -1,0 +1,1 @@
+"""Geography: area geometry, nearest-facility search, geocoder adapters."""

@@ -1,0 +1,101 @@
+"""Triage: who runs out of power first.
+
+``runs_out_at`` = outage start + runway (hours of backup power at the start), unless the family has
+since told us how long the battery will last (answer 2 with hours) — then it is that report's time
+plus the reported hours. Order: soonest ``runs_out_at`` first, then 24 h-dependent patients first
+(nobody breathes on their own), then patient id for a stable order.
+
+Tier is relative to the expected restoration (DOMAIN.md): red = runs out before restoration or
+within 6 h from now; yellow = within 24 h; green = beyond. Pure functions, no clock: ``now`` is given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+RED_HOURS = 6.0
+YELLOW_HOURS = 24.0
+TIERS = ("red", "yellow", "green")
+
+
+@dataclass(frozen=True)
+class TriageInput:
+    patient_id: int
+    runway_hours: float | None          # at outage start; None = unknown (treated as none left)
+    dependent_24h: bool = False
+    checkin: str = "pending"
+    transport_id: int | None = None
+    reported_at: datetime | None = None  # answer 2 with a figure from the family
+    reported_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class TriageRow:
+    patient_id: int
+    runs_out_at: datetime
+    runway_hours_left: float
+    tier: str
+    checkin: str
+    transport_id: int | None
+    dependent_24h: bool
+    runway_known: bool
+
+
+def runs_out_at(started_at: datetime, runway_hours: float | None, *,
+                reported_at: datetime | None = None, reported_hours: float | None = None) -> datetime:
+    if reported_at is not None and reported_hours is not None:
+        return reported_at + timedelta(hours=max(0.0, reported_hours))
+    # Unknown runway must not look safe: it sorts to the top as if already out.
+    return started_at + timedelta(hours=max(0.0, runway_hours or 0.0))
+
+
+def hours_left(runs_out: datetime, now: datetime) -> float:
+    return max(0.0, (runs_out - now).total_seconds() / 3600.0)
+
+
+def tier_for(runs_out: datetime, *, now: datetime, expected_restoration_at: datetime | None,
+             red_hours: float = RED_HOURS, yellow_hours: float = YELLOW_HOURS) -> str:
+    left = (runs_out - now).total_seconds() / 3600.0
+    if expected_restoration_at is not None and runs_out <= expected_restoration_at:
+        return "red"
+    if left <= red_hours:
+        return "red"
+    if left <= yellow_hours:
+        return "yellow"
+    return "green"
+
+
+def sort_key(row: TriageRow):
+    return (row.runs_out_at, not row.dependent_24h, row.patient_id)
+
+
+def order(inputs: Iterable[TriageInput], *, started_at: datetime, now: datetime,
+          expected_restoration_at: datetime | None,
+          red_hours: float = RED_HOURS, yellow_hours: float = YELLOW_HOURS) -> list[TriageRow]:
+    rows = []
+    for i in inputs:
+        out = runs_out_at(started_at, i.runway_hours,
+                          reported_at=i.reported_at, reported_hours=i.reported_hours)
+        rows.append(TriageRow(
+            patient_id=i.patient_id,
+            runs_out_at=out,
+            runway_hours_left=round(hours_left(out, now), 2),
+            tier=tier_for(out, now=now, expected_restoration_at=expected_restoration_at,
+                          red_hours=red_hours, yellow_hours=yellow_hours),
+            checkin=i.checkin,
+            transport_id=i.transport_id,
+            dependent_24h=i.dependent_24h,
+            runway_known=i.runway_hours is not None or i.reported_hours is not None,
+        ))
+    rows.sort(key=sort_key)
+    return rows
+
+
+def needs_transport_before_restoration(runs_out: datetime,
+                                       expected_restoration_at: datetime | None,
+                                       *, now: datetime, red_hours: float = RED_HOURS) -> bool:
+    """Propose transport when power runs out before restoration (or soon, if restoration unknown)."""
+    if expected_restoration_at is not None:
+        return runs_out <= expected_restoration_at
+    return (runs_out - now) <= timedelta(hours=red_hours)

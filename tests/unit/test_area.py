@@ -1,0 +1,96 @@
+"""Outage areas: municipality codes, GeoJSON polygons, centre + geodesic radius."""
+import pytest
+from geopy.distance import geodesic
+from hypothesis import given, settings, strategies as st
+
+from bcp_service.geo.area import CircleArea, InvalidArea, Point, area_from
+
+SQUARE = {"type": "Polygon", "coordinates": [[[139.70, 35.60], [139.80, 35.60], [139.80, 35.70],
+                                               [139.70, 35.70], [139.70, 35.60]]]}
+
+
+def test_municipality_area_selects_by_code_not_by_position():
+    area = area_from({"municipality_codes": ["131016", "13102"]})
+    pts = [Point(1, 35.0, 139.0, "131016"), Point(2, 35.68, 139.76, "131024"), Point(3, None, None, "13102")]
+    assert area.select(pts) == [1, 3]
+    assert area.contains(None, None, "131016")
+
+
+def test_polygon_uses_geojson_lon_lat_order():
+    area = area_from({"geometry": SQUARE})
+    assert area.contains(35.65, 139.75, None)
+    assert not area.contains(139.75, 35.65, None)
+
+
+def test_multipolygon_covers_both_parts_and_not_the_gap():
+    mp = {"type": "MultiPolygon", "coordinates": [SQUARE["coordinates"],
+          [[[140.0, 35.6], [140.1, 35.6], [140.1, 35.7], [140.0, 35.7], [140.0, 35.6]]]]}
+    area = area_from({"geometry": mp})
+    pts = [Point(1, 35.65, 139.75), Point(2, 35.65, 140.05), Point(3, 35.65, 139.9), Point(4, None, None)]
+    assert sorted(area.select(pts)) == [1, 2]
+
+
+def test_point_on_polygon_edge_counts_as_affected():
+    assert area_from({"geometry": SQUARE}).contains(35.60, 139.75, None)
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ({"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}}, "不正"),
+    ({"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}, "座標"),
+    ({"geometry": {"type": "Point", "coordinates": [139.7, 35.6]}}, "Polygon"),
+    ({"geometry": {"type": "Polygon", "coordinates": [[[200, 35], [201, 35], [201, 36], [200, 35]]]}}, "範囲外"),
+    ({"geometry": {"type": "Polygon", "coordinates": [[[139, 35], [140, 35], [141, 35], [139, 35]]]}}, "不正"),
+    ({"center": {"lat": 35.6, "lon": 139.7}}, "radius_km"),
+    ({"center": {"lat": 35.6, "lon": 139.7}, "radius_km": 0}, "radius_km"),
+    ({"center": {"lat": 35.6, "lon": 139.7}, "radius_km": "abc"}, "数値"),
+    ({"center": {"lat": 95, "lon": 139.7}, "radius_km": 3}, "範囲外"),
+    ({"center": {"lat": True, "lon": 139.7}, "radius_km": 3}, "数値"),
+    ({"municipality_codes": []}, "市区町村コード"),
+    ({"municipality_codes": ["13-101"]}, "13-101"),
+    ({"municipality_codes": "131016"}, "配列"),
+    ({}, "いずれか一つ"),
+    ({"municipality_codes": ["131016"], "center": {"lat": 1, "lon": 1}, "radius_km": 1}, "いずれか一つ"),
+    ("tokyo", "オブジェクト"),
+])
+def test_bad_areas_raise_invalid_area_with_a_japanese_reason(spec, fragment):
+    with pytest.raises(InvalidArea) as exc:
+        area_from(spec)
+    assert fragment in exc.value.message
+    assert exc.value.fields["area"]
+    assert exc.value.status == 400
+
+
+def test_circle_decides_the_edge_by_ellipsoidal_distance():
+    area = area_from({"center": {"lat": 35.68, "lon": 139.76}, "radius_km": 10})
+    # Points at geodesic 9.98 km and 10.02 km due north-east; haversine alone could misplace them.
+    inside = geodesic(kilometers=9.98).destination((35.68, 139.76), 45)
+    outside = geodesic(kilometers=10.02).destination((35.68, 139.76), 45)
+    pts = [Point(1, inside.latitude, inside.longitude), Point(2, outside.latitude, outside.longitude)]
+    assert area.select(pts) == [1]
+    assert area.contains(inside.latitude, inside.longitude, None)
+    assert not area.contains(outside.latitude, outside.longitude, None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(24.0, 45.0), st.floats(123.0, 146.0), st.floats(0.5, 80.0),
+       st.lists(st.tuples(st.floats(-1.0, 1.0), st.floats(-1.0, 1.0)), min_size=1, max_size=40))
+def test_circle_select_agrees_with_exact_geodesic(lat, lon, radius, offsets):
+    area = CircleArea(lat, lon, radius)
+    pts = [Point(i, lat + a, lon + b) for i, (a, b) in enumerate(offsets)]
+    exact = [p.id for p in pts if geodesic((lat, lon), (p.lat, p.lon)).km <= radius]
+    assert sorted(area.select(pts)) == exact
+
+
+def test_circle_bbox_contains_the_circle():
+    area = area_from({"center": {"lat": 43.0, "lon": 141.3}, "radius_km": 50})
+    s, w, n, e = area.bbox()
+    for bearing in range(0, 360, 15):
+        d = geodesic(kilometers=50).destination((43.0, 141.3), bearing)
+        assert s <= d.latitude <= n and w <= d.longitude <= e
+
+
+def test_area_round_trips_through_json():
+    for spec in ({"municipality_codes": ["131016"]}, {"geometry": SQUARE},
+                 {"center": {"lat": 35.6, "lon": 139.7}, "radius_km": 5.0}):
+        again = area_from(area_from(spec).to_json())
+        assert again.to_json() == area_from(spec).to_json()
