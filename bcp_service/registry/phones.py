@@ -1,0 +1,84 @@
+"""Japanese phone numbers: validate, store as E.164, classify (mobile / landline / ip).
+
+Pure logic over the ``phonenumbers`` metadata. The classification decides how a patient is reached
+in an outage: SMS only reaches mobiles; landlines and IP phones get a voice call.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+PHONE_KINDS = ("mobile", "landline", "ip")
+
+_KIND_BY_TYPE = {
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE: "landline",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "landline",
+    PhoneNumberType.VOIP: "ip",
+}
+
+# 090-0000-xxxx / 080-0000-xxxx / 070-0000-xxxx are unallocated blocks used for fiction and for
+# this project's synthetic data; phonenumbers calls them invalid (080-0000 even parses as 0800
+# toll-free), so they are accepted explicitly as mobiles. No real subscriber has them.
+_FICTIONAL_MOBILE = re.compile(r"^0[789]00000\d{4}$")
+
+
+class PhoneError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Phone:
+    e164: str
+    kind: str       # mobile | landline | ip
+    national: str   # 090-1234-5678 style, for display and print
+
+    @property
+    def sms_capable(self) -> bool:
+        return self.kind == "mobile"
+
+
+def parse_phone(text: str, *, region: str = "JP") -> Phone:
+    """Parse what a person typed (hyphens, spaces, full-width digits, +81) into a ``Phone``.
+
+    Raises ``PhoneError`` with a Japanese message for anything that cannot be a patient's or a
+    family member's number (invalid, toll-free, premium, pager …)."""
+    if text is None or not str(text).strip():
+        raise PhoneError("電話番号を入力してください")
+    raw = unicodedata.normalize("NFKC", str(text)).strip()
+    raw = raw.replace("ー", "-").replace("−", "-").replace("‐", "-")
+    digits = re.sub(r"[\s\-()（）.]", "", raw)
+    if not re.fullmatch(r"\+?\d{6,15}", digits):
+        raise PhoneError("電話番号の形式が正しくありません")
+    national_digits = "0" + digits[3:] if digits.startswith("+81") else digits
+    if _FICTIONAL_MOBILE.match(national_digits):
+        e164 = "+81" + national_digits[1:]
+        return Phone(e164, "mobile", f"{national_digits[:3]}-{national_digits[3:7]}-{national_digits[7:]}")
+    try:
+        num = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:
+        raise PhoneError("電話番号の形式が正しくありません") from None
+    if not phonenumbers.is_valid_number(num):
+        raise PhoneError("存在しない電話番号です（桁数・局番を確認してください）")
+    kind = _KIND_BY_TYPE.get(phonenumbers.number_type(num))
+    if kind is None:
+        raise PhoneError("患者・家族の連絡先として使えない番号です（フリーダイヤル・ナビダイヤル等）")
+    return Phone(
+        phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164),
+        kind,
+        phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.NATIONAL),
+    )
+
+
+def display_phone(e164: str | None) -> str:
+    """E.164 back to the national form people read (090-1234-5678); '' for None."""
+    if not e164:
+        return ""
+    try:
+        return parse_phone(e164).national
+    except PhoneError:
+        return e164
