@@ -102,3 +102,13 @@ def test_a_valid_copy_in_another_folder_loads_by_file_stem(tmp_path: Path):
     shutil.copy(DEFAULT_DIR / "scenario.schema.json", tmp_path)
     shutil.copy(DEFAULT_DIR / "planned_outage.yaml", tmp_path / "my_drill.yaml")
     assert list(load_library(tmp_path)) == ["my_drill"]
+
+
+def test_every_objective_links_to_a_section_that_exists_in_the_current_plan_templates():
+    from bcp_service.plans.templates import TemplateLibrary
+
+    templates = TemplateLibrary.load()
+    for key, sc in load_library().items():
+        for obj in sc.objectives:
+            for ref in obj.plan_sections:
+                assert templates.current(ref.plan_type).section(ref.section_key) is not None, (key, ref)
