@@ -1,0 +1,190 @@
+"""The API's shared pieces: error format, pagination, OpenAPI generated from marshmallow schemas."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
+from marshmallow import Schema, ValidationError, fields
+from werkzeug.exceptions import HTTPException
+
+from bcp_service.errors import DomainError, Invalid, Unauthorized
+
+MAX_LIMIT = 500
+
+
+def error_body(code: str, message: str, fields_: dict | None = None, **extra) -> dict:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields_:
+        body["fields"] = fields_
+    body.update(extra)
+    return {"error": body}
+
+
+def _wants_json() -> bool:
+    return (request.path.startswith("/api/") or request.is_json
+            or request.accept_mimetypes.best == "application/json")
+
+
+def register_error_handlers(app: Flask) -> None:
+    from bcp_service.db import db
+
+    def _rollback() -> None:
+        # Bad input changes nothing: whatever the request had added is thrown away.
+        db.session.rollback()
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        _rollback()
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return jsonify(error_body("validation_error", "入力内容に誤りがあります (invalid input)", messages)), 400
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        _rollback()
+        if isinstance(exc, Unauthorized) and not _wants_json():
+            return redirect(url_for("auth.login", next=request.full_path))
+        if _wants_json():
+            return jsonify(error_body(exc.code, exc.message, exc.fields, **exc.extra)), exc.status
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if _wants_json():
+            code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+                    413: "too_large", 429: "rate_limited"}.get(exc.code or 500, "http_error")
+            return jsonify(error_body(code, exc.description or exc.name)), exc.code
+        return render_template("error.html", status=exc.code, message=exc.description), exc.code
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400 in the API error format."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise Invalid("request body must be a JSON object", fields={"_body": ["JSON オブジェクトを送ってください"]})
+    return data
+
+
+class PageArgs(Schema):
+    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= MAX_LIMIT)
+    offset = fields.Integer(load_default=0, validate=lambda n: n >= 0)
+
+
+def page_args() -> tuple[int, int]:
+    args = PageArgs().load({k: v for k, v in request.args.items() if k in ("limit", "offset")})
+    return args["limit"], args["offset"]
+
+
+def paginate(session, stmt, schema: Schema, *, limit: int, offset: int) -> dict:
+    """``{"items", "total"}`` for a select statement."""
+    from sqlalchemy import func, select
+
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(stmt.limit(limit).offset(offset)).all()
+    return {"items": schema.dump(rows, many=True), "total": total}
+
+
+def csrf_exempt(view):
+    """Mark a view that authenticates by signature or signed token, not by session cookie."""
+    view.csrf_exempt = True
+    return view
+
+
+# --- OpenAPI ------------------------------------------------------------------------------------
+
+def api_doc(*, summary: str, request_schema: type[Schema] | None = None,
+            response_schema: type[Schema] | None = None, status: int = 200,
+            query_schema: type[Schema] | None = None, many: bool = False) -> Callable:
+    """Attach OpenAPI facts to a view; ``/api/v1/openapi.json`` is generated from them."""
+
+    def decorator(view):
+        view.api_doc = dict(summary=summary, request=request_schema, response=response_schema,
+                            status=status, query=query_schema, many=many)
+        return view
+
+    return decorator
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    }, "required": ["code", "message"]}},
+}
+
+
+def build_spec(app: Flask) -> dict:
+    spec = APISpec(title="bcp-service API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "在宅医療 BCP・停電時安否確認サービスの API"})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", ERROR_SCHEMA)
+    seen: set[str] = set()
+
+    def schema_ref(cls: type[Schema]):
+        name = cls.__name__.removesuffix("Schema") or cls.__name__
+        if name not in seen:
+            spec.components.schema(name, schema=cls)
+            seen.add(name)
+        return name
+
+    paths: dict[str, dict] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        view = app.view_functions.get(rule.endpoint)
+        doc = getattr(view, "api_doc", None)
+        if doc is None:
+            continue
+        path = rule.rule
+        params = []
+        for arg in rule.arguments:
+            path = path.replace(f"<int:{arg}>", "{" + arg + "}").replace(f"<{arg}>", "{" + arg + "}")
+            path = path.replace(f"<string:{arg}>", "{" + arg + "}")
+            params.append({"name": arg, "in": "path", "required": True, "schema": {"type": "string"}})
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op: dict[str, Any] = {"summary": doc["summary"], "parameters": list(params),
+                                  "security": [{"bearer": []}], "responses": {}}
+            if doc["query"] is not None and method == "GET":
+                op["parameters"].append({"in": "query", "schema": schema_ref(doc["query"])})
+            if doc["request"] is not None and method in ("POST", "PUT", "PATCH"):
+                op["requestBody"] = {"required": True, "content": {
+                    "application/json": {"schema": schema_ref(doc["request"])}}}
+            if doc["response"] is not None:
+                ref = schema_ref(doc["response"])
+                content = ({"type": "object", "properties": {"items": {"type": "array", "items": ref},
+                                                             "total": {"type": "integer"}}}
+                           if doc["many"] else ref)
+                op["responses"][str(doc["status"])] = {"description": "OK", "content": {
+                    "application/json": {"schema": content}}}
+            else:
+                op["responses"][str(doc["status"])] = {"description": "OK"}
+            for code, text in ((400, "bad input"), (401, "no or invalid token"), (403, "wrong role or region")):
+                op["responses"][str(code)] = {"description": text, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            paths.setdefault(path, {})[method.lower()] = op
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+bp = Blueprint("api", __name__)
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi():
+    return jsonify(build_spec(current_app))
+
+
+@bp.get("/healthz")
+def healthz():
+    from sqlalchemy import text
+
+    from bcp_service.db import db
+
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - health checks report, they do not raise
+        current_app.logger.exception("healthz: database check failed")
+        return jsonify({"status": "error", "database": "unreachable"}), 503
+    return jsonify({"status": "ok"})

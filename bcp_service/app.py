@@ -1,0 +1,107 @@
+"""Application factory: ``gunicorn "bcp_service.app:create_app()"``."""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from pathlib import Path
+
+from flask import Flask, request
+
+from bcp_service import config as config_module
+from bcp_service.clock import Clock, SystemClock, iso_local, to_local
+from bcp_service.db import db, import_all_models
+from bcp_service.extensions import csrf, limiter, login_manager
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # Map tiles come from the GSI server; everything else is our own.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: https://cyberjapandata.gsi.go.jp; "
+        "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+    ),
+}
+
+
+def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(config_module.load(instance_path=app.instance_path))
+    if overrides:
+        app.config.update(overrides)
+    app.json.ensure_ascii = False
+    app.extensions["clock"] = clock or SystemClock()
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import_all_models()
+    db.init_app(app)
+    login_manager.init_app(app)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False   # checked in _csrf_guard below
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+
+    from bcp_service.api import register_error_handlers
+
+    register_error_handlers(app)
+    _register_blueprints(app)
+    app.jinja_env.filters["local"] = lambda dt, fmt="%Y-%m-%d %H:%M": to_local(dt).strftime(fmt) if dt else ""
+    app.jinja_env.filters["iso_local"] = iso_local
+
+    @app.before_request
+    def _csrf_guard():
+        """CSRF on every cookie-authenticated form post.
+
+        Requests with a bearer token carry no ambient credential, and webhook or one-tap views that
+        authenticate by signature or signed token mark themselves ``csrf_exempt``.
+        """
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return None
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return None
+        view = app.view_functions.get(request.endpoint or "")
+        if view is None or getattr(view, "csrf_exempt", False):
+            return None
+        if f"{view.__module__}.{view.__name__}" in getattr(csrf, "_exempt_views", ()):
+            return None
+        csrf.protect()
+        return None
+
+    @app.after_request
+    def _security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Register ``bp`` from bcp_service.api, .web and every ``bcp_service.<pkg>.views``."""
+    import bcp_service
+    from bcp_service import api, web
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(web.bp)
+    for module in sorted(pkgutil.iter_modules(bcp_service.__path__), key=lambda m: m.name):
+        if not module.ispkg:
+            continue
+        name = f"bcp_service.{module.name}.views"
+        try:
+            views = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        blueprint = getattr(views, "bp", None)
+        if blueprint is not None:
+            app.register_blueprint(blueprint)

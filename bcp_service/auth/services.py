@@ -1,0 +1,119 @@
+"""Use cases of auth: users, tokens, sign-in. Each takes a session; the caller commits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyotp
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bcp_service.auth import audit
+from bcp_service.auth.models import ApiToken, User
+from bcp_service.auth.passwords import hash_password, hash_token, new_api_token, verify_password
+from bcp_service.auth.roles import Actor, Role, scope_problem
+from bcp_service.clock import get_clock
+from bcp_service.errors import Conflict, Invalid, NotFound
+from bcp_service.orgs.models import Organization, Region
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(user_id=user.id, role=Role(user.role), scope=user.scope, organization_id=user.organization_id)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(session: Session, *, email: str, password: str, role: str, scope: str | None = None,
+                organization_id: int | None = None, display_name: str = "", phone_e164: str | None = None) -> User:
+    email = normalize_email(email)
+    fields: dict[str, list[str]] = {}
+    if "@" not in email:
+        fields["email"] = ["メールアドレスの形式ではありません"]
+    try:
+        role_enum = Role(role)
+    except ValueError:
+        fields["role"] = [f"role must be one of {', '.join(r.value for r in Role)}"]
+        role_enum = None
+    if role_enum is not None:
+        region_exists = scope is not None and session.get(Region, scope) is not None
+        pref_exists = scope is not None and session.scalar(
+            select(Region.code).where(Region.prefecture_code == scope).limit(1)) is not None
+        problem = scope_problem(role_enum, scope, region_exists=region_exists, prefecture_exists=pref_exists)
+        if problem:
+            fields["scope"] = [problem]
+    if organization_id is not None:
+        org = session.get(Organization, organization_id)
+        if org is None:
+            fields["organization_id"] = [f"no organisation {organization_id}"]
+        elif role_enum not in (None, Role.ADMIN, Role.PREFECTURE_REVIEWER) and scope and org.region_code != scope:
+            fields["organization_id"] = ["the organisation is outside the user's region"]
+    elif role_enum is Role.INSTITUTION_STAFF:
+        fields["organization_id"] = ["institution staff belong to an organisation (--org)"]
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        fields["password"] = [str(exc)]
+    if fields:
+        raise Invalid("invalid user", fields=fields)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"a user with e-mail {email} exists")
+    user = User(email=email, password_hash=password_hash, role=role_enum.value, scope=scope or None,
+                organization_id=organization_id, display_name=display_name, phone_e164=phone_e164,
+                created_at=get_clock().now(), active=True)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def user_by_email(session: Session, email: str) -> User:
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}")
+    return user
+
+
+def issue_token(session: Session, user: User) -> str:
+    """Make a new API token for the user; returns the token (only its hash is kept)."""
+    token, digest = new_api_token()
+    session.add(ApiToken(user_id=user.id, token_hash=digest, prefix=token[:10], created_at=get_clock().now()))
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    row.last_used_at = get_clock().now()
+    return row.user
+
+
+def enable_totp(session: Session, user: User) -> str:
+    """Turn on the second factor; returns the provisioning URI for an authenticator app."""
+    user.totp_secret = pyotp.random_base32()
+    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name="bcp-service")
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User | None
+    needs_otp: bool = False
+    error: str | None = None
+
+
+def sign_in(session: Session, *, email: str, password: str, otp: str | None) -> SignIn:
+    """Check credentials (and TOTP when on); audit success and failure alike."""
+    user = session.scalar(select(User).where(User.email == normalize_email(email)))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        audit.record(session, None, "sign_in_failed", "user", user.id if user else None)
+        return SignIn(None, error="メールアドレスまたはパスワードが正しくありません。")
+    if user.totp_secret:
+        if not otp:
+            return SignIn(None, needs_otp=True, error="確認コード（6桁）を入力してください。")
+        if not pyotp.TOTP(user.totp_secret).verify(otp.strip(), valid_window=1):
+            audit.record(session, actor_for(user), "sign_in_failed_otp", "user", user.id)
+            return SignIn(None, needs_otp=True, error="確認コードが正しくありません。")
+    user.last_login_at = get_clock().now()
+    audit.record(session, actor_for(user), "sign_in", "user", user.id)
+    return SignIn(user)

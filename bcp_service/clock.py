@@ -1,0 +1,179 @@
+"""Time, and the clock process.
+
+Logic never calls ``datetime.now()``: it receives ``now`` from a ``Clock`` so tests move time by hand.
+The clock *process* (``bcp-service clock``) runs APScheduler; the database is the source of truth for
+due work (rows with ``next_action_at``), so the scheduler only needs a short metronome job.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import signal
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Protocol
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class FrozenClock:
+    """A clock that only moves when told to (tests, benchmarks)."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FrozenClock needs an aware datetime")
+        self._now = start.astimezone(timezone.utc)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta | None = None, **kwargs) -> datetime:
+        self._now += delta if delta is not None else timedelta(**kwargs)
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when.astimezone(timezone.utc)
+
+
+_SYSTEM = SystemClock()
+
+
+def get_clock() -> Clock:
+    if has_app_context():
+        return current_app.extensions.get("clock", _SYSTEM)
+    return _SYSTEM
+
+
+def now() -> datetime:
+    return get_clock().now()
+
+
+def to_local(value: datetime | None) -> datetime | None:
+    """UTC → Asia/Tokyo for display and API output."""
+    if value is None:
+        return None
+    return value.astimezone(TOKYO)
+
+
+def iso_local(value: datetime | None) -> str | None:
+    local = to_local(value)
+    return local.isoformat() if local else None
+
+
+# --- the clock process ---------------------------------------------------------------------------
+
+METRONOME_SECONDS = 10
+Tick = Callable[[object], None]   # called with the Flask app inside an app context
+_ticks: list[tuple[str, Tick]] = []
+
+
+def on_tick(name: str) -> Callable[[Tick], Tick]:
+    """Register a function to run on every metronome beat (due rows: rounds, retries, reminders)."""
+
+    def decorator(fn: Tick) -> Tick:
+        if all(existing != name for existing, _ in _ticks):
+            _ticks.append((name, fn))
+        return fn
+
+    return decorator
+
+
+def registered_ticks() -> list[str]:
+    return [name for name, _ in _ticks]
+
+
+def run_metronome_once(app) -> dict[str, str]:
+    """One beat: run every registered tick; one failing tick never stops the others."""
+    results: dict[str, str] = {}
+    for name, fn in list(_ticks):
+        with app.app_context():
+            try:
+                fn(app)
+                results[name] = "ok"
+            except Exception:  # noqa: BLE001 - the metronome must keep beating
+                log.exception("tick %s failed", name)
+                results[name] = "error"
+    return results
+
+
+def load_jobs(scheduler, app) -> None:
+    """Let each subpackage add its jobs: ``bcp_service.<pkg>.jobs.register(scheduler, app)``."""
+    import bcp_service
+
+    for module in pkgutil.iter_modules(bcp_service.__path__):
+        if not module.ispkg:
+            continue
+        try:
+            jobs = importlib.import_module(f"bcp_service.{module.name}.jobs")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bcp_service.{module.name}.jobs":
+                raise
+            continue
+        register = getattr(jobs, "register", None)
+        if register:
+            register(scheduler, app)
+
+
+def build_scheduler(app, scheduler_class=None):
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = (scheduler_class or BlockingScheduler)(timezone=TOKYO)
+    load_jobs(scheduler, app)
+    scheduler.add_job(
+        run_metronome_once, "interval", args=[app], seconds=METRONOME_SECONDS,
+        id="metronome", max_instances=1, coalesce=True, misfire_grace_time=METRONOME_SECONDS,
+        next_run_time=datetime.now(TOKYO),
+    )
+    return scheduler
+
+
+def run_clock(app, *, stop_event: threading.Event | None = None) -> None:
+    """The ``clock`` process: hold the single-clock lock, then run the scheduler until SIGTERM."""
+    from bcp_service.leader import ClockLock
+
+    stop = stop_event or threading.Event()
+
+    def _stop(signum, _frame):
+        log.info("clock: signal %s, stopping", signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+
+    with app.app_context():
+        lock = ClockLock(app.extensions["db"].engine)
+    while not stop.is_set():
+        if lock.acquire():
+            break
+        log.info("clock: another clock holds the lock; standing by")
+        stop.wait(5)
+    if stop.is_set():
+        return
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = build_scheduler(app, BackgroundScheduler)
+    scheduler.start()
+    log.info("clock: running (%s)", ", ".join(registered_ticks()) or "no ticks")
+    try:
+        while not stop.wait(1):
+            if not lock.still_held():
+                log.error("clock: lost the lock; stopping so the stand-by clock takes over")
+                break
+    finally:
+        scheduler.shutdown(wait=True)
+        lock.release()

@@ -1,0 +1,134 @@
+"""Settings from environment variables (12-factor), with an embedded default.
+
+The embedded default is SQLite in the instance folder and the console messaging channel, so one
+command shows the whole system. Outside demo/development a missing SECRET_KEY is a start-up error.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+ENVIRONMENTS = ("production", "development", "demo", "test")
+CHANNELS = ("console", "twilio")
+GEOCODERS = ("none", "gsi", "nominatim")
+
+
+class ConfigError(RuntimeError):
+    """The service cannot start with these settings; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+
+
+# The configuration table in the README is generated from this list (see tests/unit/test_config.py).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("BCP_ENV", "production", "production | development | demo | test"),
+    Setting("DATABASE_URL", None, "SQLAlchemy URL; default: SQLite file in the instance folder"),
+    Setting("SECRET_KEY", None, "signs sessions, CSRF and one-tap links; required in production"),
+    Setting("MESSAGING_CHANNEL", "console", "console | twilio"),
+    Setting("TWILIO_ACCOUNT_SID", None, "Twilio account"),
+    Setting("TWILIO_AUTH_TOKEN", None, "Twilio auth token (also verifies webhook signatures)"),
+    Setting("TWILIO_FROM", None, "sender number (or use TWILIO_MESSAGING_SERVICE_SID)"),
+    Setting("TWILIO_MESSAGING_SERVICE_SID", None, "Twilio messaging service"),
+    Setting("TWILIO_API_BASE", None, "override of the Twilio API host (loopback tests)"),
+    Setting("PUBLIC_BASE_URL", "http://127.0.0.1:5000", "external URL for links and webhook signatures"),
+    Setting("SMS_RATE_PER_SECOND", "10", "dispatcher token-bucket rate"),
+    Setting("GEOCODER", "none", "none | gsi | nominatim"),
+    Setting("CHECKIN_SILENCE_MINUTES", "15", "silence before round 2 / escalation"),
+    Setting("RUNWAY_RED_HOURS", "6", "runway below this is red"),
+    Setting("RUNWAY_YELLOW_HOURS", "24", "runway below this is yellow"),
+    Setting("LOGIN_RATE_LIMIT", "10 per minute", "failed-login throttle per address"),
+)
+
+
+def _int(env: Mapping[str, str], name: str, default: str) -> int:
+    raw = env.get(name, default)
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def load(env: Mapping[str, str] | None = None, *, instance_path: str | Path = "instance") -> dict:
+    """Build the Flask config dict from the environment. Pure: pass ``env`` in tests."""
+    env = dict(os.environ if env is None else env)
+    bcp_env = env.get("BCP_ENV", "production")
+    if bcp_env not in ENVIRONMENTS:
+        raise ConfigError(f"BCP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {bcp_env!r}")
+
+    secret = env.get("SECRET_KEY")
+    if not secret:
+        if bcp_env == "production":
+            raise ConfigError(
+                "SECRET_KEY is not set. Set it to a long random value "
+                "(python -c 'import secrets; print(secrets.token_hex(32))'), "
+                "or run `bcp-service demo` for the embedded demo."
+            )
+        secret = "dev-only-insecure-key"  # demo/dev/test: never reaches production
+    elif bcp_env == "production" and len(secret) < 16:
+        raise ConfigError("SECRET_KEY is too short for production (16 characters at least)")
+
+    channel = env.get("MESSAGING_CHANNEL", "console")
+    if channel not in CHANNELS:
+        raise ConfigError(f"MESSAGING_CHANNEL must be one of {', '.join(CHANNELS)}, got {channel!r}")
+    if channel == "twilio":
+        missing = [n for n in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") if not env.get(n)]
+        if not (env.get("TWILIO_FROM") or env.get("TWILIO_MESSAGING_SERVICE_SID")):
+            missing.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+        if missing:
+            raise ConfigError("MESSAGING_CHANNEL=twilio needs " + ", ".join(missing))
+
+    geocoder = env.get("GEOCODER", "none")
+    if geocoder not in GEOCODERS:
+        raise ConfigError(f"GEOCODER must be one of {', '.join(GEOCODERS)}, got {geocoder!r}")
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path).resolve() / 'bcp.sqlite'}"
+    public_base = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    secure_cookies = public_base.startswith("https://")
+
+    return {
+        "BCP_ENV": bcp_env,
+        "SECRET_KEY": secret,
+        "DATABASE_URL": database_url,
+        "MESSAGING_CHANNEL": channel,
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN"),
+        "TWILIO_FROM": env.get("TWILIO_FROM"),
+        "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID"),
+        "TWILIO_API_BASE": env.get("TWILIO_API_BASE"),
+        "PUBLIC_BASE_URL": public_base,
+        "SMS_RATE_PER_SECOND": _float(env, "SMS_RATE_PER_SECOND", "10"),
+        "GEOCODER": geocoder,
+        "CHECKIN_SILENCE_MINUTES": _int(env, "CHECKIN_SILENCE_MINUTES", "15"),
+        "RUNWAY_RED_HOURS": _float(env, "RUNWAY_RED_HOURS", "6"),
+        "RUNWAY_YELLOW_HOURS": _float(env, "RUNWAY_YELLOW_HOURS", "24"),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Cookies: HttpOnly always; Secure whenever the public URL is https.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        "WTF_CSRF_TIME_LIMIT": None,   # a form left open through a long night must still submit
+        "JSON_AS_ASCII": False,
+        "TESTING": bcp_env == "test",
+    }

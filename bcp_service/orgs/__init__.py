@@ -1,0 +1,1 @@
+"""Regions (圏域) and organisations (facilities are organisations with capabilities)."""

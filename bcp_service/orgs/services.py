@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bcp_service.auth import Actor, Role
+from bcp_service.auth import audit
+from bcp_service.auth.scope import check_region, require_role, visible_region_codes
+from bcp_service.clock import get_clock
+from bcp_service.errors import Conflict, Invalid
+from bcp_service.orgs.models import CAPABILITIES, Organization, Region
+
+
+def create_region(session: Session, actor: Actor, data: dict) -> Region:
+    require_role(actor, Role.ADMIN)
+    if session.get(Region, data["code"]) is not None:
+        raise Conflict(f"region {data['code']} exists", fields={"code": ["既に登録されています"]})
+    region = Region(**data, created_at=get_clock().now())
+    session.add(region)
+    audit.record(session, actor, "create", "region", data["code"])
+    return region
+
+
+def list_regions_stmt(session: Session, actor: Actor, *, prefecture_code: str | None = None):
+    stmt = select(Region).order_by(Region.code)
+    visible = visible_region_codes(session, actor)
+    if visible is not None:
+        stmt = stmt.where(Region.code.in_(visible))
+    if prefecture_code:
+        stmt = stmt.where(Region.prefecture_code == prefecture_code)
+    return stmt
+
+
+def create_organization(session: Session, actor: Actor, data: dict) -> Organization:
+    require_role(actor, Role.ADMIN, Role.HUB_STAFF)
+    region = session.get(Region, data["region_code"])
+    if region is None:
+        raise Invalid("unknown region", fields={"region_code": ["存在しない圏域です"]})
+    check_region(session, actor, region.code)
+    capabilities = data.pop("capabilities", {}) or {}
+    org = Organization(**data, **{k: capabilities.get(k, 0 if k == "ventilator_beds" else False)
+                                  for k in CAPABILITIES},
+                       created_at=get_clock().now())
+    session.add(org)
+    session.flush()
+    audit.record(session, actor, "create", "organization", org.id)
+    return org
+
+
+def list_organizations_stmt(session: Session, actor: Actor, *, kind: str | None = None,
+                            region_code: str | None = None):
+    stmt = select(Organization).order_by(Organization.id)
+    if region_code:
+        check_region(session, actor, region_code)
+        stmt = stmt.where(Organization.region_code == region_code)
+    else:
+        visible = visible_region_codes(session, actor)
+        if visible is not None:
+            stmt = stmt.where(Organization.region_code.in_(visible))
+    if kind:
+        stmt = stmt.where(Organization.kind == kind)
+    return stmt

@@ -1,0 +1,51 @@
+"""The web shell: navigation per role and the landing page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user, login_required
+
+from bcp_service.auth.roles import ROLE_LABELS, Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: str
+    roles: frozenset[Role]
+    order: int
+    description: str = ""
+
+
+_nav: dict[str, NavItem] = {}
+
+
+def register_nav(endpoint: str, label: str, roles, *, order: int = 50, description: str = "") -> None:
+    """Add a link to the navigation (called by a subpackage's views module at import)."""
+    _nav[endpoint] = NavItem(endpoint, label, frozenset(Role(r) for r in roles), order, description)
+
+
+def nav_for(role: Role) -> list[NavItem]:
+    """Links this role may use, to pages that exist in this app: no placeholders."""
+    return sorted((item for item in _nav.values()
+                   if role in item.roles and item.endpoint in current_app.view_functions),
+                  key=lambda item: (item.order, item.label))
+
+
+bp = Blueprint("web", __name__)
+
+
+@bp.app_context_processor
+def _inject_nav():
+    if current_user.is_authenticated:
+        role = Role(current_user.role)
+        return {"nav_items": nav_for(role), "role_label": ROLE_LABELS[role]}
+    return {"nav_items": [], "role_label": None}
+
+
+@bp.get("/")
+@login_required
+def landing():
+    role = Role(current_user.role)
+    return render_template("landing.html", items=nav_for(role), role=role, role_label=ROLE_LABELS[role])
