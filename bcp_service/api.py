@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
 from bcp_service.errors import DomainError, Invalid, Unauthorized
@@ -67,8 +67,8 @@ def json_body() -> dict:
 
 
 class PageArgs(Schema):
-    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= MAX_LIMIT)
-    offset = fields.Integer(load_default=0, validate=lambda n: n >= 0)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 def page_args() -> tuple[int, int]:

@@ -7,6 +7,7 @@ import pkgutil
 from pathlib import Path
 
 from flask import Flask, request
+from flask_login import current_user
 
 from bcp_service import config as config_module
 from bcp_service.clock import Clock, SystemClock, iso_local, to_local
@@ -68,6 +69,8 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
             return None
         if request.headers.get("Authorization", "").lower().startswith("bearer "):
             return None
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            return None   # no ambient credential to abuse; the view answers 401
         view = app.view_functions.get(request.endpoint or "")
         if view is None or getattr(view, "csrf_exempt", False):
             return None

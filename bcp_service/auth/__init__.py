@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, request
+from flask import request
 from flask_login import current_user
 
 from bcp_service.auth.roles import Actor, Role
@@ -40,12 +40,13 @@ def _actor_from_request() -> Actor | None:
 
 
 def current_actor() -> Actor:
-    actor = getattr(g, "actor", None)
+    """The actor of this request (cached per request, never across requests)."""
+    actor = request.environ.get("bcp.actor")
     if actor is None:
         actor = _actor_from_request()
         if actor is None:
             raise Unauthorized("sign in or send a bearer token")
-        g.actor = actor
+        request.environ["bcp.actor"] = actor
     return actor
 
 
