@@ -1,0 +1,367 @@
+"""Registry use cases. Each takes a session and does one use case in the caller's transaction
+(the caller commits). Access rules and audit are enforced here, not only in views or templates.
+
+Who may do what with a patient:
+- admin: everything;
+- hub_staff: read and write patients of their region;
+- institution_staff: read and write patients of their region whose primary clinic, nursing
+  station or care manager is their organisation;
+- field_team: read patients of their region;
+- prefecture_reviewer: never sees a patient (aggregates only, elsewhere).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from bcp_service.auth import audit
+from bcp_service.auth.roles import Actor, Role
+from bcp_service.auth.scope import require_personal_data_role
+from bcp_service.errors import Invalid, NotFound, OutOfScope
+from bcp_service.orgs.models import Organization, Region
+from bcp_service.registry import runway as rw
+from bcp_service.registry.models import Patient, PatientBackup, PatientContact, PatientDevice
+
+WRITE_ROLES = (Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
+ORG_FIELDS = ("primary_org_id", "nursing_org_id", "care_manager_org_id", "designated_facility_id")
+LIST_FIELDS = ("devices", "backups", "contacts")
+
+
+@dataclass(frozen=True)
+class RunwayPolicy:
+    red_hours: float = 6.0
+    yellow_hours: float = 24.0
+    usable: float = rw.DEFAULT_USABLE
+
+    @classmethod
+    def from_config(cls, config) -> "RunwayPolicy":
+        return cls(float(config.get("RUNWAY_RED_HOURS", 6)), float(config.get("RUNWAY_YELLOW_HOURS", 24)))
+
+
+# --- access -------------------------------------------------------------------------------------
+
+def _linked(actor: Actor, p: Patient) -> bool:
+    return actor.organization_id is not None and actor.organization_id in (
+        p.primary_org_id, p.nursing_org_id, p.care_manager_org_id)
+
+
+def may_read(actor: Actor, p: Patient) -> bool:
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role is Role.PREFECTURE_REVIEWER or p.region_code != actor.scope:
+        return False
+    if actor.role is Role.INSTITUTION_STAFF:
+        return _linked(actor, p)
+    return actor.role in (Role.HUB_STAFF, Role.FIELD_TEAM)
+
+
+def may_write(actor: Actor, p: Patient) -> bool:
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role not in WRITE_ROLES or p.region_code != actor.scope:
+        return False
+    return actor.role is Role.HUB_STAFF or _linked(actor, p)
+
+
+def _visibility(actor: Actor):
+    """SQL filter equivalent to ``may_read``."""
+    if actor.role is Role.ADMIN:
+        return None
+    if actor.role is Role.PREFECTURE_REVIEWER or not actor.scope:
+        return false()
+    cond = Patient.region_code == actor.scope
+    if actor.role is Role.INSTITUTION_STAFF:
+        org = actor.organization_id
+        if org is None:
+            return false()
+        cond = and_(cond, or_(Patient.primary_org_id == org, Patient.nursing_org_id == org,
+                              Patient.care_manager_org_id == org))
+    return cond
+
+
+def _require_writer(actor: Actor) -> None:
+    require_personal_data_role(actor)
+    if actor.role not in WRITE_ROLES:
+        raise OutOfScope(f"role {actor.role.value} may read patients but not change them")
+
+
+def _load(session: Session, patient_id: int) -> Patient:
+    p = session.get(Patient, patient_id)
+    if p is None or p.deleted_at is not None:
+        raise NotFound("patient not found", fields={"id": ["該当する患者が見つかりません"]})
+    return p
+
+
+# --- runway -------------------------------------------------------------------------------------
+
+def compute_runway(devices: Sequence[rw.Device], backups: Sequence[rw.Backup], policy: RunwayPolicy) -> rw.Runway:
+    return rw.runway(devices, backups, usable=policy.usable,
+                     thresholds=rw.Thresholds(policy.red_hours, policy.yellow_hours))
+
+
+def refresh_runway(p: Patient, policy: RunwayPolicy) -> rw.Runway:
+    devices, backups = p.runway_inputs()
+    r = compute_runway(devices, backups, policy)
+    p.runway_hours, p.runway_tier, p.runway_explain = r.hours, r.tier, r.explain
+    return r
+
+
+# --- write --------------------------------------------------------------------------------------
+
+def _check_references(session: Session, actor: Actor, data: dict, *, orgs: dict[int, Organization] | None = None
+                      ) -> dict[str, list[str]]:
+    """Field errors for organisation and region references (existence only)."""
+    errors: dict[str, list[str]] = {}
+    for f in ORG_FIELDS:
+        oid = data.get(f)
+        if oid is None:
+            continue
+        org = orgs.get(oid) if orgs is not None else session.get(Organization, oid)
+        if org is None:
+            errors[f] = ["存在しない機関です"]
+    return errors
+
+
+def _resolve_region(session: Session, actor: Actor, data: dict, current: str | None,
+                    orgs: dict[int, Organization] | None = None) -> str | None:
+    """Region: as given, else the primary organisation's, else the nursing station's, else the
+    actor's own region (hub and institution staff)."""
+    if data.get("region_code"):
+        return data["region_code"]
+    if current:
+        return current
+    for f in ("primary_org_id", "nursing_org_id"):
+        oid = data.get(f)
+        if oid is not None:
+            org = orgs.get(oid) if orgs is not None else session.get(Organization, oid)
+            if org is not None:
+                return org.region_code
+    return actor.scope if actor.role in (Role.HUB_STAFF, Role.INSTITUTION_STAFF) else None
+
+
+def _apply(p: Patient, data: dict) -> None:
+    for key, value in data.items():
+        if key in LIST_FIELDS:
+            continue
+        setattr(p, key, value)
+    if "devices" in data:
+        p.devices = [PatientDevice(position=i, **d) for i, d in enumerate(data["devices"])]
+    if "backups" in data:
+        p.backups = [PatientBackup(position=i, **b) for i, b in enumerate(data["backups"])]
+    if "contacts" in data:
+        p.contacts = [PatientContact(position=i, **c) for i, c in enumerate(data["contacts"])]
+
+
+def _check_dates(data: dict, today: date) -> dict[str, list[str]]:
+    errors = {}
+    for f in ("birth_date", "consent_date", "evacuation_plan_updated_on"):
+        if data.get(f) is not None and data[f] > today:
+            errors[f] = ["未来の日付は入力できません"]
+    return errors
+
+
+def _build(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy,
+           orgs: dict[int, Organization] | None = None, regions: set[str] | None = None) -> Patient:
+    """Validate references and scope, build a new Patient (not yet added). Raises Invalid/OutOfScope."""
+    from bcp_service.clock import to_local
+
+    data = dict(data)
+    if actor.role is Role.INSTITUTION_STAFF and not any(data.get(f) for f in ("primary_org_id", "nursing_org_id",
+                                                                                "care_manager_org_id")):
+        data["primary_org_id"] = actor.organization_id  # their own patient by default
+    errors = _check_references(session, actor, data, orgs=orgs)
+    errors.update(_check_dates(data, to_local(now).date()))
+    region_code = _resolve_region(session, actor, data, None, orgs)
+    if region_code is None:
+        errors.setdefault("region_code", ["圏域を指定するか、主治医の機関を指定してください"])
+    elif regions is not None:
+        if region_code not in regions:
+            errors.setdefault("region_code", ["存在しない圏域です"])
+    elif session.get(Region, region_code) is None:
+        errors.setdefault("region_code", ["存在しない圏域です"])
+    if errors:
+        raise Invalid("入力内容に誤りがあります (invalid input)", fields=errors)
+    data["region_code"] = region_code
+    p = Patient(created_at=now, updated_at=now, consent_scope=[], deleted_at=None)
+    _apply(p, data)
+    if not may_write(actor, p):
+        raise OutOfScope("this patient would be outside your scope")
+    refresh_runway(p, policy)
+    return p
+
+
+def create_patient(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy) -> Patient:
+    """``data`` is ``PatientIn().load(...)``. Adds the patient and an audit event; caller commits."""
+    _require_writer(actor)
+    p = _build(session, actor, data, now=now, policy=policy)
+    session.add(p)
+    session.flush()
+    audit.record(session, actor, "create", "patient", p.id, {"fields": sorted(data)})
+    return p
+
+
+def update_patient(session: Session, actor: Actor, patient_id: int, data: dict, *, now: datetime,
+                   policy: RunwayPolicy) -> Patient:
+    """``data`` is ``PatientIn().load(..., partial=True)``; lists given replace the stored ones."""
+    from bcp_service.clock import to_local
+
+    _require_writer(actor)
+    p = _load(session, patient_id)
+    if not may_write(actor, p):
+        raise OutOfScope("this patient is outside your scope")
+    errors = _check_references(session, actor, data)
+    errors.update(_check_dates(data, to_local(now).date()))
+    if data.get("region_code") and session.get(Region, data["region_code"]) is None:
+        errors["region_code"] = ["存在しない圏域です"]
+    if errors:
+        raise Invalid("入力内容に誤りがあります (invalid input)", fields=errors)
+    _apply(p, data)
+    if not may_write(actor, p):
+        # e.g. moving the patient to another region, or unlinking one's own organisation
+        raise OutOfScope("the change would move this patient outside your scope")
+    p.updated_at = now
+    refresh_runway(p, policy)
+    audit.record(session, actor, "update", "patient", p.id, {"fields": sorted(data)})
+    return p
+
+
+def delete_patient(session: Session, actor: Actor, patient_id: int, *, now: datetime) -> None:
+    _require_writer(actor)
+    p = _load(session, patient_id)
+    if not may_write(actor, p):
+        raise OutOfScope("this patient is outside your scope")
+    p.deleted_at = now
+    p.updated_at = now
+    audit.record(session, actor, "delete", "patient", p.id)
+
+
+# --- read ---------------------------------------------------------------------------------------
+
+def get_patient(session: Session, actor: Actor, patient_id: int, *, purpose: str = "read") -> Patient:
+    require_personal_data_role(actor)
+    p = _load(session, patient_id)
+    if not may_read(actor, p):
+        raise OutOfScope("this patient is outside your scope")
+    audit.record(session, actor, purpose, "patient", p.id)
+    return p
+
+
+def patients_query(session: Session, actor: Actor, *, region_code: str | None = None, tier: str | None = None,
+                   status: str | None = None, municipality_code: str | None = None, org_id: int | None = None,
+                   q: str | None = None, consent_to_share: bool | None = None,
+                   drill_opt_in: bool | None = None) -> Select:
+    """The patients this actor may see, filtered, soonest runway first."""
+    require_personal_data_role(actor)
+    stmt = select(Patient).where(Patient.deleted_at.is_(None))
+    vis = _visibility(actor)
+    if vis is not None:
+        stmt = stmt.where(vis)
+    if region_code:
+        if actor.role is not Role.ADMIN and region_code != actor.scope:
+            raise OutOfScope("this region is outside your scope")
+        stmt = stmt.where(Patient.region_code == region_code)
+    if tier:
+        stmt = stmt.where(Patient.runway_tier == tier)
+    if status:
+        stmt = stmt.where(Patient.status == status)
+    if municipality_code:
+        stmt = stmt.where(Patient.municipality_code == municipality_code)
+    if org_id is not None:
+        stmt = stmt.where(or_(Patient.primary_org_id == org_id, Patient.nursing_org_id == org_id,
+                              Patient.care_manager_org_id == org_id))
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(or_(Patient.name.like(like), Patient.name_kana.like(like), Patient.address.like(like)))
+    if consent_to_share is not None:
+        stmt = stmt.where(Patient.consent_to_share.is_(consent_to_share))
+    if drill_opt_in is not None:
+        stmt = stmt.where(Patient.drill_opt_in.is_(drill_opt_in))
+    return stmt.order_by(Patient.runway_hours, Patient.id)
+
+
+def list_patients(session: Session, actor: Actor, filters: dict, *, limit: int, offset: int) -> tuple[list[Patient], int]:
+    from sqlalchemy import func
+
+    stmt = patients_query(session, actor, **filters)
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = list(session.scalars(stmt.limit(limit).offset(offset)))
+    audit.record(session, actor, "list", "patient", None,
+                 {"filters": sorted(k for k, v in filters.items() if v is not None), "ids": [p.id for p in rows]})
+    return rows, total
+
+
+def contactable_patients(*, region_codes: Iterable[str] | None = None,
+                         municipality_codes: Iterable[str] | None = None, drill: bool = False) -> Select:
+    """Patients who may be contacted (active, not deleted; for drills only those who opted in).
+    For the outage desk and drills; they add their own area filter and audit their own reads."""
+    stmt = select(Patient).where(Patient.deleted_at.is_(None), Patient.status == "active")
+    if region_codes is not None:
+        stmt = stmt.where(Patient.region_code.in_(list(region_codes)))
+    if municipality_codes is not None:
+        stmt = stmt.where(Patient.municipality_code.in_(list(municipality_codes)))
+    if drill:
+        stmt = stmt.where(Patient.drill_opt_in.is_(True))
+    return stmt
+
+
+def facilities_query(session: Session, actor: Actor, *, region_code: str | None = None) -> Select:
+    """Organisations that can receive a ventilated patient or supply power, in the actor's regions."""
+    from bcp_service.auth.scope import visible_region_codes
+
+    stmt = select(Organization).where(or_(Organization.accepts_ventilator.is_(True),
+                                          Organization.has_generator.is_(True),
+                                          Organization.power_supply_point.is_(True)))
+    regions = visible_region_codes(session, actor)
+    if regions is not None:
+        stmt = stmt.where(Organization.region_code.in_(regions))
+    if region_code:
+        stmt = stmt.where(Organization.region_code == region_code)
+    return stmt.order_by(Organization.name)
+
+
+# --- bulk ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    fields: dict[str, Any]
+
+
+def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, dict]], *, now: datetime,
+                    policy: RunwayPolicy) -> int:
+    """All rows or none. ``rows`` are (line number, ``PatientIn`` payload) pairs, already
+    schema-validated; references and scope are checked here. Raises Invalid with
+    ``extra={"rows": [...]}`` listing every bad row."""
+    _require_writer(actor)
+    org_ids = {d.get(f) for _, d in rows for f in ORG_FIELDS if d.get(f) is not None}
+    orgs = {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(org_ids)))} if org_ids else {}
+    regions = set(session.scalars(select(Region.code)))
+    patients: list[Patient] = []
+    errors: list[dict] = []
+    for line, data in rows:
+        try:
+            patients.append(_build(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions))
+        except Invalid as e:
+            errors.append({"row": line, "fields": e.fields})
+        except OutOfScope:
+            errors.append({"row": line, "fields": {"region_code": ["権限の範囲外の患者です"]}})
+    if errors:
+        raise Invalid(f"{len(errors)}行に誤りがあります。1件も登録していません", extra={"rows": errors})
+    session.add_all(patients)
+    session.flush()
+    for p in patients:
+        audit.record(session, actor, "create", "patient", p.id, {"via": "import"})
+    return len(patients)
+
+
+def export_patients(session: Session, actor: Actor, filters: dict) -> list[Patient]:
+    """Patients this actor may see whose consent allows sharing. Field teams may not export."""
+    _require_writer(actor)
+    filters = dict(filters, consent_to_share=True)
+    rows = list(session.scalars(patients_query(session, actor, **filters)))
+    audit.record(session, actor, "export", "patient", None, {"ids": [p.id for p in rows]})
+    return rows

@@ -1,0 +1,363 @@
+"""Import and export of the patient list as CSV / XLSX — the Excel lists offices already keep.
+
+Pure: bytes in, row payloads out (and patients in, bytes out). One row = one patient with at most
+one main device, the usual backups and one emergency contact; the API or the form adds more.
+CSV may be UTF-8 (with or without BOM) or Shift_JIS/cp932 as Excel saves it in Japan; anything
+else is rejected with a clear message. Line numbers count the header as line 1.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Iterable, Sequence
+
+from marshmallow import ValidationError
+
+COLUMNS = (
+    "name", "name_kana", "birth_date", "sex", "phone", "address", "postal_code", "municipality_code",
+    "lat", "lon", "region_code", "primary_org_id", "nursing_org_id", "care_manager_org_id",
+    "consent_to_share", "consent_date", "drill_opt_in", "designated_facility_id", "transport_needs",
+    "power_company_registered", "evacuation_plan_status", "status",
+    "device_kind", "device_mode", "device_model", "device_watts", "device_hours_per_day",
+    "internal_battery_hours", "external_battery_count", "external_battery_hours", "power_station_wh",
+    "generator_hours", "vehicle_inverter", "manual_resuscitator",
+    "contact_name", "contact_relation", "contact_phone", "notes",
+)
+REQUIRED_COLUMNS = ("name", "phone")
+# Columns the export adds; ignored on import so that an export can be edited and re-imported.
+EXPORT_ONLY = ("id", "phone_kind", "runway_hours", "runway_tier", "runway_explain")
+# Japanese headers people already use in their Excel lists.
+ALIASES = {
+    "氏名": "name", "ふりがな": "name_kana", "フリガナ": "name_kana", "生年月日": "birth_date", "性別": "sex",
+    "電話番号": "phone", "電話": "phone", "住所": "address", "郵便番号": "postal_code",
+    "市区町村コード": "municipality_code", "緯度": "lat", "経度": "lon", "圏域コード": "region_code",
+    "同意": "consent_to_share", "情報共有の同意": "consent_to_share", "同意日": "consent_date",
+    "訓練参加": "drill_opt_in", "機器": "device_kind", "機種": "device_model", "消費電力": "device_watts",
+    "使用時間": "device_hours_per_day", "内部バッテリー": "internal_battery_hours",
+    "緊急連絡先氏名": "contact_name", "続柄": "contact_relation", "緊急連絡先電話": "contact_phone", "備考": "notes",
+}
+MAX_ROWS = 50_000
+
+_TRUE = {"1", "true", "yes", "y", "はい", "有", "あり", "○", "〇", "済", "同意", "t"}
+_FALSE = {"0", "false", "no", "n", "いいえ", "無", "なし", "×", "未", "不同意", "f"}
+_SCALAR = (
+    "name", "name_kana", "birth_date", "sex", "phone", "address", "postal_code", "municipality_code", "lat",
+    "lon", "region_code", "primary_org_id", "nursing_org_id", "care_manager_org_id", "consent_to_share",
+    "consent_date", "drill_opt_in", "designated_facility_id", "transport_needs", "power_company_registered",
+    "evacuation_plan_status", "status", "notes",
+)
+_BOOL_COLUMNS = ("consent_to_share", "drill_opt_in", "power_company_registered", "vehicle_inverter",
+                 "manual_resuscitator")
+_DATE_COLUMNS = ("birth_date", "consent_date")
+_DEVICE_COLUMNS = {"device_kind": "kind", "device_mode": "mode", "device_model": "model", "device_watts": "watts",
+                   "device_hours_per_day": "hours_per_day", "internal_battery_hours": "internal_battery_hours"}
+
+
+class TableError(ValueError):
+    """The file as a whole cannot be read (encoding, format, header). Message in Japanese."""
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    cells: dict[str, str]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def decode_csv(content: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise TableError("文字コードを判別できません。CSVは UTF-8 または Shift_JIS（Excelの「CSV」）で保存してください")
+
+
+def is_xlsx(filename: str | None, content: bytes) -> bool:
+    return content[:4] == b"PK\x03\x04" or (filename or "").lower().endswith((".xlsx", ".xlsm"))
+
+
+def read_table(filename: str | None, content: bytes) -> list[Row]:
+    """Rows of a CSV or XLSX file with normalised headers; blank rows skipped."""
+    if not content:
+        raise TableError("ファイルが空です")
+    if is_xlsx(filename, content):
+        header, records = _read_xlsx(content)
+    else:
+        if b"\x00" in content[:4096]:
+            raise TableError("CSV または XLSX ファイルを選んでください（UTF-16やバイナリは読めません）")
+        header, records = _read_csv(decode_csv(content))
+    columns = _map_header(header)
+    rows = []
+    for line, values in records:
+        cells = {}
+        for col, value in zip(columns, values):
+            if col is None:
+                continue
+            text = _cell_text(col, value)
+            if text:
+                cells[col] = text
+        if cells:
+            rows.append(Row(line, cells))
+    if not rows:
+        raise TableError("データ行がありません（1行目は見出し行です）")
+    if len(rows) > MAX_ROWS:
+        raise TableError(f"一度に取り込めるのは{MAX_ROWS:,}行までです")
+    return rows
+
+
+def _read_csv(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise TableError("ファイルが空です") from None
+    except csv.Error as e:
+        raise TableError(f"CSVの形式が正しくありません（1行目: {e}）") from None
+    records = []
+    line = reader.line_num + 1
+    try:
+        for values in reader:
+            records.append((line, values))
+            line = reader.line_num + 1
+    except csv.Error as e:
+        raise TableError(f"CSVの形式が正しくありません（{line}行目: {e}）") from None
+    return header, records
+
+
+def _read_xlsx(content: bytes) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+        raise TableError("XLSXファイルを読み取れません（壊れているか、XLSX形式ではありません）") from e
+    try:
+        ws = wb.worksheets[0]
+        it = ws.iter_rows(values_only=True)
+        header = next(it, None)
+        if header is None:
+            raise TableError("ファイルが空です")
+        records = [(i, list(values)) for i, values in enumerate(it, start=2)]
+    finally:
+        wb.close()
+    return ["" if h is None else str(h) for h in header], records
+
+
+def _map_header(header: Sequence[str]) -> list[str | None]:
+    columns: list[str | None] = []
+    unknown, seen = [], set()
+    for raw in header:
+        h = unicodedata.normalize("NFKC", str(raw or "")).strip().lstrip("\ufeff")
+        key = ALIASES.get(h, h.lower())
+        if key in EXPORT_ONLY or not key:
+            columns.append(None)
+            continue
+        if key not in COLUMNS:
+            unknown.append(h)
+            columns.append(None)
+            continue
+        if key in seen:
+            raise TableError(f"見出し「{h}」が重複しています")
+        seen.add(key)
+        columns.append(key)
+    if unknown:
+        raise TableError("不明な列があります: " + "、".join(unknown) + "（import-template.csv の見出しを使ってください）")
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    if missing:
+        raise TableError("必須の列がありません: " + "、".join(missing))
+    return columns
+
+
+def _cell_text(col: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and value.is_integer() and col not in ("lat", "lon"):
+            value = int(value)
+        text = str(value)
+        # Excel turns 090… into 90… and 0600000 into 600000: put the leading zeros back.
+        if col in ("phone", "contact_phone") and text.isdigit() and not text.startswith("0"):
+            text = "0" + text
+        elif col == "postal_code" and text.isdigit():
+            text = text.zfill(7)
+        elif col == "municipality_code" and text.isdigit():
+            text = text.zfill(6)
+        return text
+    return unicodedata.normalize("NFKC", str(value)).strip() if col not in ("name", "address", "notes") \
+        else str(value).strip()
+
+
+def _bool(text: str) -> Any:
+    t = text.strip().lower()
+    if t in _TRUE:
+        return True
+    if t in _FALSE:
+        return False
+    return text  # marshmallow names it: "Not a valid boolean."
+
+
+def _date(text: str) -> str:
+    m = re.fullmatch(r"(\d{4})[/.年-](\d{1,2})[/.月-](\d{1,2})日?", text.strip())
+    return f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}" if m else text
+
+
+# --- row → API payload --------------------------------------------------------------------------
+
+def row_to_payload(cells: dict[str, str]) -> tuple[dict, dict[str, str]]:
+    """The ``PatientIn`` payload of one row, and a map from payload error paths to column names."""
+    payload: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for col in _SCALAR:
+        if col in cells:
+            v: Any = cells[col]
+            if col in _BOOL_COLUMNS:
+                v = _bool(v)
+            elif col in _DATE_COLUMNS:
+                v = _date(v)
+            payload[col] = v
+    device = {key: cells[col] for col, key in _DEVICE_COLUMNS.items() if col in cells}
+    if device:
+        payload["devices"] = [device]
+        for col, key in _DEVICE_COLUMNS.items():
+            where[f"devices.0.{key}"] = col
+        where["devices.0._schema"] = "device_kind"
+    backups: list[dict] = []
+
+    def add(kind: str, cols: dict[str, str]):
+        i = len(backups)
+        backups.append({"kind": kind, **{key: cells[col] for col, key in cols.items() if col in cells}})
+        for col, key in cols.items():
+            where[f"backups.{i}.{key}"] = col
+        where[f"backups.{i}.kind"] = where[f"backups.{i}._schema"] = list(cols)[0]
+
+    if "external_battery_hours" in cells or "external_battery_count" in cells:
+        add("external_battery", {"external_battery_hours": "hours", "external_battery_count": "count"})
+    if "power_station_wh" in cells:
+        add("power_station", {"power_station_wh": "watt_hours"})
+    if "generator_hours" in cells:
+        add("generator", {"generator_hours": "hours"})
+    for col, kind in (("vehicle_inverter", "vehicle_inverter"), ("manual_resuscitator", "manual_resuscitator")):
+        if col in cells:
+            flag = _bool(cells[col])
+            if flag is True:
+                backups.append({"kind": kind})
+            elif flag is not False:
+                payload.setdefault("_bad", {})[col] = ["「有」または「無」で入力してください"]
+    if backups:
+        payload["backups"] = backups
+    contact = {k: cells[c] for c, k in (("contact_name", "name"), ("contact_relation", "relation"),
+                                       ("contact_phone", "phone")) if c in cells}
+    if contact:
+        payload["contacts"] = [contact]
+        for c, k in (("contact_name", "name"), ("contact_relation", "relation"), ("contact_phone", "phone")):
+            where[f"contacts.0.{k}"] = c
+    return payload, where
+
+
+def flatten_errors(messages: Any, where: dict[str, str], prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages → {column name: [messages]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict):
+                for k, v in flatten_errors(value, where, path + ".").items():
+                    out.setdefault(k, []).extend(v)
+            else:
+                col = where.get(path, path)
+                out.setdefault(col, []).extend(value if isinstance(value, list) else [str(value)])
+    return out
+
+
+def parse_rows(rows: Iterable[Row], schema) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """Validate every row with ``schema`` (a ``PatientIn``); (good rows, row errors)."""
+    good, bad = [], []
+    for row in rows:
+        payload, where = row_to_payload(row.cells)
+        pre = payload.pop("_bad", None)
+        try:
+            data = schema.load(payload)
+            if pre:
+                raise ValidationError(pre)
+            good.append((row.line, data))
+        except ValidationError as e:
+            fields = flatten_errors(e.messages if isinstance(e.messages, dict) else {"_schema": e.messages}, where)
+            for k, v in (pre or {}).items():
+                fields.setdefault(k, v)
+            bad.append({"row": row.line, "fields": fields})
+    return good, bad
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def template_csv() -> bytes:
+    """Header row of the import format, UTF-8 with BOM so that Excel opens it correctly."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(COLUMNS)
+    return "\ufeff".encode() + buf.getvalue().encode("utf-8")
+
+
+def patient_row(p) -> list[Any]:
+    """One export row for a Patient (model), in COLUMNS order then EXPORT_ONLY."""
+    from bcp_service.registry.phones import display_phone
+
+    dev = p.devices[0] if p.devices else None
+    ext = [b for b in p.backups if b.kind == "external_battery"]
+    station = sum((b.watt_hours or 0) * b.count for b in p.backups if b.kind == "power_station")
+    gen = sum((b.hours or 0) * b.count for b in p.backups if b.kind == "generator")
+    contact = p.contacts[0] if p.contacts else None
+    yn = lambda b: "有" if b else "無"  # noqa: E731
+    values = {
+        "name": p.name, "name_kana": p.name_kana, "birth_date": p.birth_date, "sex": p.sex,
+        "phone": display_phone(p.phone_e164), "address": p.address, "postal_code": p.postal_code,
+        "municipality_code": p.municipality_code, "lat": p.lat, "lon": p.lon, "region_code": p.region_code,
+        "primary_org_id": p.primary_org_id, "nursing_org_id": p.nursing_org_id,
+        "care_manager_org_id": p.care_manager_org_id, "consent_to_share": yn(p.consent_to_share),
+        "consent_date": p.consent_date, "drill_opt_in": yn(p.drill_opt_in),
+        "designated_facility_id": p.designated_facility_id, "transport_needs": p.transport_needs,
+        "power_company_registered": yn(p.power_company_registered),
+        "evacuation_plan_status": p.evacuation_plan_status, "status": p.status,
+        "device_kind": dev.kind if dev else None, "device_mode": dev.mode if dev else None,
+        "device_model": dev.model if dev else None, "device_watts": dev.watts if dev else None,
+        "device_hours_per_day": dev.hours_per_day if dev else None,
+        "internal_battery_hours": dev.internal_battery_hours if dev else None,
+        "external_battery_count": sum(b.count for b in ext) or None,
+        "external_battery_hours": ext[0].hours if ext else None,
+        "power_station_wh": station or None, "generator_hours": gen or None,
+        "vehicle_inverter": yn(any(b.kind == "vehicle_inverter" for b in p.backups)),
+        "manual_resuscitator": yn(any(b.kind == "manual_resuscitator" for b in p.backups)),
+        "contact_name": contact.name if contact else None,
+        "contact_relation": contact.relation if contact else None,
+        "contact_phone": display_phone(contact.phone_e164) if contact else None,
+        "notes": p.notes,
+        "id": p.id, "phone_kind": p.phone_kind, "runway_hours": p.runway_hours,
+        "runway_tier": p.runway_tier, "runway_explain": p.runway_explain,
+    }
+    return [values[c] for c in COLUMNS + EXPORT_ONLY]
+
+
+def export_xlsx(patients: Iterable) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("患者一覧")
+    ws.append(list(COLUMNS + EXPORT_ONLY))
+    for p in patients:
+        ws.append(patient_row(p))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
