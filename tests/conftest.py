@@ -214,3 +214,65 @@ def login(client):
         return c.post("/login", data=data)
 
     return _login
+
+
+# --- browser tests ------------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("BCP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a loopback port in a thread; yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"chromium is required on CI ({CHROMIUM} missing)")
+        pytest.skip(f"chromium not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def browser_login(page, live_server):
+    """Sign in through the Japanese login page in the browser."""
+
+    def _login(user, password: str = TEST_PASSWORD):
+        page.goto(f"{live_server}/login")
+        page.get_by_label("メールアドレス").fill(user.email)
+        page.get_by_label("パスワード").fill(password)
+        page.get_by_role("button", name="ログイン").click()
+        page.wait_for_load_state()
+        return page
+
+    return _login
