@@ -122,6 +122,17 @@ def app(backend, databases, clock, app_config, tmp_path, monkeypatch):
     application = create_app({"DATABASE_URL": url, "TESTING": True, "PUBLIC_BASE_URL": "http://bcp.test",
                               **app_config}, clock=clock)
     application.instance_path = str(tmp_path)
+
+    @application.before_request
+    def _fresh_g():
+        # Test requests reuse the fixture's app context, and so its ``g``. Flask-Login (the user) and
+        # Flask-WTF (the CSRF token) cache per-request state there: start each request with a clean g,
+        # as in production.
+        from flask import g
+
+        for name in list(vars(g)):
+            g.pop(name, None)
+
     with application.app_context():
         yield application
         db.session.remove()

@@ -2,16 +2,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from bcp_service.auth import services
-from bcp_service.auth.models import User
+from bcp_service.auth import Role, require, services
+from bcp_service.auth.models import AuditEvent, User
 from bcp_service.db import db
 from bcp_service.extensions import limiter, login_manager
+
+from bcp_service.web import register_nav
 
 bp = Blueprint("auth", __name__)
 
@@ -63,3 +67,20 @@ def logout():
     logout_user()
     flash("ログアウトしました。", "info")
     return redirect(url_for("auth.login"))
+
+
+# --- the audit log (admin) ----------------------------------------------------------------------
+
+
+register_nav("auth.audit_page", "監査ログ", [Role.ADMIN], order=90, description="サインインと個人情報の閲覧・変更の記録")
+
+
+@bp.get("/admin/audit")
+@require(Role.ADMIN)
+def audit_page():
+    entity = request.args.get("entity") or None
+    stmt = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500)
+    if entity:
+        stmt = stmt.where(AuditEvent.entity == entity)
+    events = db.session.scalars(stmt).all()
+    return render_template("admin/audit.html", events=events, entity=entity)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, render_template, request
 
 from bcp_service.api import api_doc, json_body, page_args, paginate
 from bcp_service.auth import Role, current_actor, require
 from bcp_service.db import db
 from bcp_service.orgs import services
 from bcp_service.orgs.schemas import OrganizationQuery, OrganizationSchema, RegionQuery, RegionSchema
+from bcp_service.orgs.models import ORGANIZATION_KIND_LABELS, ORGANIZATION_KINDS
+from bcp_service.web import register_nav
 
 bp = Blueprint("orgs", __name__)
 
@@ -51,3 +53,22 @@ def list_organizations():
     stmt = services.list_organizations_stmt(db.session, current_actor(), kind=query.get("kind"),
                                             region_code=query.get("region_code"))
     return paginate(db.session, stmt, OrganizationSchema(), limit=limit, offset=offset)
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+register_nav("orgs.organizations_page", "機関・施設", list(Role), order=80,
+             description="圏域の医療機関・施設と電源・受入能力")
+
+
+@bp.get("/organizations")
+@require()
+def organizations_page():
+    kind = request.args.get("kind") or None
+    if kind not in (None, *ORGANIZATION_KINDS):
+        kind = None
+    stmt = services.list_organizations_stmt(db.session, current_actor(), kind=kind)
+    orgs = db.session.scalars(stmt).all()
+    return render_template("orgs/organizations.html", orgs=orgs, kind=kind,
+                           kind_labels=ORGANIZATION_KIND_LABELS)

@@ -92,3 +92,29 @@ def test_security_headers(client):
     response = client.get("/login")
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_audit_log_page_is_admin_only(client, make_region, make_user, login):
+    make_region()
+    hub = make_user("hub_staff")
+    login(hub)
+    assert client.get("/admin/audit").status_code == 403
+    admin_client = client.application.test_client()
+    login(make_user("admin"), test_client=admin_client)
+    page = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "監査ログ" in page and "sign_in" in page
+
+
+def test_landing_links_only_to_pages_the_role_may_use(client, make_region, make_user, login):
+    make_region()
+    login(make_user("hub_staff"))
+    page = client.get("/").get_data(as_text=True)
+    assert "機関・施設" in page and "監査ログ" not in page
+
+
+def test_organizations_page_lists_capabilities(client, make_region, make_org, make_user, login):
+    make_region()
+    make_org(name="試験発電病院", has_generator=True, accepts_ventilator=True, ventilator_beds=3)
+    login(make_user("field_team"))
+    page = client.get("/organizations").get_data(as_text=True)
+    assert "試験発電病院" in page and "あり" in page
