@@ -50,3 +50,24 @@ def source_after_edit(stored: Stored | None, new_value: Any) -> str:
     if stored is not None and stored.source == SOURCE_AUTOFILL and stored.value == new_value:
         return SOURCE_AUTOFILL
     return SOURCE_PERSON
+
+
+def carry_person_columns(fresh: list[dict], stored: Any, produced: tuple[str, ...], *, key: str = "name") -> list[dict]:
+    """Keep what people wrote in the columns a binding does not produce (e.g. 役割 per member).
+
+    Rows are matched by `key`; a member who left the live data drops out, a new one arrives with
+    those columns empty for a person to fill.
+    """
+    if not isinstance(stored, list):
+        return fresh
+    by_key = {r.get(key): r for r in stored if isinstance(r, dict) and r.get(key)}
+    out = []
+    for row in fresh:
+        merged = dict(row)
+        old = by_key.get(row.get(key))
+        if old:
+            for col, value in old.items():
+                if col not in produced and value not in (None, ""):
+                    merged[col] = value
+        out.append(merged)
+    return out
