@@ -21,10 +21,15 @@ _KIND_BY_TYPE = {
     PhoneNumberType.VOIP: "ip",
 }
 
-# 090-0000-xxxx / 080-0000-xxxx / 070-0000-xxxx are unallocated blocks used for fiction and for
-# this project's synthetic data; phonenumbers calls them invalid (080-0000 even parses as 0800
-# toll-free), so they are accepted explicitly as mobiles. No real subscriber has them.
-_FICTIONAL_MOBILE = re.compile(r"^0[789]00000\d{4}$")
+# Unallocated "-0000-" blocks used for fiction and for this project's synthetic data: mobile
+# 090/080/070-0000-xxxx, IP 050-0000-xxxx, landline 03/06-0000-xxxx. phonenumbers calls them
+# invalid (080-0000 even parses as 0800 toll-free), so they are accepted explicitly. No real
+# subscriber has them.
+_FICTIONAL = (
+    (re.compile(r"^0[789]00000\d{4}$"), "mobile", (3, 7)),
+    (re.compile(r"^0500000\d{4}$"), "ip", (3, 7)),
+    (re.compile(r"^0[36]0000\d{4}$"), "landline", (2, 6)),
+)
 
 
 class PhoneError(ValueError):
@@ -55,9 +60,10 @@ def parse_phone(text: str, *, region: str = "JP") -> Phone:
     if not re.fullmatch(r"\+?\d{6,15}", digits):
         raise PhoneError("電話番号の形式が正しくありません")
     national_digits = "0" + digits[3:] if digits.startswith("+81") else digits
-    if _FICTIONAL_MOBILE.match(national_digits):
-        e164 = "+81" + national_digits[1:]
-        return Phone(e164, "mobile", f"{national_digits[:3]}-{national_digits[3:7]}-{national_digits[7:]}")
+    for pattern, kind, (a, b) in _FICTIONAL:
+        if pattern.match(national_digits):
+            d = national_digits
+            return Phone("+81" + d[1:], kind, f"{d[:a]}-{d[a:b]}-{d[b:]}")
     try:
         num = phonenumbers.parse(digits, region)
     except phonenumbers.NumberParseException:

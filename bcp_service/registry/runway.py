@@ -345,3 +345,30 @@ def _explain(hours: float, vital: list[Device], backups: Sequence[Backup], pools
     elif any(d.kind == "ventilator" for d in vital):
         text += "蘇生バッグ（手動）が未登録です。"
     return text
+
+
+def ladder(devices: Sequence[Device], backups: Sequence[Backup]) -> list[str]:
+    """The backup ladder in the order a family uses it, as Japanese lines for the printed plan."""
+    lines: list[str] = []
+    ext = [b for b in backups if b.kind == "external_battery"]
+    if ext:
+        n = sum(b.count for b in ext)
+        lines.append(f"外部バッテリー（{n}個、1個あたり約{_num(ext[0].hours or 0)}時間）を順に交換して使う")
+    for b in backups:
+        if b.kind == "power_station" and b.watt_hours:
+            lines.append(f"ポータブル電源（{_num(b.watt_hours * b.count)}Wh）につなぐ。機器の定格消費電力以上の出力があること")
+    if any(b.kind == "vehicle_inverter" for b in backups):
+        lines.append("自動車の正弦波インバーターから給電する（屋外で、換気に注意してエンジンをかける）")
+    for b in backups:
+        if b.kind == "generator":
+            extra = f"（燃料で約{_num(b.hours * b.count)}時間）" if b.hours else ""
+            lines.append(f"発電機を屋外で使う{extra}。室内では一酸化炭素中毒の危険")
+    for b in backups:
+        if b.kind == "oxygen_cylinder":
+            extra = f"（約{_num(b.hours * b.count)}時間分）" if b.hours else ""
+            lines.append(f"酸素ボンベに切り替える{extra}")
+    if any(d.internal_battery_hours for d in devices if d.is_life_sustaining):
+        lines.append("内部バッテリーは最後の予備・搬送中のために残す")
+    lines.append("電源が尽きたら蘇生バッグ（手動）で換気し、119番通報"
+                 + ("" if any(b.kind == "manual_resuscitator" for b in backups) else "（蘇生バッグ未登録：準備してください）"))
+    return lines

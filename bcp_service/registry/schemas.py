@@ -81,6 +81,8 @@ class BackupIn(Schema):
         kind = data.get("kind")
         if kind == "external_battery" and not data.get("hours"):
             raise ValidationError("外部バッテリーの使用可能時間を入力してください", "hours")
+        if kind == "oxygen_cylinder" and not data.get("hours"):
+            raise ValidationError("酸素ボンベ1本で使える時間を入力してください", "hours")
         if kind == "power_station" and not data.get("watt_hours"):
             raise ValidationError("ポータブル電源の容量(Wh)を入力してください", "watt_hours")
 

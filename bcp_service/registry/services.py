@@ -149,9 +149,10 @@ def _apply(p: Patient, data: dict) -> None:
             continue
         setattr(p, key, value)
     if "devices" in data:
-        p.devices = [PatientDevice(position=i, **d) for i, d in enumerate(data["devices"])]
+        p.devices = [PatientDevice(position=i, **{"hours_per_day": 24.0, "internal_battery_hours": 0.0, **d})
+                     for i, d in enumerate(data["devices"])]
     if "backups" in data:
-        p.backups = [PatientBackup(position=i, **b) for i, b in enumerate(data["backups"])]
+        p.backups = [PatientBackup(position=i, **{"count": 1, **b}) for i, b in enumerate(data["backups"])]
     if "contacts" in data:
         p.contacts = [PatientContact(position=i, **c) for i, c in enumerate(data["contacts"])]
 
@@ -213,6 +214,9 @@ def update_patient(session: Session, actor: Actor, patient_id: int, data: dict, 
     p = _load(session, patient_id)
     if not may_write(actor, p):
         raise OutOfScope("this patient is outside your scope")
+    data = dict(data)
+    if "region_code" in data and not data["region_code"]:
+        data.pop("region_code")  # blank means "keep", never "no region"
     errors = _check_references(session, actor, data)
     errors.update(_check_dates(data, to_local(now).date()))
     if data.get("region_code") and session.get(Region, data["region_code"]) is None:

@@ -24,7 +24,7 @@ COLUMNS = (
     "power_company_registered", "evacuation_plan_status", "status",
     "device_kind", "device_mode", "device_model", "device_watts", "device_hours_per_day",
     "internal_battery_hours", "external_battery_count", "external_battery_hours", "power_station_wh",
-    "generator_hours", "vehicle_inverter", "manual_resuscitator",
+    "generator_hours", "vehicle_inverter", "manual_resuscitator", "oxygen_cylinder_count", "oxygen_cylinder_hours",
     "contact_name", "contact_relation", "contact_phone", "notes",
 )
 REQUIRED_COLUMNS = ("name", "phone")
@@ -250,6 +250,8 @@ def row_to_payload(cells: dict[str, str]) -> tuple[dict, dict[str, str]]:
         add("power_station", {"power_station_wh": "watt_hours"})
     if "generator_hours" in cells:
         add("generator", {"generator_hours": "hours"})
+    if "oxygen_cylinder_hours" in cells or "oxygen_cylinder_count" in cells:
+        add("oxygen_cylinder", {"oxygen_cylinder_hours": "hours", "oxygen_cylinder_count": "count"})
     for col, kind in (("vehicle_inverter", "vehicle_inverter"), ("manual_resuscitator", "manual_resuscitator")):
         if col in cells:
             flag = _bool(cells[col])
@@ -319,6 +321,7 @@ def patient_row(p) -> list[Any]:
     ext = [b for b in p.backups if b.kind == "external_battery"]
     station = sum((b.watt_hours or 0) * b.count for b in p.backups if b.kind == "power_station")
     gen = sum((b.hours or 0) * b.count for b in p.backups if b.kind == "generator")
+    o2 = [b for b in p.backups if b.kind == "oxygen_cylinder"]
     contact = p.contacts[0] if p.contacts else None
     yn = lambda b: "有" if b else "無"  # noqa: E731
     values = {
@@ -340,6 +343,8 @@ def patient_row(p) -> list[Any]:
         "power_station_wh": station or None, "generator_hours": gen or None,
         "vehicle_inverter": yn(any(b.kind == "vehicle_inverter" for b in p.backups)),
         "manual_resuscitator": yn(any(b.kind == "manual_resuscitator" for b in p.backups)),
+        "oxygen_cylinder_count": sum(b.count for b in o2) or None,
+        "oxygen_cylinder_hours": o2[0].hours if o2 else None,
         "contact_name": contact.name if contact else None,
         "contact_relation": contact.relation if contact else None,
         "contact_phone": display_phone(contact.phone_e164) if contact else None,

@@ -12,6 +12,8 @@ from bcp_service.registry.phones import PhoneError, display_phone, parse_phone
     ("050-1234-5678", "+815012345678", "ip"),
     ("090-0000-0001", "+819000000001", "mobile"),   # synthetic test range
     ("080-0000-1234", "+818000001234", "mobile"),   # not the 0800 toll-free reading
+    ("03-0000-1234", "+81300001234", "landline"),   # synthetic landline
+    ("050-0000-1234", "+815000001234", "ip"),       # synthetic IP phone
 ])
 def test_parse_and_classify(typed, e164, kind):
     p = parse_phone(typed)
@@ -19,7 +21,7 @@ def test_parse_and_classify(typed, e164, kind):
     assert p.sms_capable == (kind == "mobile")
 
 
-@pytest.mark.parametrize("typed", ["", "   ", "abc", "090-1234", "03-0000-0000", "0120-123-456",
+@pytest.mark.parametrize("typed", ["", "   ", "abc", "090-1234", "03-0000-123", "0120-123-456",
                                    "0570-000-000", "020-1234-5678", "12345678901234567"])
 def test_rejects_numbers_nobody_can_be_reached_on(typed):
     with pytest.raises(PhoneError):
@@ -29,4 +31,5 @@ def test_rejects_numbers_nobody_can_be_reached_on(typed):
 def test_display_round_trip():
     assert display_phone("+819012345678") == "090-1234-5678"
     assert display_phone("+819000000001") == "090-0000-0001"
+    assert display_phone("+81300001234") == "03-0000-1234"
     assert display_phone(None) == ""
