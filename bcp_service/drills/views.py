@@ -38,6 +38,16 @@ def _load_scenarios(state) -> None:
     app.extensions["drill_scenarios"] = load_library(app.config.get("DRILLS_DIR") or DEFAULT_DIR)
 
 
+@bp.app_template_global("drill_open_actions")
+def drill_open_actions(plan_id: int, section_key: str | None) -> list[dict]:
+    """Open corrective actions from drills for one plan section (used by the plans section page).
+
+    The plans view has already checked that the user may see this plan.
+    """
+    today = to_local(_now()).date()
+    return services.open_actions_for_plan(db.session, plan_id, today=today).get(section_key, [])
+
+
 def library():
     return current_app.extensions["drill_scenarios"]
 

@@ -278,3 +278,25 @@ def test_rescheduling_bumps_the_calendar_sequence_and_cancel_stops_reminders(cli
     session.expire_all()
     assert session.get(Drill, d["id"]).next_reminder_at is None
     assert client.post(f"/api/v1/drills/{d['id']}/start", headers=world["h"]).status_code == 409
+
+
+def test_open_corrective_actions_appear_inside_the_plan_section_page(client, world, clock, session, login):
+    plan = client.post("/api/v1/plans", headers=world["h"], json={
+        "type": "kikan", "title": "試験クリニック 機関型BCP", "organization_id": world["clinic"].id}).get_json()
+    d = create(client, world, clock)
+    client.post(f"/api/v1/drills/{d['id']}/start", headers=world["h"])
+    r = client.post(f"/api/v1/drills/{d['id']}/evaluations", headers=world["h"], json={
+        "objective": "3時間以内に全員の安否を確認できる", "rating": "M",
+        "corrective_actions": [{"title": "夜間の安否確認の当番表を作る", "owner_org_id": world["clinic"].id,
+                                "due": "2027-01-31", "element": "organisation", "plan_id": plan["id"],
+                                "section_key": "safety_checks"}]})
+    assert r.status_code == 201, r.get_json()
+    login(world["hub"])
+    page = client.get(f"/plans/{plan['id']}/sections/safety_checks").get_data(as_text=True)
+    assert 'id="drill-open-actions"' in page and "夜間の安否確認の当番表を作る" in page
+    other = client.get(f"/plans/{plan['id']}/sections/policy").get_data(as_text=True)
+    assert "夜間の安否確認の当番表を作る" not in other
+    # Once done it is no longer an open item.
+    client.patch(f"/api/v1/corrective-actions/{r.get_json()['corrective_actions'][0]['id']}", headers=world["h"],
+                 json={"status": "done"})
+    assert "夜間の安否確認の当番表を作る" not in client.get(f"/plans/{plan['id']}/sections/safety_checks").get_data(as_text=True)
