@@ -154,7 +154,7 @@ def to_markdown(doc: PlanDoc) -> str:
             for f in s.fields:
                 v = answers.get(f.key)
                 if f.type in ("table", "contact_list"):
-                    out += [f"**{f.label}**", ""]
+                    out += ["", f"**{f.label}**", ""]
                     cols = columns_of(f)
                     rows = rows_of(f, v)
                     if not rows:
@@ -170,7 +170,7 @@ def to_markdown(doc: PlanDoc) -> str:
                 else:
                     text = value_text(f, v) or "（未記入）"
                     if f.type == "long_text":
-                        out += [f"**{f.label}**", "", text, ""]
+                        out += ["", f"**{f.label}**", "", text, ""]
                     else:
                         out += [f"- **{f.label}**: {text}"]
             out.append("")
@@ -179,7 +179,10 @@ def to_markdown(doc: PlanDoc) -> str:
         out += [f"| {fmt_dt(h.at)} | {_md_cell(h.actor)} | {_md_cell(h.action)} | {_md_cell(h.detail)} |"
                 for h in doc.history]
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    text = "\n".join(out)
+    while "\n\n\n" in text:
+        text = text.replace("\n\n\n", "\n\n")
+    return text.rstrip() + "\n"
 
 
 # ------------------------------------------------------------------ HTML print view
