@@ -1,0 +1,20 @@
+"""The demo seed gives the calendar a past evaluated drill and two upcoming ones."""
+from sqlalchemy import select
+
+from bcp_service.drills.models import CorrectiveAction, Drill
+
+
+def test_demo_seed_creates_drills_evaluations_and_an_overdue_action(app, session, monkeypatch):
+    from bcp_service import demo
+
+    # Only the foundation's world and this package's seed: other packages' seeds are tested by them.
+    monkeypatch.setattr(demo, "DEMO_ORDER", ("drills",))
+    demo.seed(patients=10)
+    drills = session.scalars(select(Drill).order_by(Drill.scheduled_at)).all()
+    assert [d.status for d in drills] == ["completed", "scheduled", "scheduled"]
+    past = drills[0]
+    assert len(past.evaluations) == 2 and {e.rating for e in past.evaluations} == {"S", "M"}
+    assert sum(1 for e in past.log_entries if e.kind == "answer") == 15
+    actions = session.scalars(select(CorrectiveAction)).all()
+    assert len(actions) == 2 and any(a.due < app.extensions["clock"].now().date() for a in actions)
+    assert {d.mode for d in drills[1:]} == {"tabletop", "functional"}
