@@ -1,0 +1,83 @@
+"""Pure messaging pieces: one-tap tokens, error classification, backoff, token bucket."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from bcp_service.messaging.channels import classify
+from bcp_service.messaging.policy import TokenBucket, backoff_delay, next_attempt_at
+from bcp_service.messaging.tokens import InvalidToken, TapClaims, make_token, read_token
+
+
+def test_token_round_trip_and_is_short_enough_for_sms():
+    claims = TapClaims("checkin", 123456, 12345)
+    token = make_token("s3cret", claims)
+    assert read_token("s3cret", token) == claims
+    assert len(token) <= 42
+
+
+def test_token_signed_with_another_key_is_rejected():
+    token = make_token("s3cret", TapClaims("checkin", 1, 2))
+    with pytest.raises(InvalidToken):
+        read_token("other", token)
+
+
+def test_tampered_token_is_rejected():
+    token = make_token("s3cret", TapClaims("checkin", 1, 2))
+    forged = "c-2-2." + token.split(".")[1]
+    with pytest.raises(InvalidToken):
+        read_token("s3cret", forged)
+    with pytest.raises(InvalidToken):
+        read_token("s3cret", "garbage")
+
+
+@pytest.mark.parametrize("status, code, outcome", [
+    (429, 20429, "retry"), (429, None, "retry"), (500, None, "retry"), (503, 20500, "retry"),
+    (None, None, "retry"), (400, 21211, "permanent"), (400, 21610, "opted_out"),
+    (400, 21614, "fallback"), (400, 21408, "permanent"), (401, 20003, "permanent"),
+])
+def test_provider_errors_are_classified(status, code, outcome):
+    assert classify(status, code) == outcome
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped():
+    assert backoff_delay(1, rand=lambda: 0.0) == 2.5
+    assert backoff_delay(1, rand=lambda: 1.0) == 5.0
+    assert backoff_delay(3, rand=lambda: 1.0) == 20.0
+    assert backoff_delay(30, rand=lambda: 1.0) == 300.0
+    assert backoff_delay(30, rand=lambda: 0.0) == 150.0
+    with pytest.raises(ValueError):
+        backoff_delay(0)
+
+
+def test_next_attempt_is_in_the_future():
+    now = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    assert next_attempt_at(now, 2, rand=lambda: 0.5) > now
+
+
+class FakeTime:
+    def __init__(self):
+        self.t = 0.0
+
+    def monotonic(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += s
+
+
+def test_token_bucket_holds_the_configured_rate_after_the_initial_burst():
+    ft = FakeTime()
+    bucket = TokenBucket(100, monotonic=ft.monotonic, sleep=ft.sleep)
+    for _ in range(100 + 500):
+        bucket.acquire()
+    assert ft.t == pytest.approx(5.0, rel=1e-6)
+
+
+def test_token_bucket_reports_wait_without_taking():
+    ft = FakeTime()
+    bucket = TokenBucket(2, capacity=1, monotonic=ft.monotonic, sleep=ft.sleep)
+    assert bucket.try_acquire() == 0.0
+    assert bucket.try_acquire() == pytest.approx(0.5)
+    ft.t += 0.5
+    assert bucket.try_acquire() == 0.0
