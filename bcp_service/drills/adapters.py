@@ -1,12 +1,23 @@
-"""Adapters to the concurrently built subsystems (outage desk, messaging outbox).
+"""Adapters to the concurrently built subsystems: the outage desk and the messaging outbox.
 
-Each returns None while its subsystem is not installed, so drills degrade to a clear error
-("outage desk not available") instead of failing at import time.
+Each factory returns None while its subsystem is not installed, so drills degrade to a clear error
+("outage desk not available") or leave reminders due, instead of failing at import time.
 """
 from __future__ import annotations
 
 import importlib
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bcp_service.auth import Actor
+from bcp_service.drills.metrics import CheckinRecord
+from bcp_service.errors import Conflict, Unprocessable
+from bcp_service.orgs.models import Region
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +31,78 @@ def _module(name: str):
         raise
 
 
-def outage_desk():
+class OutagesDesk:
+    """A functional drill runs the real outage pipeline with ``drill: true``.
+
+    Only patients who opted in to drills and belong to (primary or nursing organisation) one of the
+    participating organisations are contacted; the outage package renders every text with 【訓練】.
+    """
+
+    def __init__(self, services, models, notify) -> None:
+        self._services, self._models, self._notify = services, models, notify
+
+    def open_drill_outage(self, session: Session, drill, scenario, *, actor: Actor, now: datetime) -> int:
+        region = session.get(Region, drill.region_code)
+        codes = list(region.municipality_codes or []) if region else []
+        if not codes:
+            raise Unprocessable("圏域に市区町村コードが登録されていないため、訓練の停電範囲を決められません",
+                                code="no_drill_area")
+        if not drill.participant_org_ids:
+            raise Unprocessable("参加機関がないため機能訓練を開始できません", code="no_participants")
+        cmd = self._services.DeclareOutage(
+            area={"municipality_codes": codes}, started_at=now,
+            expected_restoration_at=now + timedelta(hours=scenario.expected_restoration_hours),
+            cause=scenario.cause, drill=True, region_code=drill.region_code,
+            patient_filter={"organization_ids": sorted(drill.participant_org_ids)}, declared_by=actor.user_id)
+        result = self._services.declare_outage(session, cmd, now=now, notifier=self._notify.notifier_for(current_app))
+        return result.outage.id
+
+    def resolve(self, session: Session, outage_id: int, *, actor: Actor, now: datetime) -> None:
+        try:
+            self._services.resolve_outage(session, outage_id, now=now,
+                                          notifier=self._notify.notifier_for(current_app),
+                                          actor_user_id=actor.user_id)
+        except Conflict:
+            pass  # the desk resolved the drill outage already; the drill just ends
+
+    def checkin_timeline(self, session: Session, outage_id: int) -> tuple[datetime, list[CheckinRecord], list[datetime]]:
+        m = self._models
+        outage = session.get(m.Outage, outage_id)
+        rows = session.execute(select(m.OutagePatient.patient_id, m.OutagePatient.answered_at).where(
+            m.OutagePatient.outage_id == outage_id, m.OutagePatient.in_area.is_(True),
+            m.OutagePatient.covered_by_outage_id.is_(None))).all()
+        # A transport is "assigned" when its task to the transport team is created.
+        transports = list(session.scalars(select(m.FieldTask.created_at).where(
+            m.FieldTask.outage_id == outage_id, m.FieldTask.kind == "transport")))
+        return outage.declared_at, [CheckinRecord(pid, at) for pid, at in rows], transports
+
+
+def outage_desk() -> OutagesDesk | None:
     """The functional-drill port onto ``bcp_service.outages``, or None when that package is absent."""
+    from bcp_service.drills.models import Drill
+
+    if not hasattr(Drill, "outage_id"):
+        return None   # 0007_drill_outages not applied to the models yet
     services = _module("bcp_service.outages.services")
-    if services is None or not hasattr(services, "declare_outage"):
+    models = _module("bcp_service.outages.models")
+    notify = _module("bcp_service.outages.notify")
+    if services is None or models is None or notify is None or not hasattr(services, "declare_outage"):
         return None
-    return None  # replaced at integration time, see OutagesDesk below
+    return OutagesDesk(services, models, notify)
 
 
-def notifier():
-    """The messaging outbox as a drill ``Notifier``, or None when messaging is absent."""
-    return None
+@dataclass(frozen=True)
+class OutboxNotifier:
+    """Drill texts to staff contacts as outbox rows (idempotent keys ``drill:{id}:…``)."""
+    outbox: object
+
+    def send(self, session: Session, *, to_e164: str, body: str, key: str, now: datetime) -> bool:
+        self.outbox.enqueue(session, key=key, to=to_e164, channel="sms", body=body, purpose="drill")
+        return True
+
+
+def notifier() -> OutboxNotifier | None:
+    outbox = _module("bcp_service.messaging.outbox")
+    if outbox is None or not hasattr(outbox, "enqueue"):
+        return None
+    return OutboxNotifier(outbox)

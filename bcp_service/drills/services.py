@@ -244,7 +244,8 @@ def _log(session: Session, drill: Drill, *, now: datetime, kind: str, text: str,
 
 
 def start_drill(session: Session, actor: Actor, drill_id: int, *, now: datetime,
-                library: Mapping[str, Scenario], desk: OutageDesk | None) -> Drill:
+                library: Mapping[str, Scenario], desk: OutageDesk | None,
+                notifier: Notifier | None = None, base_url: str = "") -> Drill:
     drill = get_drill(session, actor, drill_id, write=True)
     if drill.status != "scheduled":
         raise Conflict(f"この訓練は開始できません（状態: {drill.status}）", code="wrong_state")
@@ -256,6 +257,13 @@ def start_drill(session: Session, actor: Actor, drill_id: int, *, now: datetime,
         outage_id = desk.open_drill_outage(session, drill, scenario, actor=actor, now=now)
         drill.outage_id = outage_id
         _log(session, drill, now=now, kind="event", text=f"訓練用の停電（No.{outage_id}）を開始しました", actor=actor)
+        if notifier is not None:
+            # The participating organisations' staff hear that the drill is on (patients get check-ins).
+            for p in drill.participants:
+                if p.contact_phone_e164:
+                    notifier.send(session, to_e164=p.contact_phone_e164, now=now,
+                                  body=f"【訓練】機能訓練「{drill.title}」を開始しました。{base_url}/drills/{drill.id}",
+                                  key=f"drill:{drill.id}:org:{p.organization_id}:start")
     drill.status = "running"
     drill.started_at = now
     drill.current_inject = 0

@@ -156,7 +156,7 @@ def update_drill(drill_id: int):
 @api_doc(summary="訓練を開始する（機能訓練は drill: true の停電を開く）", response_schema=DrillSchema)
 def start_drill(drill_id: int):
     drill = services.start_drill(db.session, current_actor(), drill_id, now=_now(), library=library(),
-                                 desk=adapters.outage_desk())
+                                 desk=adapters.outage_desk(), notifier=adapters.notifier(), base_url=_base_url())
     db.session.commit()
     return _drill_json(drill)
 
@@ -408,7 +408,8 @@ def _page_action(drill_id: int, fn, ok: str):
 @require(*WRITERS)
 def start_page(drill_id: int):
     failed = _page_action(drill_id, lambda: services.start_drill(
-        db.session, current_actor(), drill_id, now=_now(), library=library(), desk=adapters.outage_desk()),
+        db.session, current_actor(), drill_id, now=_now(), library=library(), desk=adapters.outage_desk(),
+        notifier=adapters.notifier(), base_url=_base_url()),
         "訓練を開始しました。")
     if failed:
         return failed
