@@ -1,0 +1,83 @@
+"""The outbox contract on SQLite and PostgreSQL: idempotent by key, inside the caller's transaction."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bcp_service.errors import Invalid
+from bcp_service.messaging import outbox
+from bcp_service.messaging.models import OutboxMessage
+
+PHONE = "+819000000001"
+
+
+def _count(session):
+    return session.scalar(select(func.count()).select_from(OutboxMessage))
+
+
+def test_enqueue_same_key_twice_returns_the_first_row_and_adds_nothing(session, clock):
+    a = outbox.enqueue(session, key="k:1", to=PHONE, body="一回目", purpose="checkin", priority=5)
+    b = outbox.enqueue(session, key="k:1", to=PHONE, body="二回目", purpose="checkin", priority=1)
+    session.commit()
+    assert a.id == b.id and _count(session) == 1
+    assert session.get(OutboxMessage, a.id).body == "一回目"
+    assert a.status == "queued" and a.next_attempt_at == clock.now()
+
+
+def test_enqueue_is_part_of_the_callers_transaction(session):
+    outbox.enqueue(session, key="k:rollback", to=PHONE, body="x", purpose="checkin")
+    session.rollback()
+    assert _count(session) == 0
+
+
+def test_key_committed_by_another_transaction_is_not_duplicated(app, session):
+    from bcp_service.db import db
+
+    other = db.session_factory()
+    outbox.enqueue(other, key="k:race", to=PHONE, body="x", purpose="checkin")
+    other.commit()
+    other.close()
+    row = outbox.enqueue(session, key="k:race", to=PHONE, body="y", purpose="checkin")
+    session.commit()
+    assert row.body == "x" and _count(session) == 1
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(to="090-0000-0001"), "to"), (dict(channel="fax"), "channel"), (dict(body=""), "body"),
+    (dict(key=""), "key"), (dict(twiml_url="ftp://x"), "twiml_url"), (dict(priority="1"), "priority"),
+])
+def test_bad_input_raises_invalid_and_writes_nothing(session, kw, field):
+    args = dict(key="k:bad", to=PHONE, body="本文", purpose="checkin", **{})
+    args.update(kw)
+    with pytest.raises(Invalid) as exc:
+        outbox.enqueue(session, **args)
+    assert field in exc.value.fields
+    session.commit()
+    assert _count(session) == 0
+
+
+def test_enqueue_many_is_idempotent_and_validates_everything_first(session, clock):
+    rows = [dict(key=f"fan:{i}", to=f"+8190000{i:05d}", body="本文", purpose="checkin", priority=i % 7)
+            for i in range(1200)]
+    assert outbox.enqueue_many(session, rows) == 1200
+    outbox.enqueue_many(session, rows[:600])
+    session.commit()
+    assert _count(session) == 1200
+    with pytest.raises(Invalid):
+        outbox.enqueue_many(session, [dict(key="ok:1", to=PHONE, body="x"), dict(key="bad", to="x", body="x")])
+    session.commit()
+    assert _count(session) == 1200
+
+
+def test_not_before_delays_the_first_attempt(session, clock):
+    later = clock.now() + timedelta(minutes=15)
+    row = outbox.enqueue(session, key="k:later", to=PHONE, body="x", purpose="reminder", not_before=later)
+    session.commit()
+    assert row.next_attempt_at == later
+
+
+def test_voice_rows_need_no_body(session):
+    row = outbox.enqueue(session, key="k:voice", to=PHONE, channel="voice", purpose="checkin",
+                         patient_id=1, outage_id=2, round=1)
+    session.commit()
+    assert row.channel == "voice" and row.body is None
