@@ -56,6 +56,8 @@ class TwilioFake:
     calls: list[dict] = field(default_factory=list)
     requests_seen: int = 0
     down: bool = False                   # True: every create answers 503
+    in_flight: int = 0
+    max_in_flight: int = 0               # the most creates handled at the same time
     _next: deque = field(default_factory=deque)
     _by_number: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -77,6 +79,10 @@ class TwilioFake:
         with self._lock:
             self._by_number[to] = _Failure(status, code)
 
+    def clear_number(self, to: str) -> None:
+        with self._lock:
+            self._by_number.pop(to, None)
+
     # --- the API -----------------------------------------------------------------------------
     def _auth_ok(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
@@ -92,8 +98,18 @@ class TwilioFake:
         return Response(json.dumps(body), status=status, content_type="application/json")
 
     def _handle(self, request: Request) -> Response:
-        if self.latency:
-            time.sleep(self.latency)
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            return self._create(request)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _create(self, request: Request) -> Response:
         m = _PATH.match(request.path)
         form = {k: v[-1] for k, v in parse_qs(request.get_data(as_text=True)).items()}
         with self._lock:

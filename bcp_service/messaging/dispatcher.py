@@ -1,0 +1,361 @@
+"""The dispatcher: claims due outbox rows and sends them, never losing one.
+
+One pass (:meth:`Dispatcher.run_once`):
+
+1. **Recover** rows stuck in ``sending`` whose lease has run out (a dispatcher died mid-send): back to
+   ``queued``, due now. Their attempt stays counted, so a message that kills its sender every time
+   ends in ``failed`` + escalation instead of looping forever.
+2. **Claim** up to ``batch`` due ``queued`` rows, lowest ``priority`` first, in one statement:
+   ``UPDATE … SET status='sending', lease_until=now+lease, attempts=attempts+1 WHERE id IN (SELECT …
+   FOR UPDATE SKIP LOCKED) RETURNING …`` (PostgreSQL: concurrent dispatchers never claim the same
+   row; SQLite: the single statement is atomic). Committed before anything is sent.
+3. **Send** with a thread pool (``concurrency``) behind a shared token bucket (``rate`` msg/s), so
+   provider latency does not serialise sending and the provider's rate limit holds.
+4. **Record** each result as it completes, committing in small groups: ``sent`` with the provider id;
+   429/5xx/timeouts back to ``queued`` with exponential backoff + jitter (``next_attempt_at``);
+   21610 (opted out) recorded as an opt-out; 21614 (landline) and undeliverable SMS fall back to a
+   voice call for check-ins; everything else permanent → ``failed`` and the escalation hook.
+
+**The crash window, stated honestly.** If the process dies after the provider accepted a message and
+before our commit of its provider id (at most one result group, plus what is in flight: about
+``concurrency`` messages), the row's lease expires and it is sent again — a duplicate SMS, never a
+lost one. Twilio's Messages API has no idempotency key, so the window cannot be closed from our side
+alone. It is narrowed: every send carries our row id in its ``StatusCallback`` URL (``?o=<id>``), and
+a status callback for a row still ``queued``/``sending`` records the provider id and status, so rows
+whose callback arrives before the lease runs out (normally seconds) are reconciled, not resent.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bcp_service.messaging import answers
+from bcp_service.messaging.channels import Channel, Receipt, SendError
+from bcp_service.messaging.models import (
+    FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage,
+)
+from bcp_service.messaging.policy import MAX_ATTEMPTS, TokenBucket, next_attempt_at
+from bcp_service.messaging.tokens import TapClaims, make_token
+
+log = logging.getLogger(__name__)
+
+# Purposes that have a spoken script (voice fallback possible).
+VOICE_PURPOSES = frozenset({"checkin"})
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    public_base_url: str
+    secret: str
+    rate_per_second: float = 10.0
+    concurrency: int = 16
+    batch: int = 200
+    lease_seconds: float = 120.0
+    max_attempts: int = MAX_ATTEMPTS
+    commit_every: int = 50
+
+    def status_callback(self, outbox_id: int) -> str:
+        return f"{self.public_base_url}/sms/status?o={outbox_id}"
+
+    def voice_url(self, purpose: str, patient_id: int | None, outage_id: int | None) -> str | None:
+        if purpose not in VOICE_PURPOSES or patient_id is None or outage_id is None:
+            return None
+        token = make_token(self.secret, TapClaims("checkin", patient_id, outage_id))
+        return f"{self.public_base_url}/voice/checkin?t={token}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row as plain data: worker threads never touch the ORM session."""
+
+    id: int
+    key: str
+    channel: str
+    to: str
+    body: str | None
+    twiml_url: str | None
+    purpose: str
+    priority: int
+    patient_id: int | None
+    outage_id: int | None
+    attempts: int
+
+
+@dataclass
+class DispatchStats:
+    recovered: int = 0
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    fallbacks: int = 0
+    opted_out: int = 0
+    order: list[int] = field(default_factory=list)   # ids in the order sends completed
+
+    def add(self, other: DispatchStats) -> None:
+        for name in ("recovered", "claimed", "sent", "retried", "failed", "fallbacks", "opted_out"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.order.extend(other.order)
+
+
+_CLAIM_COLUMNS = (OutboxMessage.id, OutboxMessage.key, OutboxMessage.channel, OutboxMessage.to,
+                  OutboxMessage.body, OutboxMessage.twiml_url, OutboxMessage.purpose,
+                  OutboxMessage.priority, OutboxMessage.patient_id, OutboxMessage.outage_id,
+                  OutboxMessage.attempts)
+
+
+def recover_expired(session: Session, *, now: datetime) -> int:
+    stmt = (update(OutboxMessage)
+            .where(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now)
+            .values(status=QUEUED, lease_until=None, next_attempt_at=now, updated_at=now)
+            .execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount or 0
+
+
+def claim_due(session: Session, *, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
+    due = (select(OutboxMessage.id)
+           .where(OutboxMessage.status == QUEUED, OutboxMessage.next_attempt_at <= now)
+           .order_by(OutboxMessage.priority, OutboxMessage.id)
+           .limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == QUEUED)
+            .values(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds),
+                    attempts=OutboxMessage.attempts + 1, updated_at=now)
+            .returning(*_CLAIM_COLUMNS)
+            .execution_options(synchronize_session=False))
+    rows = [Claimed(*r) for r in session.execute(stmt).all()]
+    rows.sort(key=lambda c: (c.priority, c.id))
+    return rows
+
+
+def _opted_out(session: Session, phones: set[str]) -> set[str]:
+    if not phones:
+        return set()
+    return set(session.scalars(select(OptOut.phone).where(OptOut.phone.in_(phones))))
+
+
+@dataclass
+class _Result:
+    row: Claimed
+    receipt: Receipt | None = None
+    error: SendError | None = None
+    skipped_opt_out: bool = False
+
+
+class Dispatcher:
+    def __init__(self, session_factory: sessionmaker | Callable[[], Session], channel: Channel,
+                 config: DispatchConfig, *, now: Callable[[], datetime],
+                 monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 rand: Callable[[], float] = random.random):
+        self.session_factory = session_factory
+        self.channel = channel
+        self.config = config
+        self.now = now
+        self.rand = rand
+        self.bucket = TokenBucket(config.rate_per_second, monotonic=monotonic, sleep=sleep)
+
+    # --- one pass ------------------------------------------------------------------------------
+    def run_once(self) -> DispatchStats:
+        stats = DispatchStats()
+        session = self.session_factory()
+        try:
+            now = self.now()
+            stats.recovered = recover_expired(session, now=now)
+            rows = claim_due(session, now=now, limit=self.config.batch, lease_seconds=self.config.lease_seconds)
+            blocked = _opted_out(session, {r.to for r in rows if r.channel == "sms"})
+            session.commit()
+            stats.claimed = len(rows)
+            if not rows:
+                return stats
+            if stats.recovered:
+                log.warning("dispatcher: recovered %d rows whose lease expired", stats.recovered)
+            self._send_all(session, rows, blocked, stats)
+            return stats
+        except Exception:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def drain(self, *, max_passes: int = 10_000, time_budget: float | None = None,
+              monotonic: Callable[[], float] = time.monotonic) -> DispatchStats:
+        """Run passes until nothing is due (or the budget is spent)."""
+        total = DispatchStats()
+        start = monotonic()
+        for _ in range(max_passes):
+            s = self.run_once()
+            total.add(s)
+            if s.claimed == 0 or (time_budget is not None and monotonic() - start > time_budget):
+                break
+        return total
+
+    # --- sending -------------------------------------------------------------------------------
+    def _send_one(self, row: Claimed) -> _Result:
+        try:
+            self.bucket.acquire()
+            cb = self.config.status_callback(row.id)
+            if row.channel == "sms":
+                receipt = self.channel.send_sms(row.to, row.body or "", callback_url=cb)
+            else:
+                url = row.twiml_url or self.config.voice_url(row.purpose, row.patient_id, row.outage_id)
+                if url is None:
+                    return _Result(row, error=SendError("no TwiML for this purpose", status=400, code=None))
+                receipt = self.channel.place_call(row.to, url, callback_url=cb)
+            return _Result(row, receipt=receipt)
+        except SendError as exc:
+            return _Result(row, error=exc)
+        except Exception as exc:  # noqa: BLE001 - a bug in a channel must not lose the row
+            log.exception("dispatcher: unexpected error sending outbox %s", row.id)
+            return _Result(row, error=SendError(f"unexpected: {type(exc).__name__}", status=None))
+
+    def _send_all(self, session: Session, rows: list[Claimed], blocked: set[str], stats: DispatchStats) -> None:
+        pending_results: list[_Result] = []
+        to_send = []
+        for r in rows:
+            if r.channel == "sms" and r.to in blocked:
+                pending_results.append(_Result(r, skipped_opt_out=True))
+            else:
+                to_send.append(r)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.config.concurrency, len(to_send) or 1)),
+                                thread_name_prefix="outbox") as pool:
+            futures = {pool.submit(self._send_one, r) for r in to_send}   # submitted in priority order
+            while futures:
+                done, futures = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+                pending_results.extend(f.result() for f in done)
+                if len(pending_results) >= self.config.commit_every or (not futures and pending_results):
+                    self._record(session, pending_results, stats)
+                    pending_results = []
+        if pending_results:
+            self._record(session, pending_results, stats)
+
+    # --- recording -----------------------------------------------------------------------------
+    def _record(self, session: Session, results: list[_Result], stats: DispatchStats) -> None:
+        now = self.now()
+        try:
+            for res in results:
+                self._record_one(session, res, now, stats)
+            session.commit()
+        except Exception:
+            session.rollback()
+            log.exception("dispatcher: could not record %d results; leases will recover them", len(results))
+            raise
+
+    def _record_one(self, session: Session, res: _Result, now: datetime, stats: DispatchStats) -> None:
+        row = res.row
+        if res.receipt is not None:
+            stats.sent += 1
+            stats.order.append(row.id)
+            # A status callback may have got here first (and set delivered): only move forward.
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, OutboxMessage.status.in_((QUEUED, SENDING)))
+                .values(status=SENT, provider=self.channel.name, provider_id=res.receipt.provider_id,
+                        sent_at=now, lease_until=None, error_code=None, error_message=None, updated_at=now)
+                .execution_options(synchronize_session=False))
+            return
+        if res.skipped_opt_out:
+            stats.opted_out += 1
+            self._give_up(session, row, now, stats, code=21610, message="opted out (STOP)", outcome="opted_out")
+            return
+        err = res.error
+        outcome = err.outcome
+        if outcome == "retry" and row.attempts < self.config.max_attempts:
+            stats.retried += 1
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.status == SENDING)
+                .values(status=QUEUED, lease_until=None, error_code=err.code or err.status,
+                        error_message=str(err)[:200], updated_at=now,
+                        next_attempt_at=next_attempt_at(now, row.attempts, rand=self.rand))
+                .execution_options(synchronize_session=False))
+            return
+        if outcome == "opted_out":
+            stats.opted_out += 1
+            record_opt_out(session, row.to, now=now, source="provider_21610")
+        self._give_up(session, row, now, stats, code=err.code or err.status, message=str(err), outcome=outcome)
+
+    def _give_up(self, session: Session, row: Claimed, now: datetime, stats: DispatchStats, *,
+                 code: int | None, message: str, outcome: str) -> None:
+        stats.failed += 1
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row.id)
+            .values(status=FAILED, lease_until=None, error_code=code, error_message=message[:200], updated_at=now)
+            .execution_options(synchronize_session=False))
+        msg = session.get(OutboxMessage, row.id)
+        if fallback_or_escalate(session, msg, reason=outcome, now=now):
+            stats.fallbacks += 1
+
+
+def record_opt_out(session: Session, phone: str, *, now: datetime, source: str) -> None:
+    if session.get(OptOut, phone) is None:
+        session.add(OptOut(phone=phone, opted_out_at=now, source=source))
+        session.flush()
+
+
+def fallback_or_escalate(session: Session, msg: OutboxMessage, *, reason: str, now: datetime) -> bool:
+    """An SMS that cannot arrive becomes a voice call (check-ins); anything else goes to people.
+
+    Returns True when a voice fallback was queued. Idempotent: the fallback has its own key.
+    """
+    from bcp_service.messaging import outbox
+
+    if msg.channel == "sms" and msg.purpose in VOICE_PURPOSES and reason in ("fallback", "opted_out", "undelivered"):
+        outbox.enqueue(session, key=f"{msg.key}:fallback:voice", to=msg.to, channel="voice",
+                       priority=msg.priority, purpose=msg.purpose, patient_id=msg.patient_id,
+                       outage_id=msg.outage_id, round=msg.round, ref_id=msg.ref_id, drill=msg.drill, now=now)
+        fb = outbox.get_by_key(session, f"{msg.key}:fallback:voice")
+        if fb.fallback_of_id is None:
+            fb.fallback_of_id = msg.id
+        return True
+    if msg.escalated_at is None:
+        msg.escalated_at = now
+        answers.escalate(session, msg, reason, now)
+    return False
+
+
+def config_from_app(app) -> DispatchConfig:
+    cfg = app.config
+    return DispatchConfig(
+        public_base_url=(cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        secret=cfg["SECRET_KEY"],
+        rate_per_second=float(cfg.get("SMS_RATE_PER_SECOND", 10)),
+        concurrency=int(cfg.get("DISPATCH_CONCURRENCY", 16)),
+        batch=int(cfg.get("DISPATCH_BATCH", 200)),
+        lease_seconds=float(cfg.get("DISPATCH_LEASE_SECONDS", 120)),
+    )
+
+
+def channel_from_app(app) -> Channel:
+    """The configured channel, one instance per app (the console channel keeps its records there)."""
+    ch = app.extensions.get("messaging.channel")
+    if ch is not None:
+        return ch
+    from bcp_service.messaging.channels import ConsoleChannel, TwilioChannel
+
+    cfg = app.config
+    if cfg.get("MESSAGING_CHANNEL") == "twilio":
+        ch = TwilioChannel(account_sid=cfg["TWILIO_ACCOUNT_SID"], auth_token=cfg["TWILIO_AUTH_TOKEN"],
+                           from_number=cfg.get("TWILIO_FROM"),
+                           messaging_service_sid=cfg.get("TWILIO_MESSAGING_SERVICE_SID"),
+                           api_base=cfg.get("TWILIO_API_BASE"))
+    else:
+        ch = ConsoleChannel()
+    app.extensions["messaging.channel"] = ch
+    return ch
+
+
+def dispatcher_for(app) -> Dispatcher:
+    from bcp_service.clock import get_clock
+    from bcp_service.db import db
+
+    clock = app.extensions.get("clock") or get_clock()
+    return Dispatcher(db.session_factory, channel_from_app(app), config_from_app(app), now=clock.now)

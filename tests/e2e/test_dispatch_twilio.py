@@ -1,0 +1,164 @@
+"""The dispatcher with the real twilio client against the loopback fake: retries, permanent errors,
+fallback to voice, opt-outs, priority order after a provider outage. Time moves by an injected clock."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bcp_service.db import db
+from bcp_service.messaging import answers, outbox
+from bcp_service.messaging.dispatcher import DispatchConfig, Dispatcher
+from bcp_service.messaging.channels import TwilioChannel
+from bcp_service.messaging.models import OptOut, OutboxMessage
+from tests.e2e.twilio_fake import ACCOUNT_SID, AUTH_TOKEN
+
+PHONE = "+819000000001"
+
+
+class NoSleep:
+    """Token bucket time that advances when asked to sleep (no real waiting in tests)."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def monotonic(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += s
+
+
+@pytest.fixture
+def channel(twilio_fake):
+    return TwilioChannel(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number="+815000000000",
+                         api_base=twilio_fake.base_url, timeout=5)
+
+
+@pytest.fixture
+def dispatcher(app, channel, clock):
+    ns = NoSleep()
+    cfg = DispatchConfig(public_base_url="http://bcp.test", secret=app.config["SECRET_KEY"],
+                         rate_per_second=1000, concurrency=8, batch=100, lease_seconds=60)
+    return Dispatcher(db.session_factory, channel, cfg, now=clock.now, monotonic=ns.monotonic,
+                      sleep=ns.sleep, rand=lambda: 1.0)
+
+
+def _row(session, key):
+    session.expire_all()
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).one()
+
+
+def test_429_then_500_then_success_sends_exactly_once(session, clock, twilio_fake, dispatcher):
+    outbox.enqueue(session, key="k1", to=PHONE, body="安否確認", purpose="checkin")
+    session.commit()
+    twilio_fake.fail_next(429, 20429)
+    twilio_fake.fail_next(500)
+
+    s1 = dispatcher.run_once()
+    assert (s1.claimed, s1.retried, s1.sent) == (1, 1, 0)
+    row = _row(session, "k1")
+    assert row.status == "queued" and row.next_attempt_at == clock.now() + timedelta(seconds=5)
+    assert dispatcher.run_once().claimed == 0            # not due yet: backoff holds
+
+    clock.advance(seconds=5)
+    assert dispatcher.run_once().retried == 1
+    clock.advance(seconds=10)
+    assert dispatcher.run_once().sent == 1
+    clock.advance(hours=1)
+    assert dispatcher.run_once().claimed == 0
+
+    row = _row(session, "k1")
+    assert row.status == "sent" and row.attempts == 3 and row.provider_id.startswith("SM")
+    assert len(twilio_fake.messages) == 1 and twilio_fake.requests_seen == 3
+    assert twilio_fake.messages[0]["status_callback"] == f"http://bcp.test/sms/status?o={row.id}"
+
+
+def test_invalid_number_fails_permanently_and_escalates(session, twilio_fake, dispatcher):
+    seen = []
+    answers.register_escalation_handler(lambda s, msg, reason, now: seen.append((msg.key, reason)))
+    try:
+        twilio_fake.fail_number("+819000000002", 400, 21211)
+        outbox.enqueue(session, key="bad", to="+819000000002", body="x", purpose="field_task")
+        session.commit()
+        stats = dispatcher.run_once()
+    finally:
+        answers._escalation_handlers.clear()
+    row = _row(session, "bad")
+    assert (row.status, row.error_code, stats.failed) == ("failed", 21211, 1)
+    assert seen == [("bad", "permanent")] and row.escalated_at is not None
+
+
+def test_landline_sms_falls_back_to_a_voice_call_with_the_checkin_twiml(session, twilio_fake, dispatcher):
+    twilio_fake.fail_number("+81312345678", 400, 21614)
+    outbox.enqueue(session, key="outage:1:patient:9:round:1:sms", to="+81312345678", body="x",
+                   purpose="checkin", patient_id=9, outage_id=1, round=1)
+    session.commit()
+    dispatcher.run_once()
+    twilio_fake.clear_number("+81312345678")
+    dispatcher.run_once()
+    sms = _row(session, "outage:1:patient:9:round:1:sms")
+    voice = _row(session, "outage:1:patient:9:round:1:sms:fallback:voice")
+    assert sms.status == "failed" and sms.error_code == 21614
+    assert voice.status == "sent" and voice.fallback_of_id == sms.id and voice.provider_id.startswith("CA")
+    assert twilio_fake.calls[0]["url"].startswith("http://bcp.test/voice/checkin?t=")
+
+
+def test_opted_out_number_is_recorded_and_later_sms_are_not_attempted(session, twilio_fake, dispatcher):
+    twilio_fake.fail_number(PHONE, 400, 21610)
+    outbox.enqueue(session, key="a", to=PHONE, body="x", purpose="restoration")
+    session.commit()
+    dispatcher.run_once()
+    assert session.get(OptOut, PHONE) is not None
+    seen = twilio_fake.requests_seen
+    outbox.enqueue(session, key="b", to=PHONE, body="y", purpose="restoration")
+    session.commit()
+    dispatcher.run_once()
+    assert twilio_fake.requests_seen == seen and _row(session, "b").status == "failed"
+
+
+def test_provider_down_five_minutes_then_backlog_drains_in_priority_order(session, clock, twilio_fake, dispatcher):
+    rows = [dict(key=f"p:{i}", to=f"+8190000{i:05d}", body="安否確認", purpose="checkin", priority=p)
+            for i, p in enumerate([50, 10, 40, 0, 30, 20, 60, 5])]
+    outbox.enqueue_many(session, rows)
+    session.commit()
+    twilio_fake.down = True
+    for _ in range(10):                     # five minutes of 30-second beats against a dead provider
+        dispatcher.run_once()
+        clock.advance(seconds=30)
+    assert twilio_fake.messages == []
+    assert {r.status for r in session.scalars(select(OutboxMessage))} == {"queued"}
+    twilio_fake.down = False
+    dispatcher.config = DispatchConfig(**{**dispatcher.config.__dict__, "concurrency": 1})
+    clock.advance(minutes=10)               # every backoff has run out
+    stats = dispatcher.drain()
+    assert stats.sent == 8
+    to_priority = {r["to"]: r["priority"] for r in rows}
+    sent_priorities = [to_priority[m["to"]] for m in twilio_fake.messages]
+    assert sent_priorities == sorted(sent_priorities)
+
+
+def test_bounded_concurrency_overlaps_provider_latency(session, twilio_fake, dispatcher):
+    twilio_fake.latency = 0.2
+    outbox.enqueue_many(session, [dict(key=f"c:{i}", to=f"+8190000{i:05d}", body="x", purpose="checkin")
+                                  for i in range(16)])
+    session.commit()
+    assert dispatcher.run_once().sent == 16
+    # Several requests were at the provider at once, and never more than the configured 8.
+    assert 2 <= twilio_fake.max_in_flight <= 8
+
+
+def test_expired_lease_is_recovered_and_sent_once(session, clock, twilio_fake, dispatcher):
+    from bcp_service.messaging.dispatcher import claim_due
+
+    outbox.enqueue(session, key="stuck", to=PHONE, body="x", purpose="checkin")
+    session.commit()
+    other = db.session_factory()
+    claimed = claim_due(other, now=clock.now(), limit=10, lease_seconds=60)   # a dispatcher that then died
+    other.commit()
+    other.close()
+    assert [c.key for c in claimed] == ["stuck"]
+    assert dispatcher.run_once().claimed == 0          # lease still held
+    clock.advance(seconds=61)
+    s = dispatcher.run_once()
+    assert (s.recovered, s.sent) == (1, 1)
+    assert _row(session, "stuck").attempts == 2 and len(twilio_fake.messages) == 1
