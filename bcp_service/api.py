@@ -115,20 +115,37 @@ ERROR_SCHEMA = {
 }
 
 
+def _name_resolver():
+    """Name components after their schema class; qualify with the package when two differ."""
+    names: dict[type, str] = {}
+
+    def resolve(schema) -> str:
+        from apispec.ext.marshmallow.common import resolve_schema_cls
+
+        cls = resolve_schema_cls(schema)
+        if cls not in names:
+            base = cls.__name__.removesuffix("Schema") or cls.__name__
+            taken = set(names.values())
+            if base in taken:
+                package = cls.__module__.split(".")[1] if cls.__module__.count(".") else cls.__module__
+                base = f"{package.title()}{base}"
+                while base in taken:
+                    base += "_"
+            names[cls] = base
+        return names[cls]
+
+    return resolve
+
+
 def build_spec(app: Flask) -> dict:
     spec = APISpec(title="bcp-service API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[MarshmallowPlugin(schema_name_resolver=_name_resolver())],
                    info={"description": "在宅医療 BCP・停電時安否確認サービスの API"})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", ERROR_SCHEMA)
-    seen: set[str] = set()
 
     def schema_ref(cls: type[Schema]):
-        name = cls.__name__.removesuffix("Schema") or cls.__name__
-        if name not in seen:
-            spec.components.schema(name, schema=cls)
-            seen.add(name)
-        return name
+        return cls   # the marshmallow plugin turns schema classes into named $refs
 
     paths: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
