@@ -143,16 +143,21 @@ def test_logging_before_the_start_is_a_conflict(client, world, clock):
     assert r.status_code == 409
 
 
-def test_functional_start_without_the_outage_desk_is_422_and_changes_nothing(client, world, clock):
-    from bcp_service.drills import adapters
+def test_functional_start_without_the_outage_desk_is_422_and_changes_nothing(client, world, clock, session):
+    """Where the outage package is not installed the port is None: the service refuses clearly."""
+    from bcp_service.auth.roles import Actor, Role
+    from bcp_service.drills import services
+    from bcp_service.drills.models import Drill
+    from bcp_service.drills.scenarios import load_library
+    from bcp_service.errors import Unprocessable
 
-    if adapters.outage_desk() is not None:
-        pytest.skip("the outage desk is installed; covered by test_drill_functional")
     d = create(client, world, clock, mode="functional")
-    r = client.post(f"/api/v1/drills/{d['id']}/start", headers=world["h"])
-    assert r.status_code == 422
-    assert "outage desk not available" in r.get_json()["error"]["message"]
-    assert client.get(f"/api/v1/drills/{d['id']}", headers=world["h"]).get_json()["status"] == "scheduled"
+    actor = Actor(world["hub"].id, Role.HUB_STAFF, "1301")
+    with pytest.raises(Unprocessable, match="outage desk not available") as exc:
+        services.start_drill(session, actor, d["id"], now=clock.now(), library=load_library(), desk=None)
+    assert exc.value.status == 422
+    session.rollback()
+    assert session.get(Drill, d["id"]).status == "scheduled"
 
 
 def test_evaluation_rating_must_be_p_s_m_u(client, world, clock):
