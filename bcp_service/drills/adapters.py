@@ -97,7 +97,11 @@ class OutboxNotifier:
     outbox: object
 
     def send(self, session: Session, *, to_e164: str, body: str, key: str, now: datetime) -> bool:
-        self.outbox.enqueue(session, key=key, to=to_e164, channel="sms", body=body, purpose="drill")
+        """Queue one SMS; False when this key was queued before (the outbox keeps the first row)."""
+        if self.outbox.get_by_key(session, key) is not None:
+            return False
+        self.outbox.enqueue(session, key=key, to=to_e164, channel="sms", body=body, purpose="drill",
+                            drill=True, now=now)
         return True
 
 

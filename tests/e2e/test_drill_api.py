@@ -305,3 +305,23 @@ def test_open_corrective_actions_appear_inside_the_plan_section_page(client, wor
     client.patch(f"/api/v1/corrective-actions/{r.get_json()['corrective_actions'][0]['id']}", headers=world["h"],
                  json={"status": "done"})
     assert "夜間の安否確認の当番表を作る" not in client.get(f"/plans/{plan['id']}/sections/safety_checks").get_data(as_text=True)
+
+
+def test_invitations_are_queued_once_per_contact_with_drill_marking(client, world, clock, session):
+    from sqlalchemy import select
+
+    from bcp_service.messaging.models import OutboxMessage
+
+    body = drill_body([], when=datetime(2026, 12, 8, 14, 0, tzinfo=JST), participants=[
+        {"organization_id": world["clinic"].id, "contact_name": "試験 一郎", "contact_phone": "090-0000-4001"},
+        {"organization_id": world["nursing"].id, "contact_name": "試験 二郎"}])
+    r = client.post("/api/v1/drills", json=body, headers=world["h"])
+    assert r.status_code == 201
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "drill")).all()
+    assert [(m.to, m.drill) for m in rows] == [("+819000004001", True)]
+    assert rows[0].body.startswith("【訓練】訓練のご案内") and "12/8（火）14:00" in rows[0].body
+    participants = {p["organization_id"]: p["invited"] for p in r.get_json()["participants"]}
+    assert participants == {world["clinic"].id: True, world["nursing"].id: False}
+    bad = drill_body([], when=later(clock, days=3), participants=[
+        {"organization_id": world["clinic"].id, "contact_phone": "0120-000-000"}])
+    assert client.post("/api/v1/drills", json=bad, headers=world["h"]).status_code == 400

@@ -1,29 +1,34 @@
 """Clock jobs of drills on both databases: reminders 7 days / 1 day / 1 hour before, overdue actions."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bcp_service.auth.roles import Actor, Role
 from bcp_service.drills import services
+from bcp_service.drills.adapters import OutboxNotifier
 from bcp_service.drills.jobs import remind_overdue_actions, send_due_reminders
 from bcp_service.drills.models import CorrectiveAction, Drill
 from bcp_service.drills.scenarios import load_library
+from bcp_service.messaging import outbox
+from bcp_service.messaging.models import OutboxMessage
 
 
-@dataclass
-class RecordingNotifier:
-    """A fake of the Notifier port: keeps what would be queued, refusing a key it has already seen
-    (the outbox's idempotency)."""
-    sent: list[tuple[str, str, str]] = field(default_factory=list)
+class RecordingNotifier(OutboxNotifier):
+    """The real outbox notifier; ``sent`` reads back the drill rows it queued (key, to, body)."""
 
-    def send(self, session, *, to_e164, body, key, now) -> bool:
-        if any(k == key for k, _, _ in self.sent):
-            return False
-        self.sent.append((key, to_e164, body))
-        return True
+    def __init__(self, session):
+        super().__init__(outbox)
+        object.__setattr__(self, "_session", session)
+
+    @property
+    def sent(self) -> list[tuple[str, str, str]]:
+        rows = self._session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "drill",
+                                                                 ~OutboxMessage.key.contains(":invite:"))
+                                     .order_by(OutboxMessage.id)).all()
+        return [(m.key, m.to, m.body) for m in rows]
 
 
 @pytest.fixture
@@ -45,7 +50,7 @@ def drill(session, clock, make_region, make_org, make_user):
 
 def test_reminders_go_out_once_at_seven_days_and_the_closest_after_a_gap(session, clock, drill):
     d, _, _ = drill
-    n = RecordingNotifier()
+    n = RecordingNotifier(session)
     clock.set(d.scheduled_at - timedelta(days=7, minutes=1))
     assert send_due_reminders(session, now=clock.now(), notifier=n, base_url="http://bcp.test") == 0
     clock.set(d.scheduled_at - timedelta(days=7))
@@ -69,7 +74,7 @@ def test_a_cancelled_drill_gets_no_reminders(session, clock, drill):
     d, actor, _ = drill
     services.update_drill(session, actor, d.id, {"status": "cancelled"}, now=clock.now())
     session.commit()
-    n = RecordingNotifier()
+    n = RecordingNotifier(session)
     clock.set(d.scheduled_at - timedelta(hours=1))
     assert send_due_reminders(session, now=clock.now(), notifier=n, base_url="") == 0
 
@@ -82,7 +87,7 @@ def test_overdue_actions_remind_the_owner_first_day_then_weekly_until_done(sessi
                               due=date(2026, 12, 1), status="open", created_at=clock.now())
     session.add(action)
     session.commit()
-    n = RecordingNotifier()
+    n = RecordingNotifier(session)
     assert remind_overdue_actions(session, today=date(2026, 12, 1), now=clock.now(), notifier=n, base_url="") == 0
     assert remind_overdue_actions(session, today=date(2026, 12, 2), now=clock.now(), notifier=n, base_url="") == 1
     session.commit()
