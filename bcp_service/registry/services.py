@@ -165,9 +165,19 @@ def _check_dates(data: dict, today: date) -> dict[str, list[str]]:
     return errors
 
 
-def _build(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy,
-           orgs: dict[int, Organization] | None = None, regions: set[str] | None = None) -> Patient:
-    """Validate references and scope, build a new Patient (not yet added). Raises Invalid/OutOfScope."""
+@dataclass(frozen=True)
+class _Links:
+    """The fields ``may_write`` reads, for a patient not built yet."""
+    region_code: str
+    primary_org_id: int | None
+    nursing_org_id: int | None
+    care_manager_org_id: int | None
+
+
+def _prepare(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy,
+             orgs: dict[int, Organization] | None = None, regions: set[str] | None = None) -> dict:
+    """Validate references and scope of a new patient and compute its runway.
+    Returns the complete field dict (with ``region_code`` and ``runway_*``); raises Invalid/OutOfScope."""
     from bcp_service.clock import to_local
 
     data = dict(data)
@@ -187,11 +197,23 @@ def _build(session: Session, actor: Actor, data: dict, *, now: datetime, policy:
     if errors:
         raise Invalid("入力内容に誤りがあります (invalid input)", fields=errors)
     data["region_code"] = region_code
-    p = Patient(created_at=now, updated_at=now, consent_scope=[], deleted_at=None)
-    _apply(p, data)
-    if not may_write(actor, p):
+    links = _Links(region_code, data.get("primary_org_id"), data.get("nursing_org_id"), data.get("care_manager_org_id"))
+    if not may_write(actor, links):
         raise OutOfScope("this patient would be outside your scope")
-    refresh_runway(p, policy)
+    devices = [rw.Device(d["kind"], d.get("mode"), d.get("watts"), d.get("hours_per_day", 24.0),
+                         d.get("internal_battery_hours", 0.0), d.get("life_sustaining"))
+               for d in data.get("devices", [])]
+    backups = [rw.Backup(b["kind"], b.get("hours"), b.get("count", 1), b.get("watt_hours"))
+               for b in data.get("backups", [])]
+    r = compute_runway(devices, backups, policy)
+    data.update(runway_hours=r.hours, runway_tier=r.tier, runway_explain=r.explain)
+    return data
+
+
+def _build(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy) -> Patient:
+    prepared = _prepare(session, actor, data, now=now, policy=policy)
+    p = Patient(created_at=now, updated_at=now, consent_scope=[], deleted_at=None)
+    _apply(p, prepared)
     return p
 
 
@@ -344,22 +366,61 @@ def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, di
     org_ids = {d.get(f) for _, d in rows for f in ORG_FIELDS if d.get(f) is not None}
     orgs = {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(org_ids)))} if org_ids else {}
     regions = set(session.scalars(select(Region.code)))
-    patients: list[Patient] = []
+    prepared: list[dict] = []
     errors: list[dict] = []
     for line, data in rows:
         try:
-            patients.append(_build(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions))
+            prepared.append(_prepare(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions))
         except Invalid as e:
             errors.append({"row": line, "fields": e.fields})
         except OutOfScope:
             errors.append({"row": line, "fields": {"region_code": ["権限の範囲外の患者です"]}})
     if errors:
         raise Invalid(f"{len(errors)}行に誤りがあります。1件も登録していません", extra={"rows": errors})
-    session.add_all(patients)
-    session.flush()
-    for p in patients:
-        audit.record(session, actor, "create", "patient", p.id, {"via": "import"})
-    return len(patients)
+    if prepared:
+        _bulk_insert(session, actor, prepared, now=now)
+    return len(prepared)
+
+
+def _bulk_insert(session: Session, actor: Actor, prepared: list[dict], *, now: datetime) -> None:
+    """Core inserts for thousands of rows in the caller's transaction: patients with RETURNING ids
+    (in parameter order), then devices, backups, contacts and one audit event per patient through
+    the driver's executemany. ORM unit-of-work flushes were ~3× slower on PostgreSQL."""
+    from sqlalchemy import insert
+
+    from bcp_service.auth.models import AuditEvent
+
+    pt = Patient.__table__
+    columns = [c.name for c in pt.columns if c.name != "id"]
+    defaults = {"consent_to_share": False, "consent_scope": [], "drill_opt_in": False,
+                "power_company_registered": False, "evacuation_plan_status": "none", "status": "active",
+                "created_at": now, "updated_at": now, "deleted_at": None}
+    patient_rows = [{c: d[c] if d.get(c) is not None else defaults.get(c) for c in columns} for d in prepared]
+    ids = session.execute(insert(pt).returning(pt.c.id, sort_by_parameter_order=True), patient_rows).scalars().all()
+    devices, backups, contacts = [], [], []
+    for pid, d in zip(ids, prepared):
+        for i, x in enumerate(d.get("devices", [])):
+            devices.append({"patient_id": pid, "position": i, "kind": x["kind"], "mode": x.get("mode"),
+                            "model": x.get("model"), "watts": x.get("watts"),
+                            "hours_per_day": x.get("hours_per_day", 24.0),
+                            "internal_battery_hours": x.get("internal_battery_hours", 0.0),
+                            "life_sustaining": x.get("life_sustaining"), "settings": x.get("settings")})
+        for i, x in enumerate(d.get("backups", [])):
+            backups.append({"patient_id": pid, "position": i, "kind": x["kind"], "hours": x.get("hours"),
+                            "count": x.get("count", 1), "watt_hours": x.get("watt_hours"), "note": x.get("note")})
+        for i, x in enumerate(d.get("contacts", [])):
+            contacts.append({"patient_id": pid, "position": i, "name": x["name"], "relation": x.get("relation"),
+                             "phone_e164": x.get("phone_e164"), "phone_kind": x.get("phone_kind")})
+    for model, rows_ in ((PatientDevice, devices), (PatientBackup, backups), (PatientContact, contacts)):
+        if rows_:
+            session.execute(insert(model.__table__), rows_)
+    # Same fields as auth.audit.record, one event per patient created.
+    from flask import has_request_context, request
+
+    addr = request.remote_addr if has_request_context() else None
+    session.execute(insert(AuditEvent.__table__), [
+        {"at": now, "user_id": actor.user_id, "role": actor.role.value, "action": "create", "entity": "patient",
+         "entity_id": str(pid), "remote_addr": addr, "detail": {"via": "import"}} for pid in ids])
 
 
 def export_patients(session: Session, actor: Actor, filters: dict) -> list[Patient]:
