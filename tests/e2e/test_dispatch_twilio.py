@@ -75,6 +75,8 @@ def test_429_then_500_then_success_sends_exactly_once(session, clock, twilio_fak
 
 def test_invalid_number_fails_permanently_and_escalates(session, twilio_fake, dispatcher):
     seen = []
+    saved = list(answers._escalation_handlers)
+    answers._escalation_handlers[:] = []
     answers.register_escalation_handler(lambda s, msg, reason, now: seen.append((msg.key, reason)))
     try:
         twilio_fake.fail_number("+819000000002", 400, 21211)
@@ -82,7 +84,7 @@ def test_invalid_number_fails_permanently_and_escalates(session, twilio_fake, di
         session.commit()
         stats = dispatcher.run_once()
     finally:
-        answers._escalation_handlers.clear()
+        answers._escalation_handlers[:] = saved
     row = _row(session, "bad")
     assert (row.status, row.error_code, stats.failed) == ("failed", 21211, 1)
     assert seen == [("bad", "permanent")] and row.escalated_at is not None

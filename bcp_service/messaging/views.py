@@ -1,0 +1,361 @@
+"""Messaging HTTP surface: one-tap page, voice TwiML, Twilio webhooks, roll-call API, phone simulator.
+
+Thin views: verify (signature / signed token), call an ``inbound`` or ``rollcall`` service, commit,
+render. Webhooks are CSRF-exempt (they authenticate by ``X-Twilio-Signature``) and rate-limited on
+*failed* signatures only, so a fan-out's thousands of genuine callbacks are never throttled while a
+forger is.
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from bcp_service.api import api_doc, csrf_exempt, json_body
+from bcp_service.auth import Role, current_actor, require
+from bcp_service.clock import get_clock
+from bcp_service.db import db
+from bcp_service.errors import Invalid, OutOfScope
+from bcp_service.extensions import limiter
+from bcp_service.web import register_nav
+from bcp_service.messaging import answers, inbound, rollcall, texts
+from bcp_service.messaging.models import OutboxMessage, ProviderEvent, Rollcall
+from bcp_service.messaging.tokens import InvalidToken, TapClaims, read_token
+
+bp = Blueprint("messaging", __name__)
+register_nav("messaging.simulator", "電話シミュレータ", [Role.ADMIN, Role.HUB_STAFF], order=90,
+             description="デモ: 送られたSMS・電話を見て、患者として答える")
+
+WEBHOOK_FAILURE_LIMIT = "30 per minute"
+
+
+def _rollcall_open(session, claims: TapClaims) -> bool:
+    if claims.purpose != "rollcall":
+        return True
+    rc = session.get(Rollcall, claims.context_id)
+    return rc is not None and rc.closed_at is None
+
+
+answers.register_token_validity_check(_rollcall_open)
+
+
+def _now():
+    return get_clock().now()
+
+
+def _hub_name() -> str:
+    return current_app.config.get("HUB_NAME") or "在宅医療連携拠点"
+
+
+def _twiml(xml: str, status: int = 200) -> Response:
+    return Response(xml, status=status, mimetype="text/xml")
+
+
+# --- signature ---------------------------------------------------------------------------------
+
+def _signature_ok() -> bool:
+    """``X-Twilio-Signature`` over PUBLIC_BASE_URL + path + query and the POST form.
+
+    PUBLIC_BASE_URL (not the Host header) is what Twilio requested, so the check holds behind a proxy
+    or load balancer that rewrites scheme, host or port.
+    """
+    from twilio.request_validator import RequestValidator
+
+    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        return False
+    path = request.full_path if request.query_string else request.path
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    return RequestValidator(token).validate(url, request.form, signature)
+
+
+def _forbidden() -> Response:
+    # Nothing is read from the body or stored before this point.
+    return Response("invalid signature", status=403, mimetype="text/plain")
+
+
+_only_failures = dict(deduct_when=lambda response: response.status_code == 403)
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+@bp.post("/sms/status")
+@csrf_exempt
+@limiter.limit(WEBHOOK_FAILURE_LIMIT, **_only_failures)
+def sms_status():
+    if not _signature_ok():
+        return _forbidden()
+    outbox_id = request.args.get("o", type=int)
+    inbound.handle_status(db.session, request.form.to_dict(), outbox_id=outbox_id, now=_now())
+    db.session.commit()
+    return Response(status=204)
+
+
+@bp.post("/sms/inbound")
+@csrf_exempt
+@limiter.limit(WEBHOOK_FAILURE_LIMIT, **_only_failures)
+def sms_inbound():
+    if not _signature_ok():
+        return _forbidden()
+    inbound.handle_inbound_sms(db.session, request.form.to_dict(), now=_now())
+    db.session.commit()
+    # No auto-reply: in Japan SMS is one-way for most senders, and a reply costs a segment.
+    return _twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')
+
+
+def _voice_claims() -> TapClaims | None:
+    try:
+        claims = read_token(current_app.config["SECRET_KEY"], request.args.get("t", ""))
+    except InvalidToken:
+        return None
+    return claims if claims.purpose == "checkin" else None
+
+
+@bp.route("/voice/checkin", methods=["POST"])
+@csrf_exempt
+@limiter.limit(WEBHOOK_FAILURE_LIMIT, **_only_failures)
+def voice_checkin():
+    from twilio.twiml.voice_response import Gather, VoiceResponse
+
+    if not _signature_ok():
+        return _forbidden()
+    claims = _voice_claims()
+    vr = VoiceResponse()
+    if claims is None:
+        vr.say("このお電話は無効です。", language="ja-JP")
+        vr.hangup()
+        return _twiml(str(vr))
+    ctx = {"hub_name": _hub_name()}
+    now = _now()
+    if not answers.token_is_valid(db.session, claims):
+        vr.say(texts.render("restoration", ctx), language="ja-JP")
+        vr.hangup()
+        return _twiml(str(vr))
+    digits = request.form.get("Digits")
+    if digits:
+        result = inbound.handle_voice_digits(db.session, claims, request.form.to_dict(), now=now)
+        db.session.commit()
+        if result.outcome.startswith("answer:") or result.replay or result.outcome == "unhandled":
+            vr.say(texts.render_voice("thanks", ctx), language="ja-JP")
+            vr.hangup()
+            return _twiml(str(vr))
+        if result.outcome == "gone":
+            vr.say(texts.render("restoration", ctx), language="ja-JP")
+            vr.hangup()
+            return _twiml(str(vr))
+        vr.say(texts.render_voice("again", ctx), language="ja-JP")
+    action = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + request.full_path.rstrip("?")
+    gather = Gather(num_digits=1, action=action, method="POST", timeout=10)
+    gather.say(texts.render_voice("checkin", ctx), language="ja-JP")
+    gather.pause(length=1)
+    gather.say(texts.render_voice("checkin", ctx), language="ja-JP")
+    vr.append(gather)
+    vr.say(texts.render_voice("no_input", ctx), language="ja-JP")
+    return _twiml(str(vr))
+
+
+# --- one-tap page ------------------------------------------------------------------------------
+
+ETA_CHOICES = ((30, "30分以内"), (60, "1時間以内"), (180, "3時間以内"), (360, "6時間以内"))
+
+
+def _tap_claims(token: str) -> TapClaims:
+    try:
+        return read_token(current_app.config["SECRET_KEY"], token)
+    except InvalidToken:
+        abort(404)
+
+
+def _tap_page(claims: TapClaims, token: str, *, status: int = 200, error: str | None = None):
+    return render_template("messaging/tap.html", claims=claims, token=token, error=error,
+                           eta_choices=ETA_CHOICES), status
+
+
+@bp.get("/r/<token>")
+def tap_page(token: str):
+    claims = _tap_claims(token)
+    if not answers.token_is_valid(db.session, claims):
+        return render_template("messaging/tap_gone.html", claims=claims), 410
+    return _tap_page(claims, token)
+
+
+@bp.post("/r/<token>")
+@csrf_exempt
+@limiter.limit("60 per minute")
+def tap_answer(token: str):
+    claims = _tap_claims(token)
+    raw = (request.form.get("answer") or "").strip()
+    if raw not in ("1", "2", "3"):
+        return _tap_page(claims, token, status=400, error="1・2・3 のいずれかを押してください。")
+    eta = request.form.get("eta_minutes", type=int)
+    if eta is not None and eta not in {c for c, _ in ETA_CHOICES}:
+        return _tap_page(claims, token, status=400, error="参集可能時間を選び直してください。")
+    result = inbound.handle_tap(db.session, claims, raw, now=_now(), eta_minutes=eta)
+    if result.outcome == "gone":
+        db.session.rollback()
+        return render_template("messaging/tap_gone.html", claims=claims), 410
+    db.session.commit()
+    return render_template("messaging/tap_done.html", claims=claims, answer=raw)
+
+
+# --- staff roll-call API -----------------------------------------------------------------------
+
+class MemberSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    phone = fields.String(required=True, validate=validate.Length(1, 30))
+
+
+class RollcallCreateSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(1, 60))
+    organization_id = fields.Integer(load_default=None, allow_none=True)
+    drill = fields.Boolean(load_default=False)
+    members = fields.List(fields.Nested(MemberSchema), load_default=None, allow_none=True)
+
+
+class RollcallMemberOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    answer = fields.String(allow_none=True)
+    eta_minutes = fields.Integer(allow_none=True)
+    channel = fields.String(allow_none=True)
+    answered_at = fields.Function(lambda m: _iso(m.answered_at))
+
+
+def _iso(dt):
+    from bcp_service.clock import iso_local
+
+    return iso_local(dt)
+
+
+class RollcallOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    organization_id = fields.Integer(allow_none=True)
+    drill = fields.Boolean()
+    status = fields.Function(lambda r: "closed" if r.closed_at else "open")
+    created_at = fields.Function(lambda r: _iso(r.created_at))
+    members = fields.List(fields.Nested(RollcallMemberOut))
+    tally = fields.Function(lambda r: rollcall.tally_members(r.members).__dict__)
+
+
+def _phone_e164(raw: str) -> str:
+    import phonenumbers
+
+    try:
+        num = phonenumbers.parse(raw, "JP")
+    except phonenumbers.NumberParseException:
+        num = None
+    if num is None or not phonenumbers.is_valid_number(num):
+        raise Invalid("電話番号が不正です。", fields={"members": [f"{raw}: 電話番号として読めません"]})
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_org(actor, organization_id: int | None) -> None:
+    if actor.role == Role.INSTITUTION_STAFF and organization_id != actor.organization_id:
+        raise OutOfScope("自機関の職員だけを対象にできます。")
+
+
+@bp.post("/api/v1/rollcalls")
+@require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
+@api_doc(summary="職員安否確認を開始する (staff roll-call)", request_schema=RollcallCreateSchema,
+         response_schema=RollcallOut, status=201)
+def create_rollcall():
+    from bcp_service.auth.models import User
+
+    actor = current_actor()
+    data = RollcallCreateSchema().load(json_body())
+    org_id = data["organization_id"]
+    if org_id is None and actor.role == Role.INSTITUTION_STAFF:
+        org_id = actor.organization_id
+    _check_org(actor, org_id)
+    if data["members"] is not None:
+        members = [rollcall.MemberIn(name=m["name"], phone=_phone_e164(m["phone"])) for m in data["members"]]
+    else:
+        if org_id is None:
+            raise Invalid("organization_id か members が必要です。", fields={"organization_id": ["必須です"]})
+        users = db.session.scalars(select(User).where(User.organization_id == org_id, User.active.is_(True),
+                                                      User.phone_e164.is_not(None)).order_by(User.id)).all()
+        members = [rollcall.MemberIn(name=u.display_name or u.email, phone=u.phone_e164, user_id=u.id)
+                   for u in users]
+    rc = rollcall.start_rollcall(db.session, title=data["title"], organization_id=org_id, members=members,
+                                 drill=data["drill"], created_by=actor.user_id, now=_now(),
+                                 secret=current_app.config["SECRET_KEY"],
+                                 base_url=current_app.config["PUBLIC_BASE_URL"], hub_name=_hub_name())
+    db.session.commit()
+    return RollcallOut().dump(rc), 201
+
+
+@bp.get("/api/v1/rollcalls/<int:rollcall_id>")
+@require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
+@api_doc(summary="職員安否確認の集計 (roll-call tally)", response_schema=RollcallOut)
+def get_rollcall(rollcall_id: int):
+    rc = rollcall.get_rollcall(db.session, rollcall_id)
+    _check_org(current_actor(), rc.organization_id)
+    return RollcallOut().dump(rc)
+
+
+@bp.post("/api/v1/rollcalls/<int:rollcall_id>/close")
+@require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
+@api_doc(summary="職員安否確認を締め切る", response_schema=RollcallOut)
+def close_rollcall(rollcall_id: int):
+    rc = rollcall.get_rollcall(db.session, rollcall_id)
+    _check_org(current_actor(), rc.organization_id)
+    rollcall.close_rollcall(db.session, rollcall_id, now=_now())
+    db.session.commit()
+    return RollcallOut().dump(rc)
+
+
+# --- the demo's phone simulator (console channel only) -----------------------------------------
+
+def _simulator_enabled() -> None:
+    # Simulated inbound traffic is a forging tool on a real provider: only with the console channel.
+    if current_app.config.get("MESSAGING_CHANNEL", "console") != "console":
+        abort(404)
+
+
+@bp.get("/messaging/simulator")
+@require(Role.ADMIN, Role.HUB_STAFF)
+def simulator():
+    _simulator_enabled()
+    phone = request.args.get("phone") or None
+    stmt = select(OutboxMessage).where(OutboxMessage.status.notin_(("queued", "cancelled")))
+    if phone:
+        stmt = stmt.where(OutboxMessage.to == phone)
+    messages = db.session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(100)).all()
+    phones = db.session.scalars(select(OutboxMessage.to).distinct().order_by(OutboxMessage.to).limit(500)).all()
+    events = db.session.scalars(select(ProviderEvent).order_by(ProviderEvent.id.desc()).limit(30)).all()
+    queued = db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                               .where(OutboxMessage.status == "queued"))
+    return render_template("messaging/simulator.html", messages=messages, phones=phones, phone=phone,
+                           events=events, queued=queued)
+
+
+@bp.post("/messaging/simulator/reply")
+@require(Role.ADMIN, Role.HUB_STAFF)
+def simulator_reply():
+    _simulator_enabled()
+    phone = request.form.get("phone", "")
+    body = request.form.get("body", "")
+    if not phone or not body.strip():
+        raise Invalid("電話番号と本文が必要です。", fields={"body": ["必須です"]})
+    inbound.handle_inbound_sms(db.session, {"MessageSid": "SMsim" + uuid.uuid4().hex, "From": phone, "Body": body},
+                               now=_now())
+    db.session.commit()
+    return redirect(url_for("messaging.simulator", phone=phone))
+
+
+@bp.post("/messaging/simulator/voice/<int:outbox_id>")
+@require(Role.ADMIN, Role.HUB_STAFF)
+def simulator_voice(outbox_id: int):
+    _simulator_enabled()
+    msg = db.session.get(OutboxMessage, outbox_id)
+    if msg is None or msg.channel != "voice" or msg.patient_id is None or msg.outage_id is None:
+        abort(404)
+    claims = TapClaims("checkin", msg.patient_id, msg.outage_id)
+    inbound.handle_voice_digits(db.session, claims, {"CallSid": msg.provider_id or f"CAsim{msg.id}",
+                                                     "Digits": request.form.get("digits", "")}, now=_now())
+    db.session.commit()
+    return redirect(url_for("messaging.simulator", phone=msg.to))

@@ -1,0 +1,183 @@
+"""Twilio webhooks, voice TwiML and the one-tap page over HTTP, with signatures made by the real
+RequestValidator. Replays are no-ops; a bad signature is 403 and records nothing."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from bcp_service.messaging import answers, outbox
+from bcp_service.messaging.models import OptOut, OutboxMessage, ProviderEvent
+from bcp_service.messaging.tokens import TapClaims, make_token
+
+AUTH = "webhook-test-token"
+BASE = "https://bcp.example.jp"
+PHONE = "+819000000001"
+
+
+@pytest.fixture
+def app_config():
+    return {"TWILIO_AUTH_TOKEN": AUTH, "PUBLIC_BASE_URL": BASE}
+
+
+@pytest.fixture
+def recorded(app):
+    """Answers delivered to the 'checkin' purpose, with the previous hooks restored afterwards."""
+    calls = []
+    saved = dict(answers._answer_handlers)
+    saved_checks = list(answers._validity_checks)
+    answers.register_answer_handler("checkin", lambda session, **kw: calls.append(kw))
+    answers._validity_checks[:] = []     # these tests have no outage rows; validity is tested below
+    yield calls
+    answers._answer_handlers.clear()
+    answers._answer_handlers.update(saved)
+    answers._validity_checks[:] = saved_checks
+
+
+def post_signed(client, path, form, *, base=BASE, token=AUTH):
+    sig = RequestValidator(token).compute_signature(base + path, form)
+    return client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+
+
+def _events(session):
+    return session.scalar(select(func.count()).select_from(ProviderEvent))
+
+
+def _checkin_row(session, *, key="outage:7:patient:42:round:1:sms", status="sent", provider_id="SM" + "a" * 32):
+    row = outbox.enqueue(session, key=key, to=PHONE, body="安否確認", purpose="checkin", patient_id=42,
+                         outage_id=7, round=1)
+    row.status, row.provider_id = status, provider_id
+    session.commit()
+    return row
+
+
+def test_status_callback_marks_delivered_and_replays_are_no_ops(client, session):
+    row = _checkin_row(session)
+    form = {"MessageSid": row.provider_id, "MessageStatus": "delivered", "AccountSid": "AC1"}
+    for _ in range(3):
+        assert post_signed(client, f"/sms/status?o={row.id}", form).status_code == 204
+    session.expire_all()
+    assert session.get(OutboxMessage, row.id).status == "delivered"
+    assert _events(session) == 1
+
+
+def test_bad_signature_is_403_and_records_nothing(client, session):
+    row = _checkin_row(session)
+    form = {"MessageSid": row.provider_id, "MessageStatus": "delivered"}
+    bad = post_signed(client, "/sms/status", form, token="wrong-token")
+    none = client.post("/sms/status", data=form)
+    inbound = post_signed(client, "/sms/inbound", {"MessageSid": "SM1", "From": PHONE, "Body": "3"}, token="x")
+    assert (bad.status_code, none.status_code, inbound.status_code) == (403, 403, 403)
+    session.expire_all()
+    assert session.get(OutboxMessage, row.id).status == "sent" and _events(session) == 0
+
+
+def test_signature_is_checked_against_public_base_url_behind_a_proxy(client, session):
+    row = _checkin_row(session)
+    form = {"MessageSid": row.provider_id, "MessageStatus": "sent"}
+    # Signed for the internal host the proxy forwards to: not what Twilio requested → refused.
+    assert post_signed(client, "/sms/status", form, base="http://localhost").status_code == 403
+    assert post_signed(client, "/sms/status", form).status_code == 204
+
+
+def test_callback_reconciles_a_send_whose_result_was_never_committed(client, session, clock):
+    row = _checkin_row(session, status="sending", provider_id=None)
+    row.lease_until = clock.now() + timedelta(seconds=60)
+    session.commit()
+    form = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "sent"}
+    assert post_signed(client, f"/sms/status?o={row.id}", form).status_code == 204
+    session.expire_all()
+    got = session.get(OutboxMessage, row.id)
+    assert (got.status, got.provider_id, got.lease_until) == ("sent", "SM" + "b" * 32, None)
+
+
+def test_late_callback_never_moves_status_backwards(client, session):
+    row = _checkin_row(session, status="delivered")
+    assert post_signed(client, "/sms/status", {"MessageSid": row.provider_id, "MessageStatus": "sent"}).status_code == 204
+    session.expire_all()
+    assert session.get(OutboxMessage, row.id).status == "delivered"
+
+
+def test_undelivered_checkin_sms_falls_back_to_voice(client, session):
+    row = _checkin_row(session)
+    form = {"MessageSid": row.provider_id, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    post_signed(client, "/sms/status", form)
+    voice = outbox.get_by_key(session, row.key + ":fallback:voice")
+    assert voice is not None and voice.channel == "voice" and voice.status == "queued"
+
+
+def test_inbound_sms_answer_is_delivered_once_despite_three_replays(client, session, recorded):
+    _checkin_row(session)
+    form = {"MessageSid": "SM" + "c" * 32, "From": PHONE, "Body": "３ 助けて"}
+    for _ in range(3):
+        resp = post_signed(client, "/sms/inbound", form)
+        assert resp.status_code == 200 and resp.mimetype == "text/xml"
+    assert len(recorded) == 1
+    assert recorded[0] | {"now": None} == dict(outage_id=7, patient_id=42, subject_id=42, answer="needs_help", channel="sms",
+                                               now=None)
+
+
+def test_stop_and_start_in_japanese(client, session):
+    post_signed(client, "/sms/inbound", {"MessageSid": "SM1", "From": PHONE, "Body": "配信停止"})
+    assert session.get(OptOut, PHONE) is not None
+    post_signed(client, "/sms/inbound", {"MessageSid": "SM2", "From": PHONE, "Body": "再開"})
+    session.expire_all()
+    assert session.get(OptOut, PHONE) is None
+
+
+def test_voice_checkin_twiml_gathers_one_digit_in_japanese(app, client, recorded):
+    token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
+    resp = post_signed(client, f"/voice/checkin?t={token}", {"CallSid": "CA1"})
+    xml = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and resp.mimetype == "text/xml"
+    assert '<Gather action="https://bcp.example.jp/voice/checkin?t=' in xml
+    assert 'numDigits="1"' in xml and '<Say language="ja-JP">' in xml and "至急" in xml
+
+
+def test_voice_digit_records_the_answer_once(app, client, recorded):
+    token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
+    for _ in range(3):
+        xml = post_signed(client, f"/voice/checkin?t={token}", {"CallSid": "CA2", "Digits": "2"}).get_data(as_text=True)
+        assert "受け付けました" in xml
+    assert [c["answer"] for c in recorded] == ["low_battery"] and recorded[0]["channel"] == "voice"
+
+
+def test_voice_unknown_digit_asks_again(app, client, recorded):
+    token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
+    xml = post_signed(client, f"/voice/checkin?t={token}", {"CallSid": "CA3", "Digits": "9"}).get_data(as_text=True)
+    assert "もう一度" in xml and "<Gather" in xml and recorded == []
+
+
+def test_one_tap_page_has_three_big_buttons_and_works_without_javascript(app, client, recorded):
+    token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
+    html = client.get(f"/r/{token}").get_data(as_text=True)
+    for label in ("問題なし", "バッテリー残りわずか", "至急支援・搬送"):
+        assert label in html
+    assert html.count('name="answer"') == 3 and "<script" not in html.split("</header>")[-1]
+
+
+def test_one_tap_post_records_the_answer(app, client, recorded):
+    token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
+    resp = client.post(f"/r/{token}", data={"answer": "3"})
+    assert resp.status_code == 200 and "受け付けました" in resp.get_data(as_text=True)
+    assert recorded[0]["answer"] == "needs_help" and recorded[0]["channel"] == "tap"
+
+
+@pytest.mark.parametrize("answer", ["4", "", "ok"])
+def test_one_tap_bad_answer_is_400_and_records_nothing(app, client, recorded, answer):
+    token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
+    assert client.post(f"/r/{token}", data={"answer": answer}).status_code == 400
+    assert recorded == []
+
+
+def test_forged_token_is_404(client):
+    assert client.get("/r/c-1-1.forgedsignature").status_code == 404
+    assert client.post("/r/c-1-1.forgedsignature", data={"answer": "1"}).status_code == 404
+
+
+def test_resolved_outage_makes_the_link_gone(app, client, recorded):
+    answers.register_token_validity_check(lambda session, claims: claims.context_id != 7)
+    token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
+    assert client.get(f"/r/{token}").status_code == 410
+    assert client.post(f"/r/{token}", data={"answer": "1"}).status_code == 410
+    assert recorded == []
