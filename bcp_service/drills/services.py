@@ -547,10 +547,11 @@ def build_report(session: Session, actor: Actor, drill_id: int, *, now: datetime
             plan = session.get(Plan, a.plan_id) if Plan is not None else None
             if plan is not None:
                 plan_ref = f"{PLAN_TYPE_JA.get(plan.type, plan.type)}『{plan.title}』"
+                titles = dict(plan_sections(plan))
             else:
-                plan_ref = f"計画 No.{a.plan_id}"
+                plan_ref, titles = f"計画 No.{a.plan_id}", {}
             if a.section_key:
-                plan_ref += f" / {a.section_key}"
+                plan_ref += f" / {titles.get(a.section_key, a.section_key)}"
         actions.append(AarAction(
             issue=a.evaluation.objective if a.evaluation else "", title=a.title, element=a.element,
             owner=a.owner.name if a.owner else "", contact=a.contact or "", start=a.start, due=a.due,

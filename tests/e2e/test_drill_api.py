@@ -198,6 +198,9 @@ def test_corrective_action_links_to_a_plan_section_and_shows_as_open_item(client
     # The same objective twice is a conflict.
     again = client.post(f"/api/v1/drills/{d['id']}/evaluations", headers=world["h"], json=body)
     assert again.status_code == 409
+    # The improvement plan names the plan and the section by title.
+    html = client.get(f"/api/v1/drills/{d['id']}/report?format=html", headers=world["h"]).get_data(as_text=True)
+    assert "機関型BCP『試験クリニック 機関型BCP』 / 安否確認と職員の参集" in html
 
 
 @pytest.mark.parametrize("action_patch, expect_in", [
