@@ -233,8 +233,12 @@ def _region_choices(actor) -> list[Region]:
 
 
 def _page_context(actor) -> dict:
+    from bcp_service.orgs.models import ORGANIZATION_KIND_LABELS
+    from bcp_service.registry.phones import display_phone
+
     return {"m": m, "rw": rw, "presets": load_presets(), "orgs": _org_choices(actor),
-            "regions": _region_choices(actor), "may_write": actor.role in WRITERS}
+            "regions": _region_choices(actor), "may_write": actor.role in WRITERS, "phone": display_phone,
+            "org_kinds": ORGANIZATION_KIND_LABELS}
 
 
 @bp.get("/patients")
@@ -351,10 +355,8 @@ def patient_plan(patient_id: int):
     actor = current_actor()
     p = services.get_patient(db.session, actor, patient_id, purpose="print_plan")
     db.session.commit()
-    from bcp_service.registry.phones import display_phone
-
     devices, backups = p.runway_inputs()
-    return render_template("registry/plan.html", p=p, printed_at=get_clock().now(), phone=display_phone,
+    return render_template("registry/plan.html", p=p, printed_at=get_clock().now(),
                            ladder=rw.ladder(devices, backups), **_page_context(actor))
 
 

@@ -23,7 +23,7 @@ def test_register_patient_with_preset_and_print_plan_sheet(page, live_server, ma
     page.get_by_role("button", name="住所を補完").click()
     # (page.wait_for_function would need 'unsafe-eval', which the CSP rightly forbids)
     expect(page.locator("input[name=municipality_code]")).to_have_value("131016")
-    page.get_by_label("主治医（在宅療養支援診療所など）").select_option(label="試験在宅クリニック（clinic）")
+    page.get_by_label("主治医（在宅療養支援診療所など）").select_option(label="試験在宅クリニック（診療所）")
     page.get_by_label("機器1の候補").select_option("astral_tppv")
     assert page.locator("input[name='devices-0-internal_battery_hours']").input_value() == "8"
     assert page.locator("select[name='backups-0-kind']").input_value() == "external_battery"
