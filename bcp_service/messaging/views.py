@@ -248,7 +248,8 @@ def _phone_e164(raw: str) -> str:
         num = phonenumbers.parse(raw, "JP")
     except phonenumbers.NumberParseException:
         num = None
-    if num is None or not phonenumbers.is_valid_number(num):
+    # "possible", not "valid": the synthetic 090-0000-xxxx test ranges are not allocated numbers.
+    if num is None or not phonenumbers.is_possible_number(num):
         raise Invalid("電話番号が不正です。", fields={"members": [f"{raw}: 電話番号として読めません"]})
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
