@@ -187,6 +187,19 @@ class PatientIn(Schema):
             raise ValidationError("市区町村コードは検査数字付き6桁（例 131016）で入力してください")
 
     @validates_schema
+    def _kind_matches_number(self, data, **_):
+        # The kind decides SMS versus voice in an outage: a landline marked "mobile" would get
+        # SMS that never arrives. The number's own range is the truth.
+        if data.get("phone") and data.get("phone_kind"):
+            try:
+                derived = parse_phone(data["phone"]).kind
+            except PhoneError:
+                return
+            if derived != data["phone_kind"]:
+                label = {"mobile": "携帯電話", "landline": "固定電話", "ip": "IP電話"}[derived]
+                raise ValidationError(f"この番号は{label}の番号です", "phone_kind")
+
+    @validates_schema
     def _coords_pair(self, data, **_):
         if ("lat" in data or "lon" in data) and (data.get("lat") is None) != (data.get("lon") is None):
             raise ValidationError("緯度と経度は両方入力してください", "lat" if data.get("lat") is None else "lon")

@@ -76,6 +76,9 @@ def test_region_defaults_to_primary_org_region(client, world, session):
     ({"birth_date": "2999-01-01"}, "birth_date"),
     ({"primary_org_id": 999999}, "primary_org_id"),
     ({"unknown_field": 1}, "unknown_field"),
+    ({"phone_kind": "mobile", "phone": "03-0000-1234"}, "phone_kind"),
+    ({"postal_code": "12-34"}, "postal_code"),
+    ({"status": "asleep"}, "status"),
 ])
 def test_bad_input_is_400_per_field_and_stores_nothing(client, world, session, over, field):
     r = client.post("/api/v1/patients", json=body(**over), headers=world["h"]["hub"])
@@ -328,3 +331,11 @@ def test_geocode_disabled_by_default_is_explicit(client, world):
     r = client.post("/api/v1/geocode", json={"address": "東京都千代田区"}, headers=world["h"]["hub"])
     assert r.status_code == 422
     assert r.get_json()["error"]["code"] == "geocoding_disabled"
+
+
+def test_openapi_lists_patient_paths_and_schemas(client, world):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/patients", "/api/v1/patients/{patient_id}", "/api/v1/patients/import",
+                 "/api/v1/patients/import-template.csv", "/api/v1/patients/export.xlsx"):
+        assert path in spec["paths"], path
+    assert {"PatientIn", "PatientOut", "DeviceIn", "BackupIn"} <= set(spec["components"]["schemas"])
