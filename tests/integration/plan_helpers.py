@@ -29,9 +29,9 @@ def minimal_answers(template) -> dict:
 def fill_required(session, actor, plan, clock):
     version = services.current_version(plan)
     template = services.template_of(plan, version)
-    current = services.answers_of(version)
+    missing = services.progress_of(plan, version)
     for section, answers in minimal_answers(template).items():
-        todo = {k: v for k, v in answers.items() if k not in current.get(section, {})}
+        todo = {k: v for k, v in answers.items() if k in missing.section(section).missing}
         if todo:
             services.save_section(session, actor, plan.id, section, todo, now=clock.now())
     session.commit()
