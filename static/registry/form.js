@@ -93,6 +93,25 @@
         }).catch(function () {});
     }, 400);
   }
+  // Pick coordinates on the map (only when Leaflet and the GSI tiles load; otherwise by hand).
+  var pick = document.getElementById("pick-map");
+  if (pick && typeof L !== "undefined") {
+    var lat0 = parseFloat(field("lat").value), lon0 = parseFloat(field("lon").value);
+    var has = !isNaN(lat0) && !isNaN(lon0);
+    pick.hidden = false;
+    var map = L.map(pick).setView(has ? [lat0, lon0] : [35.68, 139.76], has ? 16 : 11);
+    var tiles = L.tileLayer("https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png", {
+      maxZoom: 18, attribution: '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'}).addTo(map);
+    var ok = 0, bad = 0;
+    tiles.on("tileload", function () { ok++; });
+    tiles.on("tileerror", function () { bad++; if (!ok && bad >= 4) { pick.hidden = true; } });
+    var marker = has ? L.circleMarker([lat0, lon0], {radius: 8}).addTo(map) : null;
+    map.on("click", function (e) {
+      set("lat", e.latlng.lat.toFixed(6)); set("lon", e.latlng.lng.toFixed(6));
+      if (marker) { marker.setLatLng(e.latlng); } else { marker = L.circleMarker(e.latlng, {radius: 8}).addTo(map); }
+      msg("地図で選んだ座標を入力しました。");
+    });
+  }
   form.addEventListener("change", function (e) {
     if (e.target.name && /^(devices|backups)-/.test(e.target.name)) preview();
   });

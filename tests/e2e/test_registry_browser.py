@@ -70,3 +70,22 @@ def test_map_degrades_to_plot_and_lists_without_tiles(page, live_server, make_re
     assert page.locator("#map").is_hidden()
     assert page.locator("svg.plot circle.dot-red").count() == 1
     assert "試験 地図" in page.locator("table").last.inner_text()
+
+
+def test_coordinates_picked_on_the_map_when_tiles_load(page, live_server, make_region, make_user, browser_login):
+    import base64
+
+    make_region("1301")
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+    # a loopback stand-in for the GSI tile server (no internet here)
+    page.route("https://cyberjapandata.gsi.go.jp/**",
+               lambda route: route.fulfill(status=200, body=png, content_type="image/png"))
+    browser_login(make_user("hub_staff", scope="1301"))
+    page.goto(f"{live_server}/patients/new")
+    box = page.locator("#pick-map")
+    expect(box).to_be_visible()
+    box.click()  # the centre of the default view (Tokyo station area)
+    expect(page.locator("#geo-msg")).to_contain_text("地図で選んだ座標")
+    lat = float(page.locator("input[name=lat]").input_value())
+    lon = float(page.locator("input[name=lon]").input_value())
+    assert abs(lat - 35.68) < 0.05 and abs(lon - 139.76) < 0.05
