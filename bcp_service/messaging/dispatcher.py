@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bcp_service.messaging import answers
@@ -242,8 +242,23 @@ class Dispatcher:
     def _record(self, session: Session, results: list[_Result], stats: DispatchStats) -> None:
         now = self.now()
         try:
+            ok = [r for r in results if r.receipt is not None]
+            if ok:
+                # One executemany for the common case keeps recording ahead of sending (a smaller
+                # crash window); a status callback may have got here first, so only move forward.
+                t = OutboxMessage.__table__
+                session.execute(
+                    t.update()
+                    .where(t.c.id == bindparam("oid"), or_(t.c.status == QUEUED, t.c.status == SENDING))
+                    .values(status=SENT, provider=self.channel.name, provider_id=bindparam("pid"),
+                            sent_at=now, lease_until=None, error_code=None, error_message=None,
+                            updated_at=now),
+                    [{"oid": r.row.id, "pid": r.receipt.provider_id} for r in ok])
+                stats.sent += len(ok)
+                stats.order.extend(r.row.id for r in ok)
             for res in results:
-                self._record_one(session, res, now, stats)
+                if res.receipt is None:
+                    self._record_one(session, res, now, stats)
             session.commit()
         except Exception:
             session.rollback()
@@ -252,17 +267,6 @@ class Dispatcher:
 
     def _record_one(self, session: Session, res: _Result, now: datetime, stats: DispatchStats) -> None:
         row = res.row
-        if res.receipt is not None:
-            stats.sent += 1
-            stats.order.append(row.id)
-            # A status callback may have got here first (and set delivered): only move forward.
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, OutboxMessage.status.in_((QUEUED, SENDING)))
-                .values(status=SENT, provider=self.channel.name, provider_id=res.receipt.provider_id,
-                        sent_at=now, lease_until=None, error_code=None, error_message=None, updated_at=now)
-                .execution_options(synchronize_session=False))
-            return
         if res.skipped_opt_out:
             stats.opted_out += 1
             self._give_up(session, row, now, stats, code=21610, message="opted out (STOP)", outcome="opted_out")
