@@ -126,3 +126,55 @@ if __name__ == "__main__":  # quick look: python benchmarks/synthetic.py
     codes, n = w.codes_for(20_000)
     print(len(w.patients), "patients,", len(w.facilities), "facilities;",
           len(codes), "municipalities cover", n, "patients")
+
+
+def load(session, world: SyntheticWorld, *, now) -> dict[str, int]:
+    """Bulk-insert the world (regions per prefecture, facilities, patients, ventilators) through
+    Core executemany; runway hours come from the registry's pure ``runway`` function."""
+    from sqlalchemy import insert, select
+
+    from bcp_service.orgs.models import Organization, Region
+    from bcp_service.registry import runway as rw
+    from bcp_service.registry.models import Patient, PatientBackup, PatientDevice
+
+    session.execute(insert(Region), [
+        {"code": f"P{pref:02d}", "name": f"試験圏域{pref:02d}", "prefecture_code": f"{pref:02d}",
+         "kind": "secondary_medical_area",
+         "municipality_codes": [c for c in world.municipalities if int(c[:2]) == pref], "created_at": now}
+        for pref in PREFECTURES])
+    session.execute(insert(Organization), [
+        {"name": f["name"], "kind": f["kind"], "region_code": f"P{f['prefecture_code']}",
+         "municipality_code": f["municipality_code"], "lat": f["lat"], "lon": f["lon"], "phone": "+81300000000",
+         "has_generator": f["has_generator"], "accepts_ventilator": f["accepts_ventilator"],
+         "ventilator_beds": f["ventilator_beds"], "power_supply_point": f["power_supply_point"],
+         "on_call_24h": False, "created_at": now} for f in world.facilities])
+    rows = []
+    for p in world.patients:
+        r = rw.runway([rw.Device(d["kind"], d["mode"], d["watts"], d["hours_per_day"], d["internal_battery_hours"])
+                       for d in p["devices"]],
+                      [rw.Backup(b["kind"], b.get("hours"), b.get("count", 1), b.get("watt_hours"))
+                       for b in p["backups"]])
+        rows.append({"name": p["name"], "phone_e164": "+81" + p["phone"][1:], "phone_kind": p["phone_kind"],
+                     "municipality_code": p["municipality_code"], "lat": p["lat"], "lon": p["lon"],
+                     "region_code": f"P{p['prefecture_code']}", "drill_opt_in": p["drill_opt_in"],
+                     "runway_hours": r.hours, "runway_tier": r.tier, "runway_explain": r.explain,
+                     "status": "active", "consent_to_share": True, "consent_scope": [],
+                     "evacuation_plan_status": "none", "power_company_registered": False,
+                     "created_at": now, "updated_at": now})
+    for i in range(0, len(rows), 5000):
+        session.execute(insert(Patient), rows[i:i + 5000])
+    ids = session.scalars(select(Patient.id).order_by(Patient.id)).all()
+    devices, backups = [], []
+    for pid, p in zip(ids, world.patients):
+        for pos, d in enumerate(p["devices"]):
+            devices.append({"patient_id": pid, "position": pos, "kind": d["kind"], "mode": d["mode"],
+                            "watts": d["watts"], "hours_per_day": d["hours_per_day"],
+                            "internal_battery_hours": d["internal_battery_hours"]})
+        for pos, b in enumerate(p["backups"]):
+            backups.append({"patient_id": pid, "position": pos, "kind": b["kind"], "hours": b.get("hours"),
+                            "count": b.get("count", 1), "watt_hours": b.get("watt_hours")})
+    for i in range(0, len(devices), 5000):
+        session.execute(insert(PatientDevice), devices[i:i + 5000])
+    for i in range(0, len(backups), 5000):
+        session.execute(insert(PatientBackup), backups[i:i + 5000])
+    return {"patients": len(rows), "facilities": len(world.facilities), "devices": len(devices)}

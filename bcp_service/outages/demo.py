@@ -1,0 +1,41 @@
+"""Demo: a ready outage scenario in the seeded 圏域.
+
+A typhoon has cut power in 中央区 and 港区 an hour ago; restoration is expected in 8 hours. The
+outage is declared through the real service (so round-1 check-ins sit in the outbox and the phone
+simulator can answer as patients); a few families have already answered.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from bcp_service.clock import get_clock
+from bcp_service.errors import DomainError
+from bcp_service.outages import services
+from bcp_service.outages.models import OutagePatient
+from bcp_service.outages.notify import notifier_for
+
+DEMO_AREA = {"municipality_codes": ["131024", "131032"]}
+
+
+def seed(session, ctx) -> None:
+    now = get_clock().now()
+    notifier = notifier_for(current_app)
+    hub = ctx.users.get("hub_staff")
+    try:
+        result = services.declare_outage(session, services.DeclareOutage(
+            area=DEMO_AREA, started_at=now - timedelta(hours=1), expected_restoration_at=now + timedelta(hours=8),
+            cause="台風による配電線の断線（デモ）", region_code=ctx.region.code,
+            declared_by=hub.id if hub else None), now=now, notifier=notifier)
+    except DomainError:
+        return   # no patients seeded in those wards (e.g. --patients 0): no scenario
+    session.flush()
+    rows = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == result.outage.id)
+                           .order_by(OutagePatient.runs_out_at.desc())).all()
+    # The families with the most power answer first; the short-runway ones are still silent.
+    for row, answer in zip(rows[:6], ("1", "1", "1", "1", "2", "1")):
+        services.record_answer(session, outage_id=result.outage.id, patient_id=row.patient_id, answer=answer,
+                               channel="demo", now=now, notifier=notifier)
+    services.propose_transports(session, result.outage.id, now=now)

@@ -1,0 +1,67 @@
+"""Clock work for outages: advance due check-in rounds and escalations.
+
+Due work lives in ``outage_patients.next_action_at``; the metronome (``bcp_service.clock``) calls
+``tick`` every few seconds. A clock that was down simply finds overdue rows and acts on them at
+once, so rounds and escalations resume on time after a restart. Each batch is its own transaction,
+and rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL), so a stand-by clock is harmless.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from bcp_service.clock import get_clock, on_tick
+from bcp_service.db import db
+from bcp_service.outages import hooks, services  # noqa: F401 - hooks register with messaging
+from bcp_service.outages.models import Outage
+from bcp_service.outages.notify import notifier_for
+
+log = logging.getLogger(__name__)
+BATCH = 500
+MAX_BATCHES = 40   # one beat handles at most 20,000 rows; the next beat continues
+
+
+def run_due(app, *, now=None, notifier=None) -> int:
+    """Advance every due row (in batches); returns how many rows were handled."""
+    notifier = notifier or notifier_for(app)
+    session = db.session
+    total = 0
+    for _ in range(MAX_BATCHES):
+        at = now or get_clock().now()
+        try:
+            n = services.advance_due(session, now=at, notifier=notifier, limit=BATCH)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        total += n
+        if n < BATCH:
+            break
+    return total
+
+
+def run_proposals(app, *, now=None) -> int:
+    """Retry transport proposals for active outages (declare proposes at once; this catches failures)."""
+    session = db.session
+    made = 0
+    for oid in session.scalars(select(Outage.id).where(Outage.status == "active")).all():
+        try:
+            made += services.propose_transports(session, oid, now=now or get_clock().now())
+            session.commit()
+        except Exception:  # noqa: BLE001 - one outage's failure must not stop the others
+            session.rollback()
+            log.exception("outage %s: transport proposals failed", oid)
+    return made
+
+
+@on_tick("outages.rounds")
+def tick(app) -> None:
+    handled = run_due(app)
+    run_proposals(app)
+    if handled:
+        log.info("outages: %d due check-in steps handled", handled)
+
+
+def register(scheduler, app) -> None:
+    """Nothing to add to APScheduler itself: the metronome calls ``tick`` (registered above)."""

@@ -1,0 +1,144 @@
+"""Outage desk tables.
+
+Due work lives in rows: ``OutagePatient.next_action_at`` says when the clock must look at a patient
+again (round 2, field task). A restarted clock finds the same rows and carries on on time.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bcp_service.db import Base, UTCDateTime
+
+OUTAGE_STATUSES = ("active", "resolved")
+CHECKIN_STATES = ("pending", "ok", "low_battery", "needs_help", "no_answer", "unreachable")
+CHECKIN_LABELS = {
+    "pending": "確認中", "ok": "問題なし", "low_battery": "バッテリー残少", "needs_help": "至急支援",
+    "no_answer": "応答なし", "unreachable": "連絡不能",
+}
+TRANSPORT_STATUSES = ("proposed", "assigned", "en_route", "arrived", "cancelled")
+TRANSPORT_LABELS = {
+    "proposed": "提案", "assigned": "手配済", "en_route": "搬送中", "arrived": "到着", "cancelled": "取消",
+}
+TRANSPORT_REASONS = ("answer", "field_report", "runs_out_before_restoration", "desk")
+TASK_KINDS = ("visit", "transport")
+TASK_STATUSES = ("open", "acknowledged", "done", "cancelled")
+
+
+class Outage(Base):
+    __tablename__ = "outages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)
+    region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"), index=True)
+    cause: Mapped[str | None] = mapped_column(Text)
+    area: Mapped[dict] = mapped_column(JSON)
+    area_kind: Mapped[str] = mapped_column(String(32))
+    # Drills restrict who is contacted: {"organization_ids": [...], "patient_ids": [...]}.
+    patient_filter: Mapped[dict | None] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expected_restoration_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    declared_by: Mapped[int | None] = mapped_column(Integer)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    silence_minutes: Mapped[float] = mapped_column(Float, default=15.0)
+    safety_margin_minutes: Mapped[float] = mapped_column(Float, default=60.0)
+
+    patients: Mapped[list["OutagePatient"]] = relationship(back_populates="outage", lazy="raise_on_sql",
+                                                           foreign_keys="OutagePatient.outage_id")
+
+
+class OutagePatient(Base):
+    """One patient inside one outage: check-in state, rounds and the next due action."""
+
+    __tablename__ = "outage_patients"
+    __table_args__ = (
+        UniqueConstraint("outage_id", "patient_id"),
+        Index("ix_outage_patients_due", "next_action_at"),
+        Index("ix_outage_patients_triage", "outage_id", "runs_out_at"),
+        Index("ix_outage_patients_patient", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    in_area: Mapped[bool] = mapped_column(Boolean, default=True)
+    runway_hours: Mapped[float | None] = mapped_column(Float)         # at outage start
+    dependent_24h: Mapped[bool] = mapped_column(Boolean, default=False)
+    runs_out_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reported_hours: Mapped[float | None] = mapped_column(Float)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checkin: Mapped[str] = mapped_column(String(16), default="pending")
+    round: Mapped[int] = mapped_column(Integer, default=0)             # last round taken (3 = field task)
+    round_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer_channel: Mapped[str | None] = mapped_column(String(16))
+    # When another active outage already checks in with this patient, its id: no second message.
+    covered_by_outage_id: Mapped[int | None] = mapped_column(Integer)
+    transport_id: Mapped[int | None] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    outage: Mapped[Outage] = relationship(back_populates="patients", foreign_keys=[outage_id])
+
+
+class Transport(Base):
+    __tablename__ = "transports"
+    __table_args__ = (Index("ix_transports_outage", "outage_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    reason: Mapped[str] = mapped_column(String(40))
+    distance_km: Mapped[float | None] = mapped_column(Float)
+    bed_reserved: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FacilityReservation(Base):
+    """Ventilator beds we have reserved at a facility (the Organization row stays untouched)."""
+
+    __tablename__ = "facility_reservations"
+
+    facility_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FieldTask(Base):
+    __tablename__ = "field_tasks"
+    __table_args__ = (Index("ix_field_tasks_outage", "outage_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    transport_id: Mapped[int | None] = mapped_column(ForeignKey("transports.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    details: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutageEvent(Base):
+    """The timeline: what happened when. No names or phone numbers in ``detail``."""
+
+    __tablename__ = "outage_events"
+    __table_args__ = (Index("ix_outage_events_outage", "outage_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict | None] = mapped_column(JSON)

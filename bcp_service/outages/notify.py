@@ -1,0 +1,113 @@
+"""The outage desk's port to messaging: every message is an outbox row first.
+
+Idempotency keys follow ARCHITECTURE.md: ``outage:{id}:patient:{id}:round:{n}:{channel}`` for
+check-ins, ``outage:{id}:task:{id}:sms`` for field/transport tasks and
+``outage:{id}:patient:{id}:restoration:sms`` for the all-clear. Enqueuing the same key twice is a
+no-op in the outbox, so a retried declaration or a second clock never sends a second message.
+
+Check-in texts are rendered once per outage and round (the one-tap link is substituted per patient):
+rendering a Jinja template 20,000 times would cost more than the whole declaration may take.
+Priority follows triage: whoever runs out first is sent first.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy.orm import Session
+
+from bcp_service.messaging import outbox, texts
+from bcp_service.messaging.tokens import TapClaims, make_token
+from bcp_service.outages import rounds
+from bcp_service.outages.models import FieldTask, Outage
+
+log = logging.getLogger(__name__)
+_LINK = "\x00LINK\x00"
+
+
+@dataclass(frozen=True)
+class OutboxNotifier:
+    secret: str
+    base_url: str
+    hub_name: str
+
+    def link(self, purpose: str, subject_id: int, context_id: int) -> str:
+        token = make_token(self.secret, TapClaims(purpose, subject_id, context_id))
+        return f"{self.base_url.rstrip('/')}/r/{token}"
+
+    def task_link(self, purpose: str, task_id: int, outage_id: int) -> str:
+        """Task links open the outage desk's own one-tap page (``/t/``): accept, en route, arrived."""
+        token = make_token(self.secret, TapClaims(purpose, task_id, outage_id))
+        return f"{self.base_url.rstrip('/')}/t/{token}"
+
+    def _enqueue(self, session: Session, **kw) -> None:
+        outbox.enqueue(session, **kw)
+
+    def checkin(self, session: Session, outage: Outage, recipients: Sequence, *, round_no: int,
+                now: datetime) -> int:
+        if not recipients:
+            return 0
+        key = "checkin" if round_no == 1 else "reminder"
+        template = texts.render(key, {"hub_name": self.hub_name, "link": _LINK}, drill=outage.drill)
+        sent = 0
+        rows = []
+        for r in recipients:
+            if not r.phone_e164:
+                continue
+            for channel in rounds.channels_for_round(round_no, r.phone_kind):
+                body = template.replace(_LINK, self.link("checkin", r.patient_id, outage.id)) \
+                    if channel == "sms" else None
+                rows.append(dict(key=f"outage:{outage.id}:patient:{r.patient_id}:round:{round_no}:{channel}",
+                                 to=r.phone_e164, channel=channel, body=body, purpose="checkin",
+                                 priority=r.priority, patient_id=r.patient_id, outage_id=outage.id,
+                                 round=round_no, drill=outage.drill))
+                sent += 1
+        self._enqueue_many(session, rows, now=now)
+        return sent
+
+    def _enqueue_many(self, session: Session, rows: list[dict], *, now: datetime) -> None:
+        # Whoever runs out first is sent first (the dispatcher takes the lowest priority number).
+        rows.sort(key=lambda r: r.get("priority", 100))
+        outbox.enqueue_many(session, rows, now=now)
+
+    def field_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
+                   now: datetime) -> None:
+        if not to:
+            log.warning("outage %s task %s: no phone for the field team; desk must call", outage.id, task.id)
+            return
+        d = task.details or {}
+        body = texts.render("field_task", {
+            "area": f"担当患者（ID {task.patient_id}）", "hours": f"{d.get('runway_hours_left', 0):.1f}",
+            "link": self.task_link("field_task", task.id, outage.id)}, drill=outage.drill)
+        self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", to=to, channel="sms", body=body,
+                      purpose="field_task", priority=0, patient_id=task.patient_id, outage_id=outage.id,
+                      round=3, ref_id=task.id, drill=outage.drill, now=now)
+
+    def transport_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
+                       facility_name: str, now: datetime) -> None:
+        if not to:
+            log.warning("outage %s transport task %s: no phone for the team; desk must call", outage.id, task.id)
+            return
+        body = texts.render("transport_task", {
+            "area": f"担当患者（ID {task.patient_id}）", "facility": facility_name,
+            "link": self.task_link("transport_task", task.id, outage.id)}, drill=outage.drill)
+        self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", to=to, channel="sms", body=body,
+                      purpose="transport_task", priority=0, patient_id=task.patient_id, outage_id=outage.id,
+                      ref_id=task.id, drill=outage.drill, now=now)
+
+    def restoration(self, session: Session, outage: Outage, recipients: Sequence, *, now: datetime) -> int:
+        body = texts.render("restoration", {"hub_name": self.hub_name}, drill=outage.drill)
+        rows = [dict(key=f"outage:{outage.id}:patient:{r.patient_id}:restoration:sms", to=r.phone_e164,
+                     channel="sms", body=body, purpose="restoration", priority=1000, patient_id=r.patient_id,
+                     outage_id=outage.id, drill=outage.drill)
+                for r in recipients if r.phone_e164 and r.phone_kind != "landline"]
+        self._enqueue_many(session, rows, now=now)
+        return len(rows)
+
+
+def notifier_for(app) -> OutboxNotifier:
+    cfg = app.config
+    return OutboxNotifier(secret=cfg["SECRET_KEY"], base_url=cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000",
+                          hub_name=cfg.get("HUB_NAME") or "在宅医療連携拠点")

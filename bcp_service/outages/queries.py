@@ -1,0 +1,181 @@
+"""Read side of the outage desk: counts, the triage list, transports, timeline.
+
+Built from plain column selects (no ORM objects per row) so a 20,000-row triage list stays fast.
+Tier and hours left are computed live from ``runs_out_at`` and ``now`` by ``triage``.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from bcp_service.auth import Actor, Role
+from bcp_service.auth.scope import check_region
+from bcp_service.clock import iso_local
+from bcp_service.errors import OutOfScope
+from bcp_service.orgs.models import Organization
+from bcp_service.outages import triage
+from bcp_service.outages.models import CHECKIN_STATES, FieldTask, Outage, OutageEvent, OutagePatient, Transport
+from bcp_service.registry.models import Patient
+
+
+def check_scope(session: Session, actor: Actor, outage: Outage) -> None:
+    """Region scope in the service layer: an outage is seen by its region's staff (and admins)."""
+    if actor.is_admin:
+        return
+    if outage.region_code is None:
+        raise OutOfScope("this outage is outside your scope")
+    check_region(session, actor, outage.region_code)
+
+
+def visible_outages(session: Session, actor: Actor, *, status: str | None = None) -> list[Outage]:
+    stmt = select(Outage).order_by(Outage.id.desc())
+    if not actor.is_admin:
+        stmt = stmt.where(Outage.region_code == actor.scope)
+    if status:
+        stmt = stmt.where(Outage.status == status)
+    return list(session.scalars(stmt))
+
+
+def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: float = triage.RED_HOURS,
+                yellow_hours: float = triage.YELLOW_HOURS, with_people: bool = False) -> list[dict]:
+    cols = [OutagePatient.patient_id, OutagePatient.runs_out_at, OutagePatient.checkin,
+            OutagePatient.transport_id, OutagePatient.dependent_24h, OutagePatient.round,
+            OutagePatient.next_action_at, OutagePatient.runway_hours, OutagePatient.reported_hours]
+    if with_people:
+        cols += [Patient.name, Patient.address, Patient.phone_e164, Patient.lat, Patient.lon,
+                 Patient.municipality_code]
+    stmt = (select(*cols).where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True))
+            .order_by(OutagePatient.runs_out_at, OutagePatient.dependent_24h.desc(), OutagePatient.patient_id))
+    if with_people:
+        stmt = stmt.join(Patient, Patient.id == OutagePatient.patient_id)
+    restore = outage.expected_restoration_at
+    out = []
+    for r in session.execute(stmt):
+        runs_out = r[1]
+        row = {
+            "patient_id": r[0],
+            "runs_out_at": iso_local(runs_out),
+            "runway_hours_left": round(triage.hours_left(runs_out, now), 2),
+            "tier": triage.tier_for(runs_out, now=now, expected_restoration_at=restore,
+                                    red_hours=red_hours, yellow_hours=yellow_hours),
+            "checkin": r[2],
+            "transport_id": r[3],
+            "dependent_24h": r[4],
+            "round": r[5],
+            "next_action_at": iso_local(r[6]),
+            "runway_known": r[7] is not None or r[8] is not None,
+        }
+        if with_people:
+            row.update(name=r[9], address=r[10], phone=r[11], lat=r[12], lon=r[13], municipality_code=r[14])
+        out.append(row)
+    return out
+
+
+def counts(rows: list[dict], outage: Outage) -> dict:
+    by_checkin = Counter(r["checkin"] for r in rows)
+    by_tier = Counter(r["tier"] for r in rows)
+    return {
+        "affected": len(rows),
+        "checkin": {s: by_checkin.get(s, 0) for s in CHECKIN_STATES},
+        "tier": {t: by_tier.get(t, 0) for t in triage.TIERS},
+        "reached": sum(by_checkin.get(s, 0) for s in ("ok", "low_battery", "needs_help")),
+        "transports": sum(1 for r in rows if r["transport_id"] is not None),
+    }
+
+
+def outage_dict(outage: Outage, summary: dict | None = None) -> dict:
+    body = {
+        "id": outage.id,
+        "status": outage.status,
+        "drill": outage.drill,
+        "region_code": outage.region_code,
+        "cause": outage.cause,
+        "area": outage.area,
+        "started_at": iso_local(outage.started_at),
+        "expected_restoration_at": iso_local(outage.expected_restoration_at),
+        "declared_at": iso_local(outage.declared_at),
+        "resolved_at": iso_local(outage.resolved_at),
+        "silence_minutes": outage.silence_minutes,
+        "safety_margin_minutes": outage.safety_margin_minutes,
+    }
+    if summary is not None:
+        body.update(affected=summary["affected"], counts={"checkin": summary["checkin"], "tier": summary["tier"]},
+                    reached=summary["reached"])
+    return body
+
+
+def transports(session: Session, outage_id: int, *, with_people: bool = False) -> list[dict]:
+    fac = aliased(Organization)
+    stmt = (select(Transport, fac.name, fac.lat, fac.lon, Patient.name)
+            .outerjoin(fac, fac.id == Transport.facility_id)
+            .join(Patient, Patient.id == Transport.patient_id)
+            .where(Transport.outage_id == outage_id).order_by(Transport.id))
+    out = []
+    for t, fname, flat, flon, pname in session.execute(stmt):
+        item = transport_dict(t)
+        item.update(facility_name=fname, facility_lat=flat, facility_lon=flon)
+        if with_people:
+            item["patient_name"] = pname
+        out.append(item)
+    return out
+
+
+def transport_dict(t: Transport) -> dict:
+    return {"id": t.id, "outage_id": t.outage_id, "patient_id": t.patient_id, "facility_id": t.facility_id,
+            "status": t.status, "reason": t.reason, "distance_km": t.distance_km,
+            "bed_reserved": t.bed_reserved, "note": t.note, "created_at": iso_local(t.created_at),
+            "updated_at": iso_local(t.updated_at)}
+
+
+def events(session: Session, outage_id: int, *, limit: int | None = None) -> list[dict]:
+    stmt = select(OutageEvent).where(OutageEvent.outage_id == outage_id).order_by(OutageEvent.id.desc())
+    if limit:
+        stmt = stmt.limit(limit)
+    return [{"id": e.id, "at": iso_local(e.at), "kind": e.kind, "patient_id": e.patient_id,
+             "detail": e.detail or {}} for e in session.scalars(stmt)]
+
+
+def tasks(session: Session, outage_id: int) -> list[dict]:
+    stmt = select(FieldTask).where(FieldTask.outage_id == outage_id).order_by(FieldTask.id)
+    return [task_dict(t) for t in session.scalars(stmt)]
+
+
+def task_dict(t: FieldTask) -> dict:
+    return {"id": t.id, "outage_id": t.outage_id, "patient_id": t.patient_id, "kind": t.kind,
+            "status": t.status, "organization_id": t.organization_id, "transport_id": t.transport_id,
+            "details": t.details, "created_at": iso_local(t.created_at),
+            "acknowledged_at": iso_local(t.acknowledged_at)}
+
+
+def facilities_for_map(session: Session, region_code: str | None) -> list[dict]:
+    stmt = select(Organization.id, Organization.name, Organization.lat, Organization.lon,
+                  Organization.has_generator, Organization.power_supply_point, Organization.accepts_ventilator,
+                  Organization.ventilator_beds).where(
+        Organization.lat.is_not(None),
+        (Organization.accepts_ventilator.is_(True)) | (Organization.power_supply_point.is_(True)))
+    if region_code is not None:
+        stmt = stmt.where(Organization.region_code == region_code)
+    return [dict(id=r[0], name=r[1], lat=r[2], lon=r[3], has_generator=r[4], power_supply_point=r[5],
+                 accepts_ventilator=r[6], ventilator_beds=r[7]) for r in session.execute(stmt)]
+
+
+def may_use_desk(actor: Actor) -> bool:
+    return actor.role in (Role.ADMIN, Role.HUB_STAFF)
+
+
+def checkin_timeline(session: Session, outage_id: int) -> tuple[datetime, list[tuple[int, datetime | None]], list[datetime]]:
+    """For drills' metrics: (declared_at, [(patient_id, first answer time or None)], [transport times]).
+    Only patients this outage contacted itself (not those covered by an overlapping outage)."""
+    outage = session.get(Outage, outage_id)
+    if outage is None:
+        from bcp_service.errors import NotFound
+        raise NotFound(f"outage {outage_id} not found")
+    rows = session.execute(select(OutagePatient.patient_id, OutagePatient.answered_at).where(
+        OutagePatient.outage_id == outage_id, OutagePatient.in_area.is_(True),
+        OutagePatient.covered_by_outage_id.is_(None)).order_by(OutagePatient.patient_id)).all()
+    transports = list(session.scalars(select(Transport.created_at).where(
+        Transport.outage_id == outage_id, Transport.status != "proposed").order_by(Transport.created_at)))
+    return outage.declared_at, [(r[0], r[1]) for r in rows], transports

@@ -1,0 +1,129 @@
+"""Incident report (事後報告): timeline, time to reach 50/90/100 %, transports, unreachable.
+
+``build`` gathers the facts (no names: the report circulates beyond the desk; patients appear by
+id only); ``to_docx`` renders them with python-docx; the HTML view is ``templates/outages/report.html``.
+"""
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bcp_service.clock import to_local
+from bcp_service.outages.figures import ReachFigures, reach_figures
+from bcp_service.outages.models import (
+    CHECKIN_LABELS, TRANSPORT_LABELS, FieldTask, Outage, OutageEvent, OutagePatient, Transport,
+)
+
+EVENT_LABELS = {
+    "declared": "停電宣言", "area_changed": "範囲変更", "restoration_changed": "復旧見込み変更",
+    "answer": "安否回答", "round_2": "第2回確認（SMS＋音声）", "field_task": "現場訪問依頼",
+    "task_acknowledged": "依頼受諾", "field_report": "現場報告", "transport": "搬送手配",
+    "transport_proposed": "搬送案", "transports_proposed": "搬送案（一括）", "transport_status": "搬送状態変更",
+    "resolved": "復旧", "unreachable": "連絡不能（全経路失敗）", "coverage_handed_over": "重複停電からの引継ぎ",
+}
+
+
+@dataclass
+class IncidentReport:
+    outage: Outage
+    generated_at: datetime
+    figures: ReachFigures
+    checkin: dict[str, int]
+    transports: dict[str, int]
+    unreachable: list[int]
+    field_tasks: int
+    timeline: list[dict] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{'【訓練】' if self.outage.drill else ''}停電対応 事後報告（停電 #{self.outage.id}）"
+
+
+def build(session: Session, outage: Outage, *, now: datetime) -> IncidentReport:
+    rows = session.execute(select(OutagePatient.patient_id, OutagePatient.answered_at, OutagePatient.checkin)
+                           .where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True))).all()
+    figures = reach_figures(outage.declared_at, [r[1] for r in rows])
+    checkin = Counter(r[2] for r in rows)
+    transports = Counter(session.scalars(select(Transport.status).where(Transport.outage_id == outage.id)))
+    n_tasks = session.scalar(select(func.count()).select_from(FieldTask).where(FieldTask.outage_id == outage.id))
+    events = session.scalars(select(OutageEvent).where(OutageEvent.outage_id == outage.id,
+                                                       OutageEvent.kind != "answer")
+                             .order_by(OutageEvent.id)).all()
+    timeline = [{"at": to_local(e.at), "label": EVENT_LABELS.get(e.kind, e.kind), "patient_id": e.patient_id,
+                 "detail": _detail(e.detail or {})} for e in events]
+    return IncidentReport(
+        outage=outage, generated_at=now, figures=figures,
+        checkin={k: checkin.get(k, 0) for k in CHECKIN_LABELS},
+        transports={k: transports.get(k, 0) for k in TRANSPORT_LABELS},
+        unreachable=sorted(r[0] for r in rows if r[1] is None),
+        field_tasks=n_tasks, timeline=timeline)
+
+
+def _detail(d: dict) -> str:
+    return "、".join(f"{k}={v}" for k, v in d.items() if v not in (None, "", [], {}))
+
+
+def _minutes(m: float | None) -> str:
+    return "未達" if m is None else f"{m:g} 分"
+
+
+def to_docx(r: IncidentReport) -> bytes:
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    doc = Document()
+    style = doc.styles["Normal"]
+    style.font.name = "Yu Gothic"
+    style.element.rPr.rFonts.set(qn("w:eastAsia"), "Yu Gothic")   # East Asian text needs its own font slot
+    doc.add_heading(r.title, level=0)
+    o = r.outage
+    fmt = "%Y-%m-%d %H:%M"
+    doc.add_paragraph(
+        f"停電開始: {to_local(o.started_at).strftime(fmt)}　宣言: {to_local(o.declared_at).strftime(fmt)}　"
+        f"復旧: {to_local(o.resolved_at).strftime(fmt) if o.resolved_at else '継続中'}　原因: {o.cause or '—'}")
+    doc.add_heading("安否確認の到達", level=1)
+    t = doc.add_table(rows=1, cols=2)
+    t.style = "Table Grid"
+    t.rows[0].cells[0].text, t.rows[0].cells[1].text = "指標", "値"
+    for label, value in (("対象者", f"{r.figures.affected} 人"), ("到達（回答あり）", f"{r.figures.reached} 人"),
+                         ("50% 到達まで", _minutes(r.figures.minutes_to[50])),
+                         ("90% 到達まで", _minutes(r.figures.minutes_to[90])),
+                         ("100% 到達まで", _minutes(r.figures.minutes_to[100])),
+                         ("現場訪問依頼", f"{r.field_tasks} 件")):
+        cells = t.add_row().cells
+        cells[0].text, cells[1].text = label, value
+    doc.add_heading("安否確認の状態", level=1)
+    t = doc.add_table(rows=1, cols=2)
+    t.style = "Table Grid"
+    t.rows[0].cells[0].text, t.rows[0].cells[1].text = "状態", "人数"
+    for key, n in r.checkin.items():
+        cells = t.add_row().cells
+        cells[0].text, cells[1].text = CHECKIN_LABELS[key], str(n)
+    doc.add_heading("搬送", level=1)
+    t = doc.add_table(rows=1, cols=2)
+    t.style = "Table Grid"
+    t.rows[0].cells[0].text, t.rows[0].cells[1].text = "状態", "件数"
+    for key, n in r.transports.items():
+        cells = t.add_row().cells
+        cells[0].text, cells[1].text = TRANSPORT_LABELS[key], str(n)
+    doc.add_heading("連絡がつかなかった対象者", level=1)
+    doc.add_paragraph("、".join(f"患者ID {i}" for i in r.unreachable) if r.unreachable else "なし")
+    doc.add_heading("経過", level=1)
+    t = doc.add_table(rows=1, cols=3)
+    t.style = "Table Grid"
+    for cell, text in zip(t.rows[0].cells, ("時刻", "出来事", "内容")):
+        cell.text = text
+    for e in r.timeline:
+        cells = t.add_row().cells
+        cells[0].text = e["at"].strftime("%m/%d %H:%M:%S")
+        cells[1].text = e["label"] + (f"（患者ID {e['patient_id']}）" if e["patient_id"] else "")
+        cells[2].text = e["detail"]
+    doc.add_paragraph(f"作成: {to_local(r.generated_at).strftime(fmt)}")
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,291 @@
+"""Outage desk services on SQLite and PostgreSQL (the ``app`` fixture runs every test on both)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bcp_service.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
+from bcp_service.outages import jobs, queries, report, services
+from bcp_service.outages.models import FacilityReservation, FieldTask, Outage, OutageEvent, OutagePatient, Transport
+from bcp_service.outages.notify import notifier_for
+from bcp_service.registry.models import Patient, PatientContact, PatientDevice
+
+WARD = "131024"
+OTHER_WARD = "131032"
+
+
+@pytest.fixture
+def world(session, clock, make_region, make_org):
+    """A 圏域 with a nursing station, two hospitals with generators and a dark one, and patients."""
+    make_region()
+    nursing = make_org(name="試験訪問看護ステーション", kind="home_nursing", lat=35.671, lon=139.771)
+    nursing.phone = "+81300000001"
+    near = make_org(name="試験近所病院", lat=35.690, lon=139.775, has_generator=True, accepts_ventilator=True,
+                    ventilator_beds=1)
+    far = make_org(name="試験遠方病院", lat=35.760, lon=139.800, has_generator=True, accepts_ventilator=True,
+                   ventilator_beds=5)
+    dark = make_org(name="試験停電病院", lat=35.672, lon=139.772, accepts_ventilator=True, ventilator_beds=9)
+    dark.municipality_code = WARD
+    charge = make_org(name="試験給電所", kind="shelter", lat=35.673, lon=139.770, power_supply_point=True)
+    session.commit()
+
+    def patient(name, hours, *, ward=WARD, lat=35.670, lon=139.770, phone_kind="mobile", tppv=True,
+                drill=False, n=[0]):
+        n[0] += 1
+        p = Patient(name=name, phone_e164=f"+8190000{n[0]:06d}", phone_kind=phone_kind, municipality_code=ward,
+                    lat=lat, lon=lon, region_code="1301", nursing_org_id=nursing.id, runway_hours=hours,
+                    runway_tier="red", runway_explain="", drill_opt_in=drill, address="東京都中央区（架空）",
+                    created_at=clock.now(), updated_at=clock.now())
+        p.devices.append(PatientDevice(kind="ventilator", mode="TPPV" if tppv else "NPPV",
+                                       hours_per_day=24 if tppv else 10, internal_battery_hours=3))
+        p.contacts.append(PatientContact(name="試験 花子", relation="妻", phone_e164="+819000009999"))
+        session.add(p)
+        session.flush()
+        return p
+
+    w = type("World", (), {})()
+    w.nursing, w.near, w.far, w.dark, w.charge = nursing, near, far, dark, charge
+    w.short = patient("試験 一郎", 2.0)                  # runs out in 2 h
+    w.long = patient("試験 二郎", 40.0, tppv=False)      # lasts beyond restoration
+    w.mid = patient("試験 三郎", 10.0, phone_kind="landline", drill=True, tppv=False)
+    w.mid24 = patient("試験 四郎", 10.0, tppv=True)       # same runway, 24 h-dependent: before 三郎
+    w.away = patient("試験 五郎", 1.0, ward=OTHER_WARD, lat=35.658, lon=139.751)
+    inactive = patient("試験 六郎", 1.0)
+    inactive.status = "hospitalised"
+    session.commit()
+    return w
+
+
+def declare(session, clock, app, **kw):
+    cmd = services.DeclareOutage(**{"area": {"municipality_codes": [WARD]}, "started_at": clock.now(),
+                                    "expected_restoration_at": clock.now() + timedelta(hours=8),
+                                    "region_code": "1301", **kw})
+    result = services.declare_outage(session, cmd, now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    return result
+
+
+def test_declare_selects_active_patients_in_area_and_queues_round_one(app, session, clock, world):
+    r = declare(session, clock, app)
+    assert r.affected == 4 and r.messaged == 4
+    keys = outbox_keys(session)
+    o = r.outage.id
+    assert keys == {f"outage:{o}:patient:{world.short.id}:round:1:sms",
+                    f"outage:{o}:patient:{world.long.id}:round:1:sms",
+                    f"outage:{o}:patient:{world.mid.id}:round:1:voice",      # landline: voice, not SMS
+                    f"outage:{o}:patient:{world.mid24.id}:round:1:sms"}
+    assert session.scalar(select(func.count()).select_from(OutageEvent)) == 1
+
+
+def test_triage_orders_by_runs_out_then_24h_dependency_with_live_tiers(app, session, clock, world):
+    r = declare(session, clock, app)
+    rows = queries.triage_rows(session, r.outage, now=clock.now())
+    assert [x["patient_id"] for x in rows] == [world.short.id, world.mid24.id, world.mid.id, world.long.id]
+    # Restoration in 8 h: 2 h is red; 10 h outlasts it (yellow, within 24 h); 40 h is green.
+    assert [x["tier"] for x in rows] == ["red", "yellow", "yellow", "green"]
+    clock.advance(hours=1)
+    later = queries.triage_rows(session, r.outage, now=clock.now())
+    assert later[0]["runway_hours_left"] == 1.0
+
+
+def test_bad_input_changes_nothing(app, session, clock, world):
+    with pytest.raises(Invalid):
+        declare(session, clock, app, area={"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}})
+    with pytest.raises(Invalid):
+        declare(session, clock, app, expected_restoration_at=clock.now() - timedelta(hours=1))
+    with pytest.raises(Unprocessable):
+        declare(session, clock, app, area={"municipality_codes": ["999999"]})
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Outage)) == 0
+    assert outbox_keys(session) == set()
+
+
+def test_overlapping_outage_does_not_message_twice_and_shares_answers(app, session, clock, world):
+    first = declare(session, clock, app)
+    second = declare(session, clock, app, area={"center": {"lat": 35.670, "lon": 139.770}, "radius_km": 5})
+    assert second.affected == 5 and second.messaged == 1 and second.covered == 4   # only 五郎 is new
+    services.record_answer(session, outage_id=first.outage.id, patient_id=world.short.id, answer="1",
+                           channel="sms", now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    states = dict(session.execute(select(OutagePatient.outage_id, OutagePatient.checkin)
+                                  .where(OutagePatient.patient_id == world.short.id)).all())
+    assert states == {first.outage.id: "ok", second.outage.id: "ok"}
+    # When the first outage ends, the second carries on with the patients it had left to the first.
+    services.resolve_outage(session, first.outage.id, now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    row = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == second.outage.id,
+                                                      OutagePatient.patient_id == world.long.id)).one()
+    assert row.covered_by_outage_id is None and row.round == 1 and row.next_action_at == clock.now()
+
+
+def test_drill_contacts_only_opted_in_patients_and_never_covers_real_outages(app, session, clock, world):
+    real = declare(session, clock, app)
+    drill = declare(session, clock, app, drill=True)
+    assert drill.affected == 1 and drill.messaged == 1           # 三郎 only, despite the real outage
+    assert real.outage.drill is False and drill.outage.drill is True
+    with pytest.raises(Unprocessable):     # 二郎 did not opt in to drills
+        declare(session, clock, app, drill=True, patient_filter={"patient_ids": [world.long.id]})
+    session.rollback()
+    again = declare(session, clock, app, drill=True, patient_filter={"patient_ids": [world.mid.id]})
+    assert again.affected == 1 and again.covered == 1       # already reached by the first drill
+    with pytest.raises(Invalid):
+        declare(session, clock, app, drill=True, patient_filter={"bogus": [1]})
+
+
+def test_widen_and_narrow_never_send_a_second_round_one(app, session, clock, world):
+    r = declare(session, clock, app)
+    n = notifier_for(app)
+    out = services.change_area(session, r.outage.id, {"municipality_codes": [WARD, OTHER_WARD]}, now=clock.now(),
+                               notifier=n)
+    session.commit()
+    assert out["added"] == 1 and out["messaged"] == 1
+    out = services.change_area(session, r.outage.id, {"municipality_codes": [OTHER_WARD]}, now=clock.now(), notifier=n)
+    session.commit()
+    assert out["removed"] == 4
+    out = services.change_area(session, r.outage.id, {"municipality_codes": [WARD, OTHER_WARD]}, now=clock.now(),
+                               notifier=n)
+    session.commit()
+    assert out["returned"] == 4 and out["messaged"] == 0
+    round1 = [k for k in outbox_keys(session) if ":round:1:" in k]
+    assert len(round1) == 5
+
+
+def test_silence_escalates_round_two_then_field_task_and_resumes_after_clock_restart(app, session, clock, world):
+    r = declare(session, clock, app)
+    o = r.outage.id
+    clock.advance(minutes=14)
+    assert jobs.run_due(app, now=clock.now()) == 0
+    clock.advance(minutes=1)
+    assert jobs.run_due(app, now=clock.now()) == 4
+    keys = outbox_keys(session)
+    assert f"outage:{o}:patient:{world.short.id}:round:2:sms" in keys
+    assert f"outage:{o}:patient:{world.short.id}:round:2:voice" in keys
+    assert f"outage:{o}:patient:{world.mid.id}:round:2:voice" in keys
+    assert f"outage:{o}:patient:{world.mid.id}:round:2:sms" not in keys
+    # The clock is down for an hour: on restart every overdue escalation happens at once.
+    services.record_answer(session, outage_id=o, patient_id=world.long.id, answer="1", channel="one_tap",
+                           now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    clock.advance(hours=1)
+    assert jobs.run_due(app, now=clock.now()) == 3
+    tasks = session.scalars(select(FieldTask).where(FieldTask.kind == "visit")).all()
+    assert {t.patient_id for t in tasks} == {world.short.id, world.mid.id, world.mid24.id}
+    t = next(t for t in tasks if t.patient_id == world.short.id)
+    assert t.organization_id == world.nursing.id
+    assert t.details["address"] and t.details["devices"][0]["kind"] == "ventilator"
+    assert t.details["contacts"][0]["relation"] == "妻"
+    assert f"outage:{o}:task:{t.id}:sms" in outbox_keys(session)
+    assert jobs.run_due(app, now=clock.now()) == 0        # nothing left, nothing doubled
+
+
+def test_short_runway_shrinks_the_timers(app, session, clock, world):
+    r = declare(session, clock, app)
+    row = session.scalars(select(OutagePatient).where(OutagePatient.patient_id == world.short.id)).one()
+    # 2 h of power, 60 min margin: 60 min for two steps → but never more than 15 min each.
+    assert row.next_action_at == clock.now() + timedelta(minutes=15)
+    away = declare(session, clock, app, area={"municipality_codes": [OTHER_WARD]}, safety_margin_minutes=50)
+    row = session.scalars(select(OutagePatient).where(OutagePatient.patient_id == world.away.id)).one()
+    assert row.next_action_at == clock.now() + timedelta(minutes=5)     # (60 − 50) / 2
+
+
+def test_answer_three_transports_to_nearest_facility_with_power_and_bed(app, session, clock, world):
+    r = declare(session, clock, app)
+    services.record_answer(session, outage_id=r.outage.id, patient_id=world.long.id, answer="3", channel="sms",
+                           now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    t = session.scalars(select(Transport).where(Transport.patient_id == world.long.id)).one()
+    # The dark hospital in the outage area is nearer but has no generator.
+    assert (t.facility_id, t.status, t.bed_reserved) == (world.near.id, "assigned", True)
+    assert session.get(FacilityReservation, world.near.id).reserved == 1
+    # The only bed is taken: the next urgent patient goes further.
+    services.record_answer(session, outage_id=r.outage.id, patient_id=world.mid24.id, answer="3", channel="sms",
+                           now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    t2 = session.scalars(select(Transport).where(Transport.patient_id == world.mid24.id)).one()
+    assert t2.facility_id == world.far.id
+    # Cancel releases the bed; arrived is final.
+    services.update_transport(session, t.id, status="cancelled", facility_id=None, now=clock.now(),
+                              notifier=notifier_for(app))
+    session.commit()
+    assert session.get(FacilityReservation, world.near.id).reserved == 0
+    with pytest.raises(Conflict):
+        services.update_transport(session, t.id, status="en_route", facility_id=None, now=clock.now(),
+                                  notifier=notifier_for(app))
+    session.rollback()
+    for status in ("en_route", "arrived"):
+        services.update_transport(session, t2.id, status=status, facility_id=None, now=clock.now(),
+                                  notifier=notifier_for(app))
+        session.commit()
+    assert session.get(Transport, t2.id).status == "arrived"
+
+
+def test_runs_out_before_restoration_gets_a_proposal_and_low_battery_report_recomputes(app, session, clock, world):
+    r = declare(session, clock, app)
+    n = services.propose_transports(session, r.outage.id, now=clock.now())
+    session.commit()
+    assert n == 1                                         # only 一郎 (2 h) runs out before 8 h restoration
+    assert session.scalar(select(func.count()).select_from(Transport).where(Transport.bed_reserved)) == 0
+    row = services.record_answer(session, outage_id=r.outage.id, patient_id=world.long.id, answer="２",
+                                 channel="sms", now=clock.now(), notifier=notifier_for(app), reported_hours=3)
+    session.commit()
+    assert row.runs_out_at == clock.now() + timedelta(hours=3)
+    assert session.scalars(select(Transport).where(Transport.patient_id == world.long.id)).one().status == "proposed"
+    assert services.propose_transports(session, r.outage.id, now=clock.now()) == 0
+
+
+def test_charging_points_need_only_power(app, session, clock, world):
+    r = declare(session, clock, app)
+    points = services.charging_points(session, r.outage.id, world.long.id)
+    names = [p["name"] for p in points]
+    assert "試験給電所" in names and "試験停電病院" not in names
+
+
+def test_resolve_notifies_reached_kills_answers_and_reports(app, session, clock, world):
+    r = declare(session, clock, app)
+    o = r.outage.id
+    clock.advance(minutes=3)
+    services.record_answer(session, outage_id=o, patient_id=world.long.id, answer="1", channel="one_tap",
+                           now=clock.now(), notifier=notifier_for(app))
+    clock.advance(minutes=5)
+    services.record_answer(session, outage_id=o, patient_id=world.short.id, answer="3", channel="voice",
+                           now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    services.resolve_outage(session, o, now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    keys = outbox_keys(session)
+    assert f"outage:{o}:patient:{world.long.id}:restoration:sms" in keys
+    assert f"outage:{o}:patient:{world.mid.id}:restoration:sms" not in keys      # landline
+    with pytest.raises(Conflict):
+        services.resolve_outage(session, o, now=clock.now(), notifier=notifier_for(app))
+    session.rollback()
+    with pytest.raises(Gone):
+        services.record_answer(session, outage_id=o, patient_id=world.mid24.id, answer="1", channel="sms",
+                               now=clock.now(), notifier=notifier_for(app))
+    session.rollback()
+    assert jobs.run_due(app, now=clock.now() + timedelta(hours=2)) == 0
+    rep = report.build(session, session.get(Outage, o), now=clock.now())
+    assert rep.figures.affected == 4 and rep.figures.reached == 2
+    assert rep.figures.minutes_to[50] == 8.0 and rep.figures.minutes_to[100] is None
+    assert rep.unreachable == sorted([world.mid.id, world.mid24.id])
+    assert rep.transports["assigned"] == 1
+    assert report.to_docx(rep)[:2] == b"PK"
+
+
+def test_unknown_outage_or_patient_is_not_found(app, session, clock, world):
+    r = declare(session, clock, app)
+    with pytest.raises(NotFound):
+        services.record_answer(session, outage_id=r.outage.id + 99, patient_id=world.short.id, answer="1",
+                               channel="sms", now=clock.now(), notifier=notifier_for(app))
+    with pytest.raises(NotFound):
+        services.record_answer(session, outage_id=r.outage.id, patient_id=world.away.id, answer="1",
+                               channel="sms", now=clock.now(), notifier=notifier_for(app))
+    with pytest.raises(Invalid):
+        services.record_answer(session, outage_id=r.outage.id, patient_id=world.short.id, answer="9",
+                               channel="sms", now=clock.now(), notifier=notifier_for(app))
+
+
+def outbox_keys(session):
+    from bcp_service.messaging.models import OutboxMessage
+    return set(session.scalars(select(OutboxMessage.key)))
