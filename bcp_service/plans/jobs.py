@@ -20,7 +20,8 @@ def run_review_reminders(app) -> None:
 
     with app.app_context():
         try:
-            result = send_due_reminders(db.session, now=get_clock().now())
+            result = send_due_reminders(db.session, now=get_clock().now(),
+                                        base_url=app.config.get("PUBLIC_BASE_URL") or "")
             db.session.commit()
         except Exception:
             db.session.rollback()

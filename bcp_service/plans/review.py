@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bcp_service.auth import Actor, Role
 from bcp_service.auth.models import User
+from bcp_service.errors import DomainError
 
 from .export import STATUS_LABELS, fmt_date, fmt_dt, to_docx, to_html, to_markdown
 from .models import Plan, PlanEvent, PlanReminder
@@ -55,7 +56,7 @@ class ReminderRun:
     reminders: int
 
 
-def send_due_reminders(session: Session, *, now: datetime, limit: int = 200) -> ReminderRun:
+def send_due_reminders(session: Session, *, now: datetime, limit: int = 200, base_url: str = "") -> ReminderRun:
     """Claim plans whose next reminder is due, remind their owners once each, set the next time.
 
     Rows are claimed with FOR UPDATE SKIP LOCKED on PostgreSQL, so a second clock cannot send twice;
@@ -81,11 +82,14 @@ def send_due_reminders(session: Session, *, now: datetime, limit: int = 200) -> 
                 continue
             channel = "in_app"
             if enqueue is not None and user.phone_e164:
+                body = f"{text} {base_url.rstrip('/')}/plans/{plan.id}" if base_url else text
                 try:
                     with session.begin_nested():
-                        enqueue(session, to=user.phone_e164, body=text, idempotency_key=key, kind="plan_review")
+                        # low priority: a review reminder must never delay an outage check-in
+                        enqueue(session, key=key, to=user.phone_e164, body=body, channel="sms",
+                                purpose="plan_review", priority=500, ref_id=plan.id, now=now)
                     channel = "outbox"
-                except (TypeError, SQLAlchemyError) as exc:
+                except (TypeError, SQLAlchemyError, DomainError) as exc:
                     # an outbox with another signature, or a failed insert: the in-app note still reaches them
                     log.warning("plan reminder via outbox failed (%s); in-app only", type(exc).__name__)
             session.add(PlanReminder(key=key, plan_id=plan.id, user_id=user.id, kind=kind, due_on=due,

@@ -1,5 +1,6 @@
 """Plan services on SQLite and PostgreSQL: workflow, bad input changes nothing, auto-fill, upgrade,
 access rules, reminders and the evidence pack."""
+import importlib.util
 import io
 import zipfile
 from datetime import date, datetime, timedelta, timezone
@@ -290,6 +291,13 @@ def test_review_reminders_reach_owners_once_per_slot(session, world, clock):
     assert run.plans == 1 and run.reminders == 1
     (rem,) = session.scalars(select(PlanReminder)).all()
     assert rem.user_id == world["doctor"].user_id and rem.kind == "due_soon" and "あと30日" in rem.message
+    if importlib.util.find_spec("bcp_service.messaging.outbox") is not None:
+        from bcp_service.messaging import outbox   # the doctor has a mobile: an SMS is queued too
+
+        assert rem.channel == "outbox"
+        assert outbox.get_by_key(session, rem.key).body.startswith("【BCP見直し】")
+    else:
+        assert rem.channel == "in_app"
     assert review.send_due_reminders(session, now=clock.now()).reminders == 0   # same slot: nothing again
     clock.set(datetime(2027, 6, 8, 0, 0, tzinfo=timezone.utc))
     review.send_due_reminders(session, now=clock.now())
