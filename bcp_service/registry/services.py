@@ -366,20 +366,49 @@ def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, di
     org_ids = {d.get(f) for _, d in rows for f in ORG_FIELDS if d.get(f) is not None}
     orgs = {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(org_ids)))} if org_ids else {}
     regions = set(session.scalars(select(Region.code)))
+    existing = _existing_keys(session, {d.get("phone_e164") for _, d in rows if d.get("phone_e164")})
+    seen: dict[tuple, int] = {}
     prepared: list[dict] = []
     errors: list[dict] = []
     for line, data in rows:
+        fields: dict[str, list[str]] = {}
         try:
             prepared.append(_prepare(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions))
         except Invalid as e:
-            errors.append({"row": line, "fields": e.fields})
+            fields.update(e.fields)
         except OutOfScope:
-            errors.append({"row": line, "fields": {"region_code": ["権限の範囲外の患者です"]}})
+            fields["region_code"] = ["権限の範囲外の患者です"]
+        # Offices re-import the same Excel list: the same person twice is refused, not doubled.
+        key = _person_key(data)
+        if key in existing:
+            fields.setdefault("name", []).append(f"同じ氏名・電話番号・生年月日の患者が登録済みです（台帳番号 {existing[key]}）")
+        elif key in seen:
+            fields.setdefault("name", []).append(f"{seen[key]}行目と同じ患者です")
+        else:
+            seen[key] = line
+        if fields:
+            errors.append({"row": line, "fields": fields})
     if errors:
         raise Invalid(f"{len(errors)}行に誤りがあります。1件も登録していません", extra={"rows": errors})
     if prepared:
         _bulk_insert(session, actor, prepared, now=now)
     return len(prepared)
+
+
+def _person_key(data: dict) -> tuple:
+    return (" ".join((data.get("name") or "").split()), data.get("phone_e164"), data.get("birth_date"))
+
+
+def _existing_keys(session: Session, phones: set[str]) -> dict[tuple, int]:
+    """(name, phone, birth date) → id of registered (not deleted) patients with these phones."""
+    found: dict[tuple, int] = {}
+    phones_ = sorted(phones)
+    for i in range(0, len(phones_), 5000):  # stay under SQLite's bound-parameter limit
+        stmt = select(Patient.id, Patient.name, Patient.phone_e164, Patient.birth_date).where(
+            Patient.deleted_at.is_(None), Patient.phone_e164.in_(phones_[i:i + 5000]))
+        for pid, name, phone, birth in session.execute(stmt):
+            found[_person_key({"name": name, "phone_e164": phone, "birth_date": birth})] = pid
+    return found
 
 
 def _bulk_insert(session: Session, actor: Actor, prepared: list[dict], *, now: datetime) -> None:

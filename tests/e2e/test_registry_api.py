@@ -234,6 +234,16 @@ def test_import_is_all_or_nothing_with_line_numbers(client, world, session):
     assert session.scalar(select(func.count()).select_from(Patient)) == 0
 
 
+def test_import_refuses_duplicates_within_the_file(client, world, session):
+    csv = "name,phone,birth_date,region_code\r\n試験 一,090-0000-0071,1950-01-01,1301\r\n" \
+          "試験 二,090-0000-0071,1950-01-01,1301\r\n試験  一,090-0000-0071,1950/1/1,1301\r\n"
+    r = _upload(client, world["h"]["hub"], csv.encode())
+    assert r.status_code == 400
+    rows = r.get_json()["error"]["rows"]
+    assert rows == [{"row": 4, "fields": {"name": ["2行目と同じ患者です"]}}]
+    assert session.scalar(select(func.count()).select_from(Patient)) == 0
+
+
 def test_import_rows_out_of_scope_or_bad_reference_rejected(client, world, session):
     csv = "name,phone,region_code,primary_org_id\r\n試験 一,090-0000-0031,1302,\r\n試験 二,090-0000-0032,1301,999\r\n"
     r = _upload(client, world["h"]["hub"], csv.encode())
@@ -302,11 +312,18 @@ def test_export_xlsx_only_consenting_patients_and_round_trips(client, world, ses
     names = [row[0] for row in rows[1:]]
     assert names == ["試験 同意"]
     assert client.get("/api/v1/patients/export.xlsx", headers=world["h"]["field"]).status_code == 403
-    # the export re-imports as it is
-    session.execute(Patient.__table__.update().values(deleted_at=None))
+    # re-importing the same list is refused row by row (no doubles) ...
     r2 = _upload(client, h, r.get_data(), "export.xlsx")
-    assert r2.status_code == 200, r2.get_json()
-    assert session.scalar(select(func.count()).select_from(Patient).where(Patient.name == "試験 同意")) == 2
+    assert r2.status_code == 400
+    assert "登録済み" in str(r2.get_json()["error"]["rows"][0]["fields"]["name"])
+    # ... and once the patient is removed, the export re-imports as it is
+    pid = session.scalar(select(Patient.id).where(Patient.name == "試験 同意"))
+    assert client.delete(f"/api/v1/patients/{pid}", headers=h).status_code == 204
+    r3 = _upload(client, h, r.get_data(), "export.xlsx")
+    assert r3.status_code == 200, r3.get_json()
+    again = client.get("/api/v1/patients?q=%E5%90%8C%E6%84%8F", headers=h).get_json()["items"]
+    assert [(p["phone_e164"], p["power"]["runway_hours"]) for p in again if p["name"] == "試験 同意"] == [
+        ("+819000000001", 24.0)]
 
 
 # --- helpers: runway preview, postal, geocode ---------------------------------------------------
