@@ -289,3 +289,55 @@ def test_unknown_outage_or_patient_is_not_found(app, session, clock, world):
 def outbox_keys(session):
     from bcp_service.messaging.models import OutboxMessage
     return set(session.scalars(select(OutboxMessage.key)))
+
+
+def test_metronome_tick_advances_due_rows_and_the_task_link_acknowledges(app, session, clock, world, client):
+    from bcp_service.clock import run_metronome_once
+
+    r = declare(session, clock, app)
+    clock.advance(minutes=15)
+    assert run_metronome_once(app)["outages.rounds"] == "ok"
+    assert f"outage:{r.outage.id}:patient:{world.short.id}:round:2:voice" in outbox_keys(session)
+    clock.advance(minutes=15)
+    run_metronome_once(app)
+    task = session.scalars(select(FieldTask).where(FieldTask.patient_id == world.short.id)).one()
+    from bcp_service.messaging.models import OutboxMessage
+    body = session.scalars(select(OutboxMessage.body).where(OutboxMessage.key == f"outage:{r.outage.id}:task:{task.id}:sms")).one()
+    token = body.split("/t/")[1].split()[0]
+    page = client.get(f"/t/{token}")
+    assert page.status_code == 200 and "試験 一郎" not in page.get_data(as_text=True)
+    assert client.post(f"/t/{token}", data={"action": "bogus"}).status_code == 400
+    assert client.post(f"/t/{token}", data={"action": "report_transport"}).status_code == 302
+    session.expire_all()
+    assert session.get(FieldTask, task.id).status == "done"
+    t = session.scalars(select(Transport).where(Transport.patient_id == world.short.id)).one()
+    assert (t.reason, t.status) == ("field_report", "assigned")
+    assert client.get("/t/not-a-token").status_code == 404
+
+
+def test_undeliverable_checkin_sends_the_field_team_at_once(app, session, clock, world):
+    from bcp_service.messaging import answers
+    from bcp_service.messaging.models import OutboxMessage
+
+    r = declare(session, clock, app)
+    msg = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.key == f"outage:{r.outage.id}:patient:{world.long.id}:round:1:sms")).one()
+    answers.escalate(session, msg, "21211 invalid number", clock.now())
+    session.commit()
+    row = session.scalars(select(OutagePatient).where(OutagePatient.patient_id == world.long.id)).one()
+    assert (row.checkin, row.round, row.next_action_at) == ("unreachable", 3, None)
+    assert session.scalars(select(FieldTask).where(FieldTask.patient_id == world.long.id)).one().kind == "visit"
+    answers.escalate(session, msg, "again", clock.now())          # a second failure adds nothing
+    session.commit()
+    assert len(session.scalars(select(FieldTask).where(FieldTask.patient_id == world.long.id)).all()) == 1
+
+
+def test_demo_seed_declares_a_ready_scenario(app, session, clock):
+    from bcp_service.demo import seed
+
+    seed(patients=40)
+    outage = session.scalars(select(Outage)).one()
+    assert outage.status == "active" and outage.cause
+    rows = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == outage.id)).all()
+    assert len(rows) > 0 and any(r.checkin == "ok" for r in rows) and any(r.checkin == "pending" for r in rows)
+    assert any(k.startswith(f"outage:{outage.id}:patient:") for k in outbox_keys(session))
