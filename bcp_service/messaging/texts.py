@@ -76,7 +76,10 @@ def load_catalogue(path: str | None = None) -> Catalogue:
 def _tidy(text: str) -> str:
     # YAML folding turns line breaks into spaces; drop those next to Japanese punctuation.
     text = re.sub(r"\s+", " ", text).strip()
-    return re.sub(r"\s*([。、】）])\s*", r"\1", text)
+    text = re.sub(r"\s*([。、】）])", r"\1", text)
+    text = re.sub(r"([。、】）])\s+(?=[^\x00-\x7f])", r"\1", text)   # keep the space before ASCII (links)
+    # A link glued to Japanese text is not linkified by many phones' SMS apps: keep one space.
+    return re.sub(r"(?<=\S)(https?://)", r" \1", text)
 
 
 class UnknownText(KeyError):

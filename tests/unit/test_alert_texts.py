@@ -56,7 +56,8 @@ def test_checkin_text_names_the_three_answers_and_the_link():
     body = render("checkin", ctx)
     for part in ("1問題なし", "2バッテリー残りわずか", "3至急支援・搬送", "https://x.example/r/T"):
         assert part in body
-    assert "  " not in body and "。 " not in body
+    assert "  " not in body and "。 " not in body.replace("。 https://", "")
+    assert " https://x.example/r/T" in body     # phones linkify only a link that stands apart
 
 
 def test_missing_context_variable_is_an_error_not_a_blank():
