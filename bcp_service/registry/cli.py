@@ -63,3 +63,16 @@ def _print_rows(rows) -> None:
         for field, msgs in r["fields"].items():
             click.echo(f"{r['row']}行目 {field}: {' '.join(msgs)}", err=True)
     sys.stderr.flush()
+
+
+@cli.command(name="recompute", help="全患者の自立電源時間と区分を再計算する（RUNWAY_* の設定変更後に）")
+def recompute() -> None:
+    from bcp_service.app import create_app
+    from bcp_service.db import db
+    from bcp_service.registry import services
+
+    app = create_app()
+    with app.app_context():
+        changed, total = services.recompute_all(db.session, services.RunwayPolicy.from_config(app.config))
+        db.session.commit()
+    click.echo(f"recomputed {total}, tier changed for {changed}")

@@ -110,6 +110,24 @@ def refresh_runway(p: Patient, policy: RunwayPolicy) -> rw.Runway:
     return r
 
 
+def recompute_all(session: Session, policy: RunwayPolicy, *, batch: int = 1000) -> tuple[int, int]:
+    """Recompute the stored runway of every patient (after a change of thresholds). Caller commits.
+    Returns (patients whose tier changed, patients recomputed)."""
+    changed = total = 0
+    last = 0
+    while True:
+        rows = list(session.scalars(select(Patient).where(Patient.id > last).order_by(Patient.id).limit(batch)))
+        if not rows:
+            return changed, total
+        for p in rows:
+            before = p.runway_tier
+            refresh_runway(p, policy)
+            changed += p.runway_tier != before
+        total += len(rows)
+        last = rows[-1].id
+        session.flush()
+
+
 # --- write --------------------------------------------------------------------------------------
 
 def _check_references(session: Session, actor: Actor, data: dict, *, orgs: dict[int, Organization] | None = None

@@ -121,6 +121,15 @@ def test_cli_import(app, session, tmp_path, make_region, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
     result = CliRunner().invoke(main, ["patients", "import", str(path)])
     assert result.exit_code == 0, result.output
+    # 8 h is yellow by default; with RUNWAY_RED_HOURS=10 a recompute turns it red
+    monkeypatch.setenv("RUNWAY_RED_HOURS", "10")
+    assert "imported 1" in result.output
+    recomputed = CliRunner().invoke(main, ["patients", "recompute"])
+    assert "recomputed 1, tier changed for 1" in recomputed.output
+    session.expire_all()
+    assert session.scalars(select(Patient.runway_tier)).one() == "red"
+    monkeypatch.delenv("RUNWAY_RED_HOURS")
+    assert result.exit_code == 0, result.output
     assert "imported 1" in result.output
     bad = tmp_path / "bad.csv"
     bad.write_text("name,phone\r\n試験 二,abc\r\n", encoding="utf-8")
