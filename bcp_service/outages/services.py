@@ -626,7 +626,7 @@ def request_transport(session: Session, *, outage_id: int, patient_id: int, reas
                                       reason=reason, created_at=now, updated_at=now, bed_reserved=False)
     if existing is None:
         session.add(transport)
-    transport.reason = reason if existing is None else existing.reason
+    transport.reason = reason      # a confirmed proposal takes the reason it was confirmed for
     _assign(session, outage, transport, patient, now=now, notifier=notifier, facility_id=facility_id)
     session.flush()
     row.transport_id = transport.id
