@@ -62,6 +62,26 @@ class GridIndex(Generic[T]):
             cols = [k[1] for k in self.cells]
             self._bounds = (min(rows), max(rows), min(cols), max(cols))
 
+    def remove(self, item: T) -> bool:
+        """Drop a point (e.g. a facility that has just become full) so later queries skip it."""
+        for key, pts in self.cells.items():
+            for i, p in enumerate(pts):
+                if p.item is item:
+                    del pts[i]
+                    self.count -= 1
+                    return True
+        return False
+
+    def discard_at(self, lat: float, lon: float, item: T) -> bool:
+        """Like ``remove`` but looks only in the point's own cell (O(cell size))."""
+        pts = self.cells.get(self._key(lat, lon), [])
+        for i, p in enumerate(pts):
+            if p.item is item:
+                del pts[i]
+                self.count -= 1
+                return True
+        return False
+
     def _key(self, lat: float, lon: float) -> tuple[int, int]:
         return (math.floor(lat / self.cell), math.floor(lon / self.cell))
 
@@ -100,7 +120,7 @@ class GridIndex(Generic[T]):
         max_km: float | None = None,
     ) -> list[Hit[T]]:
         """Up to k accepted points, nearest first by geodesic distance (within max_km if given)."""
-        if not self.cells or k <= 0:
+        if not self.count or k <= 0:
             return []
         r0, c0 = self._key(lat, lon)
         rmin, rmax, cmin, cmax = self._bounds

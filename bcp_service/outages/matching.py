@@ -13,6 +13,9 @@ from typing import Iterable, Sequence
 
 from bcp_service.geo.nearest import GridIndex, Hit, Located
 
+# Beyond this a ventilated patient is not driven at night: the desk sees "no facility" and decides.
+MAX_TRANSPORT_KM = 100.0
+
 
 @dataclass
 class FacilityInfo:
@@ -58,10 +61,18 @@ class Matcher:
     get a bed that is already taken; the service persists the same reservation in the database.
     """
 
-    def __init__(self, facilities: Iterable[FacilityInfo], *, cell_deg: float = 0.1) -> None:
+    def __init__(self, facilities: Iterable[FacilityInfo], *, cell_deg: float = 0.1,
+                 max_transport_km: float = MAX_TRANSPORT_KM) -> None:
         self.facilities = {f.id: f for f in facilities}
+        self.max_transport_km = max_transport_km
         self.index: GridIndex[FacilityInfo] = GridIndex(
             (Located(f.lat, f.lon, f) for f in self.facilities.values() if f.lat is not None),
+            cell_deg=cell_deg,
+        )
+        # Receiving facilities in their own index: full ones are dropped as beds are taken, so a
+        # long matching run never re-scans facilities that cannot take anyone.
+        self.receiving: GridIndex[FacilityInfo] = GridIndex(
+            (Located(f.lat, f.lon, f) for f in self.facilities.values() if f.lat is not None and f.can_receive),
             cell_deg=cell_deg,
         )
 
@@ -69,14 +80,17 @@ class Matcher:
                          exclude: Sequence[int] = (), max_km: float | None = None) -> Match | None:
         if lat is None or lon is None:
             return None
-        hits = self.index.nearest(lat, lon, k=1, max_km=max_km,
-                                  accept=lambda f: f.can_receive and f.id not in exclude)
+        hits = self.receiving.nearest(lat, lon, k=1, max_km=max_km or self.max_transport_km,
+                                      accept=lambda f: f.can_receive and f.id not in exclude)
         return _match(hits)
 
     def assign(self, lat, lon, **kw) -> Match | None:
         m = self.transport_target(lat, lon, **kw)
         if m is not None:
-            self.facilities[m.facility_id].reserved += 1
+            f = self.facilities[m.facility_id]
+            f.reserved += 1
+            if not f.can_receive:
+                self.receiving.discard_at(f.lat, f.lon, f)
         return m
 
     def charging_points(self, lat: float | None, lon: float | None, *, k: int = 3,

@@ -48,3 +48,11 @@ def test_patient_without_coordinates_gets_no_match():
     m = Matcher([fac(1, 35.681, 139.761)])
     assert m.transport_target(None, None) is None
     assert m.charging_points(None, 139.7) == []
+
+
+def test_full_facilities_leave_the_search_and_distance_is_capped():
+    m = Matcher([fac(1, 35.681, 139.761, ventilator_beds=1), fac(2, 36.9, 139.9, ventilator_beds=5)])
+    assert m.assign(*HOME).facility_id == 1
+    assert m.receiving.count == 1                       # the full one was dropped from the search
+    assert m.assign(*HOME) is None                      # 2 is ~135 km away: beyond the 100 km cap
+    assert m.assign(*HOME, max_km=200).facility_id == 2
