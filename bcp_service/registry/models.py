@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
@@ -31,9 +31,14 @@ TIER_LABELS = {"red": "赤（6時間以内）", "yellow": "黄（24時間以内�
 class Patient(Base):
     __tablename__ = "patients"
     __table_args__ = (
-        # The list and the outage desk filter by region and sort by runway.
-        Index("ix_patients_region_runway", "region_code", "runway_hours"),
-        Index("ix_patients_region_tier", "region_code", "runway_tier"),
+        # Lists filter by region (and tier) and sort by runway over live (not deleted) patients:
+        # partial indexes so that page, count and deep offsets are index-only scans.
+        Index("ix_patients_live_runway", "region_code", "runway_hours", "id",
+              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_patients_live_tier", "region_code", "runway_tier", "runway_hours", "id",
+              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
+        Index("ix_patients_live_order", "runway_hours", "id",
+              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

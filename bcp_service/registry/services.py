@@ -332,7 +332,11 @@ def list_patients(session: Session, actor: Actor, filters: dict, *, limit: int, 
 
     stmt = patients_query(session, actor, **filters)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = list(session.scalars(stmt.limit(limit).offset(offset)))
+    # Page the ids first (an index-only scan on the partial runway indexes, however deep the
+    # offset), then load just those rows.
+    ids = list(session.scalars(stmt.with_only_columns(Patient.id).limit(limit).offset(offset)))
+    by_id = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
+    rows = [by_id[i] for i in ids if i in by_id]
     audit.record(session, actor, "list", "patient", None,
                  {"filters": sorted(k for k, v in filters.items() if v is not None), "ids": [p.id for p in rows]})
     return rows, total

@@ -66,8 +66,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_patients_nursing_org_id'), ['nursing_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_primary_org_id'), ['primary_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_region_code'), ['region_code'], unique=False)
-        batch_op.create_index('ix_patients_region_runway', ['region_code', 'runway_hours'], unique=False)
-        batch_op.create_index('ix_patients_region_tier', ['region_code', 'runway_tier'], unique=False)
+        live = sa.text('deleted_at IS NULL')
+        batch_op.create_index('ix_patients_live_runway', ['region_code', 'runway_hours', 'id'], unique=False,
+                              sqlite_where=live, postgresql_where=live)
+        batch_op.create_index('ix_patients_live_tier', ['region_code', 'runway_tier', 'runway_hours', 'id'],
+                              unique=False, sqlite_where=live, postgresql_where=live)
+        batch_op.create_index('ix_patients_live_order', ['runway_hours', 'id'], unique=False,
+                              sqlite_where=live, postgresql_where=live)
         batch_op.create_index(batch_op.f('ix_patients_status'), ['status'], unique=False)
 
     op.create_table('patient_backups',
@@ -133,8 +138,9 @@ def downgrade() -> None:
     op.drop_table('patient_backups')
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patients_status'))
-        batch_op.drop_index('ix_patients_region_tier')
-        batch_op.drop_index('ix_patients_region_runway')
+        batch_op.drop_index('ix_patients_live_order')
+        batch_op.drop_index('ix_patients_live_tier')
+        batch_op.drop_index('ix_patients_live_runway')
         batch_op.drop_index(batch_op.f('ix_patients_region_code'))
         batch_op.drop_index(batch_op.f('ix_patients_primary_org_id'))
         batch_op.drop_index(batch_op.f('ix_patients_nursing_org_id'))
