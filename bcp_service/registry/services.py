@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.orm import Session
@@ -372,12 +372,6 @@ def facilities_query(session: Session, actor: Actor, *, region_code: str | None 
 
 
 # --- bulk ---------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    fields: dict[str, Any]
-
 
 def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, dict]], *, now: datetime,
                     policy: RunwayPolicy) -> int:

@@ -195,16 +195,16 @@ def api_geocode():
     try:
         r = make_geocoder(current_app.config).geocode(address)
     except AddressNotFound as e:
-        raise _Status(404, "address_not_found", e.message) from None
+        raise _error(404, "address_not_found", e.message) from None
     except GeocodingDisabled as e:
-        raise _Status(422, "geocoding_disabled", e.message) from None
+        raise _error(422, "geocoding_disabled", e.message) from None
     except GeocoderUnavailable as e:
         current_app.logger.warning("geocoder unavailable (%s)", current_app.config.get("GEOCODER"))
-        raise _Status(503, "geocoder_unavailable", e.message) from None
+        raise _error(503, "geocoder_unavailable", e.message) from None
     return {"lat": r.lat, "lon": r.lon, "matched_address": r.address, "source": r.source}
 
 
-def _Status(status: int, code: str, message: str) -> DomainError:  # noqa: N802 - reads like a class
+def _error(status: int, code: str, message: str) -> DomainError:
     err = DomainError(message, code=code)
     err.status = status
     return err
@@ -382,7 +382,8 @@ def patient_import():
 @require(*STAFF_ROLES)
 def patient_map():
     actor = current_actor()
-    stmt = services.patients_query(db.session, actor, status="active").where(Patient_has_coords())
+    stmt = services.patients_query(db.session, actor, status="active").where(
+        m.Patient.lat.is_not(None), m.Patient.lon.is_not(None))
     patients = list(db.session.scalars(stmt.limit(5000)))
     facilities = list(db.session.scalars(services.facilities_query(db.session, actor)))
     from bcp_service.auth import audit
@@ -395,10 +396,6 @@ def patient_map():
                  for f in facilities if f.lat is not None and f.lon is not None])
     return render_template("registry/map.html", patients=patients, facilities=facilities, map_points=points,
                            plot=_svg_plot(patients, facilities), **_page_context(actor))
-
-
-def Patient_has_coords():  # noqa: N802
-    return m.Patient.lat.is_not(None) & m.Patient.lon.is_not(None)
 
 
 def _svg_plot(patients, facilities, width: int = 640, height: int = 480) -> dict:
