@@ -94,6 +94,13 @@ def get_plan(session: Session, actor: Actor, plan_id: int, *, for_edit: bool = F
     return plan
 
 
+def read_plan(session: Session, actor: Actor, plan_id: int) -> Plan:
+    """get_plan for showing contents: a plan may hold patients' names and phones, so reads are audited."""
+    plan = get_plan(session, actor, plan_id)
+    audit.record(session, actor, "read", "plan", plan.id)
+    return plan
+
+
 def current_version(plan: Plan) -> PlanVersion:
     return next(v for v in plan.versions if v.number == plan.current_number)
 

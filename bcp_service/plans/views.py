@@ -150,8 +150,10 @@ def create_plan():
 @require(*LIST_ROLES)
 @api_doc(summary="計画の内容と記入率", response_schema=PlanSchema)
 def get_plan(plan_id: int):
-    plan = services.get_plan(db.session, current_actor(), plan_id)
-    return plan_json(plan, detail=True)
+    plan = services.read_plan(db.session, current_actor(), plan_id)
+    body = plan_json(plan, detail=True)
+    db.session.commit()   # the audit row
+    return body
 
 
 @bp.put("/api/v1/plans/<int:plan_id>/sections/<section_key>")
@@ -403,7 +405,8 @@ def plan_page(plan_id: int):
 @require(*READ_ROLES)
 def section_page(plan_id: int, section_key: str):
     actor = current_actor()
-    plan = services.get_plan(db.session, actor, plan_id)
+    plan = services.read_plan(db.session, actor, plan_id)
+    db.session.commit()
     version = services.current_version(plan)
     template = services.template_of(plan, version)
     section = template.section(section_key)

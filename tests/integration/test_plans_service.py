@@ -323,3 +323,16 @@ def test_evidence_pack_holds_plan_history_and_review_date(session, world, clock)
     assert "提出" in history and "承認" in history
     doc = Document(io.BytesIO(z.read("01_計画書_第1版.docx")))
     assert any(p.text == "患者優先度リスト" for p in doc.paragraphs)
+
+
+def test_evidence_pack_lists_drills_that_exercised_the_plan(session, world, clock):
+    drills = pytest.importorskip("bcp_service.drills.models")
+    plan = new_kikan(session, world, clock)
+    for title, plan_ids in (("停電想定の机上訓練", [plan.id]), ("別の計画の訓練", [plan.id + 100])):
+        session.add(drills.Drill(title=title, scenario_key="blackout_72h", mode="tabletop", status="completed",
+                                 region_code="1301", scheduled_at=clock.now() - timedelta(days=30),
+                                 objectives=[], plan_ids=plan_ids, created_at=clock.now()))
+    session.commit()
+    _, data = review.evidence_pack(session, world["hub"], plan.id)
+    summary = zipfile.ZipFile(io.BytesIO(data)).read("00_概要.md").decode()
+    assert "停電想定の机上訓練（tabletop、completed）" in summary and "別の計画の訓練" not in summary
