@@ -81,3 +81,18 @@ def test_clock_job_is_registered_and_sends_due_reminders(app, session, clock, ma
     assert rem.kind == "overdue" and rem.user_id == doctor.user_id and "期限超過" in rem.message
     jobs.run_review_reminders(app)
     assert len(session.scalars(select(PlanReminder)).all()) == 1
+
+
+def test_app_refuses_to_start_with_a_broken_template(tmp_path, monkeypatch):
+    import pytest
+
+    from bcp_service.app import create_app
+    from bcp_service.plans.templates import DEFAULT_DIR, TemplateError
+
+    monkeypatch.setenv("BCP_ENV", "test")
+    for name in ("kikan.yaml", "renkei.yaml", "chiiki.yaml", "template.schema.json"):
+        (tmp_path / name).write_bytes((DEFAULT_DIR / name).read_bytes())
+    broken = (tmp_path / "renkei.yaml").read_text(encoding="utf-8").replace("type: contact_list", "type: phonebook")
+    (tmp_path / "renkei.yaml").write_text(broken, encoding="utf-8")
+    with pytest.raises(TemplateError, match=r"renkei.yaml: sections/2/fields/0/type"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}", "PLANS_DIR": str(tmp_path)})
