@@ -213,9 +213,26 @@ def _add_patients(session: Session, outage: Outage, candidates: Sequence[_Candid
         })
         if not covered:
             to_message.append(Recipient(c.id, c.phone_e164, c.phone_kind, _priority(out, now)))
-    session.execute(insert(OutagePatient), rows)
+    bulk_insert(session, OutagePatient.__table__, rows)
     notifier.checkin(session, outage, to_message, round_no=1, now=now)
     return len(to_message), len(rows) - len(to_message)
+
+
+def bulk_insert(session: Session, table, rows: list[dict]) -> None:
+    """Many rows in the caller's transaction. On PostgreSQL through COPY (an executemany costs one
+    round trip per row: 20,000 rows took over a second); elsewhere a plain executemany."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    cols = list(rows[0])
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        with cur.copy(f'COPY {table.name} ({", ".join(cols)}) FROM STDIN') as copy:
+            for r in rows:
+                copy.write_row(tuple(r[c] for c in cols))
 
 
 def _check_times(started_at: datetime, expected: datetime | None) -> None:
