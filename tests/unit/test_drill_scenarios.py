@@ -112,3 +112,4 @@ def test_every_objective_links_to_a_section_that_exists_in_the_current_plan_temp
         for obj in sc.objectives:
             for ref in obj.plan_sections:
                 assert templates.current(ref.plan_type).section(ref.section_key) is not None, (key, ref)
+
