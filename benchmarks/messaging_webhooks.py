@@ -102,9 +102,11 @@ def main() -> None:
         outbox.enqueue_many(s, [dict(key=f"bench:{i}", to=f"+8190{i:08d}", body="x", purpose="checkin",
                                      patient_id=i, outage_id=1, round=1) for i in range(n)], now=now)
         s.flush()
-        s.query(OutboxMessage).update({"status": "sent"})
+        rows = []
+        for i, r in enumerate(s.query(OutboxMessage).order_by(OutboxMessage.id)):
+            r.status, r.provider_id = "sent", f"SM{i:032x}"     # as the dispatcher leaves them
+            rows.append((r.id, r.to))
         s.commit()
-        rows = [(r.id, r.to) for r in s.query(OutboxMessage).order_by(OutboxMessage.id)]
         s.close()
         engine.dispose()
 
@@ -112,7 +114,7 @@ def main() -> None:
         status_reqs, inbound_reqs = [], []
         for i, (oid, to) in enumerate(rows):
             path = f"/sms/status?o={oid}"
-            form = {"MessageSid": f"SM{i:032x}", "MessageStatus": "sent", "AccountSid": "AC" + "0" * 32}
+            form = {"MessageSid": f"SM{i:032x}", "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
             status_reqs.append((path, urlencode(form), v.compute_signature(base + path, form)))
             form = {"MessageSid": f"SMin{i:030x}", "From": to, "Body": "１", "AccountSid": "AC" + "0" * 32}
             inbound_reqs.append(("/sms/inbound", urlencode(form), v.compute_signature(base + "/sms/inbound", form)))

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from bcp_service.messaging import answers, replies
@@ -32,8 +32,10 @@ _TASK_KEY = re.compile(r":task:(\d+):")
 
 def _record_event(session: Session, *, dedupe_key: str, kind: str, sid: str | None, now: datetime,
                   from_number: str | None = None, body: str | None = None, outbox_id: int | None = None,
-                  outcome: str | None = None) -> ProviderEvent | None:
-    """Insert the event; None when this dedupe_key was already recorded (a replay)."""
+                  outcome: str | None = None, load: bool = True):
+    """Insert the event; None when this dedupe_key was already recorded (a replay).
+
+    Returns the ProviderEvent (``load=True``) or just its id."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -46,7 +48,7 @@ def _record_event(session: Session, *, dedupe_key: str, kind: str, sid: str | No
     row = result.first()
     if row is None:
         return None
-    return session.get(ProviderEvent, row[0])
+    return session.get(ProviderEvent, row[0]) if load else row[0]
 
 
 # --- status callbacks --------------------------------------------------------------------------
@@ -65,22 +67,30 @@ def handle_status(session: Session, form: dict, *, outbox_id: int | None, now: d
         from bcp_service.errors import Invalid
 
         raise Invalid("MessageSid or CallSid is required", fields={"MessageSid": ["必須です"]})
-    event = _record_event(session, dedupe_key=f"status:{sid}:{provider_status}", kind="status", sid=sid,
-                          now=now, outbox_id=outbox_id, outcome=provider_status)
-    if event is None:
-        return StatusResult(replay=True)
+    # Look the row up first so the event insert carries its id: three round trips, not five — status
+    # callbacks are the bulk of webhook traffic during a fan-out (two per message).
     msg = session.scalars(select(OutboxMessage).where(OutboxMessage.provider_id == sid)).first()
+    reconciled = False
     if msg is None and outbox_id is not None:
         # Reconciliation: the provider accepted a send whose result we never committed (crash window).
         candidate = session.get(OutboxMessage, outbox_id)
         if candidate is not None and candidate.provider_id is None:
-            msg = candidate
-            msg.provider_id = sid
-            log.warning("outbox %s reconciled from a status callback", msg.id)
+            msg, reconciled = candidate, True
+    event_id = _record_event(session, dedupe_key=f"status:{sid}:{provider_status}", kind="status", sid=sid,
+                             now=now, outbox_id=msg.id if msg else outbox_id, outcome=provider_status,
+                             load=False)
+    if event_id is None:
+        return StatusResult(replay=True)
+    if session.get_bind().dialect.name == "postgresql":
+        # A status update lost in a database crash costs at most a duplicate send (the lease expires),
+        # never a lost answer: do not wait for the WAL flush. Answers keep synchronous commits.
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     if msg is None:
         return StatusResult(replay=False)
+    if reconciled:
+        msg.provider_id = sid
+        log.warning("outbox %s reconciled from a status callback", msg.id)
     new = status_from_provider(provider_status)
-    event.outbox_id = msg.id
     if new is None:
         return StatusResult(False, msg.id, msg.status)
     if _RANK[new] <= _RANK.get(msg.status, 0):
@@ -163,6 +173,10 @@ def apply_answer(session: Session, claims: TapClaims, raw: str, *, channel: str,
     return AnswerResult(outcome=f"answer:{answer}" if handled else "unhandled", claims=claims)
 
 
+def _set_outcome(session: Session, event_id: int, outcome: str) -> None:
+    session.execute(update(ProviderEvent).where(ProviderEvent.id == event_id).values(outcome=outcome[:32]))
+
+
 def handle_inbound_sms(session: Session, form: dict, *, now: datetime) -> AnswerResult:
     sid = form.get("MessageSid") or form.get("SmsSid")
     if not sid:
@@ -171,25 +185,25 @@ def handle_inbound_sms(session: Session, form: dict, *, now: datetime) -> Answer
         raise Invalid("MessageSid is required", fields={"MessageSid": ["必須です"]})
     phone = (form.get("From") or "").strip()
     body = form.get("Body") or ""
-    event = _record_event(session, dedupe_key=f"inbound:{sid}", kind="inbound", sid=sid, now=now,
-                          from_number=phone[:20], body=body[:1000])
-    if event is None:
-        return AnswerResult(replay=True, outcome="replay")
     reply = replies.parse_reply(body)
+    # Opt-out/in are known before any lookup: record them with the event in one statement.
+    early = {"opt_out": "opt_out", "opt_in": "opt_in"}.get(reply.kind)
+    event_id = _record_event(session, dedupe_key=f"inbound:{sid}", kind="inbound", sid=sid, now=now,
+                             from_number=phone[:20], body=body[:1000], outcome=early, load=False)
+    if event_id is None:
+        return AnswerResult(replay=True, outcome="replay")
     if reply.kind == "opt_out":
         record_opt_out(session, phone, now=now, source="sms_reply")
-        event.outcome = "opt_out"
         return AnswerResult(outcome="opt_out")
     if reply.kind == "opt_in":
         session.execute(delete(OptOut).where(OptOut.phone == phone))
-        event.outcome = "opt_in"
         return AnswerResult(outcome="opt_in")
     claims = _claims_for_reply(session, phone)
     if claims is None:
-        event.outcome = "unmatched"
+        _set_outcome(session, event_id, "unmatched")
         return AnswerResult(outcome="unmatched")
     result = apply_answer(session, claims, body, channel="sms", now=now)
-    event.outcome = result.outcome[:32]
+    _set_outcome(session, event_id, result.outcome)
     return result
 
 
@@ -198,12 +212,12 @@ def handle_voice_digits(session: Session, claims: TapClaims, form: dict, *, now:
     digits = form.get("Digits") or ""
     if replies.parse_digit(digits) is None:
         return AnswerResult(outcome="unknown", claims=claims)
-    event = _record_event(session, dedupe_key=f"voice:{call_sid or uuid.uuid4().hex}", kind="voice",
-                          sid=call_sid or None, now=now, body=digits[:8])
-    if event is None:
+    event_id = _record_event(session, dedupe_key=f"voice:{call_sid or uuid.uuid4().hex}", kind="voice",
+                             sid=call_sid or None, now=now, body=digits[:8], load=False)
+    if event_id is None:
         return AnswerResult(replay=True, outcome="replay", claims=claims)
     result = apply_answer(session, claims, digits, channel="voice", now=now)
-    event.outcome = result.outcome[:32]
+    _set_outcome(session, event_id, result.outcome)
     return result
 
 
