@@ -367,9 +367,21 @@ def live(outage_id: int):
         "events": queries.events(db.session, outage.id, limit=100),
         "tasks": queries.tasks(db.session, outage.id),
         "facilities": queries.facilities_for_map(db.session, outage.region_code),
+        "charging": _charging_suggestions(outage, rows),
     }
     return Response(current_app.json.dumps(body), mimetype="application/json",
                     headers={"Cache-Control": "no-store"})
+
+
+def _charging_suggestions(outage, rows: list[dict]) -> dict:
+    """Where a family with a low battery but no need for transport can charge (nearest 2 with power)."""
+    wanted = [r for r in rows if r["checkin"] == "low_battery" and r["transport_id"] is None][:50]
+    if not wanted:
+        return {}
+    matcher = services.Matcher(services._facility_infos(db.session, count_proposed=False))
+    return {str(r["patient_id"]): [{"name": m.facility_name, "distance_km": m.km}
+                                   for m in matcher.charging_points(r["lat"], r["lon"], k=2)]
+            for r in wanted}
 
 
 @bp.get("/outages/<int:outage_id>/runsheet")

@@ -162,3 +162,14 @@ def test_desk_pages_dashboard_runsheet(client, clock, desk, make_user, login):
     assert [p["patient_id"] for p in live["patients"]] == [desk.ids[1], desk.ids[0], desk.ids[2]]
     sheet = client.get(f"/outages/{oid}/runsheet").get_data(as_text=True)
     assert sheet.index("試験 太郎1") < sheet.index("試験 太郎0") < sheet.index("試験 太郎2")
+
+
+def test_dashboard_offers_charging_points_when_no_transport_is_needed(client, clock, desk, make_user, login):
+    oid = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
+    r = client.post(f"/api/v1/outages/{oid}/patients/{desk.ids[2]}/answer", json={"answer": "2"}, headers=desk.hub)
+    assert r.get_json()["transport_id"] is None                  # 30 h left, restoration in 6 h
+    points = client.get(f"/api/v1/outages/{oid}/patients/{desk.ids[2]}/charging-points", headers=desk.hub).get_json()
+    assert points["items"][0]["name"] == "試験受入病院"
+    login(make_user("hub_staff", email="desk2@example.invalid"))
+    live = client.get(f"/outages/{oid}/live.json").get_json()
+    assert live["charging"][str(desk.ids[2])][0]["name"] == "試験受入病院"
