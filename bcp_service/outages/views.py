@@ -312,17 +312,7 @@ def desk():
 @require(*DESK)
 def desk_declare():
     form = request.form
-    area: dict
-    try:
-        if form.get("area_kind") == "municipality_codes":
-            area = {"municipality_codes": [c.strip() for c in form.get("municipality_codes", "").replace("、", ",")
-                                           .split(",") if c.strip()]}
-        elif form.get("area_kind") == "geometry":
-            area = {"geometry": current_app.json.loads(form.get("geometry") or "null")}
-        else:
-            area = {"center": {"lat": form.get("lat"), "lon": form.get("lon")}, "radius_km": form.get("radius_km")}
-    except ValueError:
-        raise Invalid("GeoJSON が読めません。", fields={"geometry": ["JSON として読めません"]}) from None
+    area = _area_from_form(form)
     data = {"area": area, "cause": form.get("cause") or None, "drill": form.get("drill") == "1"}
     for key in ("started_at", "expected_restoration_at"):
         if form.get(key):
@@ -333,6 +323,37 @@ def desk_declare():
     db.session.commit()
     _propose_after_declare(result.outage.id)
     return redirect(url_for("outages.dashboard", outage_id=result.outage.id))
+
+
+def _area_from_form(form) -> dict:
+    try:
+        if form.get("area_kind") == "municipality_codes":
+            return {"municipality_codes": [c.strip() for c in form.get("municipality_codes", "").replace("、", ",")
+                                           .split(",") if c.strip()]}
+        if form.get("area_kind") == "geometry":
+            return {"geometry": current_app.json.loads(form.get("geometry") or "null")}
+    except ValueError:
+        raise Invalid("GeoJSON が読めません。", fields={"geometry": ["JSON として読めません"]}) from None
+    return {"center": {"lat": form.get("lat"), "lon": form.get("lon")}, "radius_km": form.get("radius_km")}
+
+
+@bp.post("/outages/<int:outage_id>/change")
+@require(*DESK)
+def desk_change(outage_id: int):
+    """Widen / narrow the area, or move the expected restoration, from the dashboard."""
+    _load_outage(outage_id, for_update=True)
+    now, actor = _now(), current_actor()
+    if request.form.get("expected_restoration_at"):
+        data = ChangeOutageSchema().load({"expected_restoration_at": _local_form_time(request.form["expected_restoration_at"])})
+        services.change_restoration(db.session, outage_id, data["expected_restoration_at"], now=now,
+                                    actor_user_id=actor.user_id)
+    if request.form.get("area_kind"):
+        services.change_area(db.session, outage_id, _area_from_form(request.form), now=now,
+                             notifier=notifier_for(current_app), actor_user_id=actor.user_id)
+    audit(db.session, actor, "update", "outage", outage_id, {"via": "desk"})
+    db.session.commit()
+    _propose_after_declare(outage_id)
+    return redirect(url_for("outages.dashboard", outage_id=outage_id))
 
 
 def _local_form_time(value: str) -> str:

@@ -173,3 +173,28 @@ def test_dashboard_offers_charging_points_when_no_transport_is_needed(client, cl
     login(make_user("hub_staff", email="desk2@example.invalid"))
     live = client.get(f"/outages/{oid}/live.json").get_json()
     assert live["charging"][str(desk.ids[2])][0]["name"] == "試験受入病院"
+
+
+def test_desk_forms_declare_widen_and_resolve(client, clock, desk, make_user, login, session):
+    from tests.conftest import csrf_from
+
+    login(make_user("hub_staff", email="desk3@example.invalid"))
+    token = csrf_from(client.get("/outages").get_data(as_text=True))
+    r = client.post("/outages", data={"csrf_token": token, "area_kind": "municipality_codes",
+                                      "municipality_codes": "131024", "expected_restoration_at": "2026-11-24T20:00",
+                                      "cause": "試験 フォーム"})
+    assert r.status_code == 302
+    outage = session.scalars(select(Outage)).one()
+    assert outage.expected_restoration_at.isoformat() == "2026-11-24T11:00:00+00:00"   # 20:00 JST
+    r = client.post(f"/outages/{outage.id}/change", data={"csrf_token": token, "area_kind": "circle", "lat": "35.671",
+                                                          "lon": "139.77", "radius_km": "0.05"})
+    assert r.status_code == 302
+    assert session.scalar(select(func.count()).select_from(OutagePatient)
+                          .where(OutagePatient.in_area.is_(True))) == 1
+    bad = client.post(f"/outages/{outage.id}/change", data={"csrf_token": token, "area_kind": "circle", "lat": "x",
+                                                            "lon": "139.77", "radius_km": "1"})
+    assert bad.status_code == 400 and "数値" in bad.get_data(as_text=True)
+    assert client.post(f"/outages/{outage.id}/resolve", data={}).status_code == 400          # CSRF enforced
+    assert client.post(f"/outages/{outage.id}/resolve", data={"csrf_token": token}).status_code == 302
+    session.expire_all()
+    assert session.get(Outage, outage.id).status == "resolved"
