@@ -82,8 +82,10 @@ def _may_edit(actor: Actor, plan: Plan) -> bool:
             and actor.organization_id is not None and plan.organization_id == actor.organization_id)
 
 
-def get_plan(session: Session, actor: Actor, plan_id: int, *, for_edit: bool = False) -> Plan:
-    plan = session.get(Plan, plan_id)
+def get_plan(session: Session, actor: Actor, plan_id: int, *, for_edit: bool = False, lock: bool = False) -> Plan:
+    # lock: state changes take the plan row (FOR UPDATE on PostgreSQL) so two people approving or
+    # saving at the same moment are applied one after the other, never both on the same old state
+    plan = session.get(Plan, plan_id, with_for_update=True if lock else None)
     if plan is None or not _may_read(session, actor, plan):
         if plan is not None and actor.role is Role.PREFECTURE_REVIEWER:
             raise OutOfScope("都道府県担当は計画の状態の一覧のみ閲覧できます（内容は閲覧できません）")
@@ -235,7 +237,7 @@ def _stored(a: PlanAnswer | None) -> af.Stored | None:
 
 def save_section(session: Session, actor: Actor, plan_id: int, section_key: str, answers: Any, *,
                  now: datetime, template_version: int | None = None) -> Plan:
-    plan = get_plan(session, actor, plan_id, for_edit=True)
+    plan = get_plan(session, actor, plan_id, for_edit=True, lock=True)
     version = current_version(plan)
     if template_version is not None and template_version != version.template_version:
         raise Conflict(f"この計画はテンプレート v{version.template_version} です。"
@@ -336,7 +338,7 @@ def _autofill(session: Session, actor: Actor, plan: Plan, version: PlanVersion, 
 
 def refresh_autofill(session: Session, actor: Actor, plan_id: int, *, now: datetime,
                      fields: list[str] | None = None, overwrite: list[str] | None = None) -> list[FillResult]:
-    plan = get_plan(session, actor, plan_id, for_edit=True)
+    plan = get_plan(session, actor, plan_id, for_edit=True, lock=True)
     version = current_version(plan)
     _require_draft(version)
     template = template_of(plan, version)
@@ -355,7 +357,7 @@ def refresh_autofill(session: Session, actor: Actor, plan_id: int, *, now: datet
 # ------------------------------------------------------------------ workflow
 
 def submit(session: Session, actor: Actor, plan_id: int, *, now: datetime) -> Plan:
-    plan = get_plan(session, actor, plan_id, for_edit=True)
+    plan = get_plan(session, actor, plan_id, for_edit=True, lock=True)
     version = current_version(plan)
     if version.status != "draft":
         raise Conflict(f"提出できるのは下書きだけです（現在: {version.status}）")
@@ -372,7 +374,7 @@ def submit(session: Session, actor: Actor, plan_id: int, *, now: datetime) -> Pl
 
 
 def approve(session: Session, actor: Actor, plan_id: int, *, now: datetime) -> Plan:
-    plan = get_plan(session, actor, plan_id)
+    plan = get_plan(session, actor, plan_id, lock=True)
     if actor.role not in (Role.ADMIN, Role.HUB_STAFF) or not _may_edit(actor, plan):
         raise OutOfScope("承認できるのは圏域の拠点職員または管理者です")
     version = current_version(plan)
@@ -404,7 +406,7 @@ def _stated_review_date(template: Template, answers: dict) -> str | None:
 
 
 def send_back(session: Session, actor: Actor, plan_id: int, *, now: datetime, comment: str | None = None) -> Plan:
-    plan = get_plan(session, actor, plan_id)
+    plan = get_plan(session, actor, plan_id, lock=True)
     if actor.role not in (Role.ADMIN, Role.HUB_STAFF) or not _may_edit(actor, plan):
         raise OutOfScope("差し戻しできるのは圏域の拠点職員または管理者です")
     version = current_version(plan)
@@ -423,7 +425,7 @@ def send_back(session: Session, actor: Actor, plan_id: int, *, now: datetime, co
 def revise(session: Session, actor: Actor, plan_id: int, *, now: datetime,
            template_version: int | None = None, note: str | None = None) -> tuple[Plan, dict]:
     """approved → a new draft n+1 with the answers carried over (onto the newest template by default)."""
-    plan = get_plan(session, actor, plan_id, for_edit=True)
+    plan = get_plan(session, actor, plan_id, for_edit=True, lock=True)
     old = current_version(plan)
     if old.status != "approved":
         raise Conflict(f"改訂できるのは承認済みの版だけです（現在: {old.status}）")
@@ -464,7 +466,7 @@ def upgrade_draft(session: Session, actor: Actor, plan_id: int, *, now: datetime
     Values that no longer fit are listed in the response and in the plan's history (with the
     value), so nothing disappears without a trace.
     """
-    plan = get_plan(session, actor, plan_id, for_edit=True)
+    plan = get_plan(session, actor, plan_id, for_edit=True, lock=True)
     version = current_version(plan)
     _require_draft(version)
     lib = get_library()
