@@ -43,6 +43,8 @@ class Drill(Base):
     next_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A functional drill runs on a real outage row with drill = true (migration 0007_drill_outages).
+    outage_id: Mapped[int | None] = mapped_column(ForeignKey("outages.id", ondelete="SET NULL"))
 
     participants: Mapped[list["DrillParticipant"]] = relationship(
         back_populates="drill", cascade="all, delete-orphan", order_by="DrillParticipant.id")
