@@ -192,3 +192,42 @@ def test_wizard_pages_render_for_the_author(client, env, login):
     assert client.get(f"/plans/{plan['id']}/sections/nope").status_code == 404
     history = client.get(f"/plans/{plan['id']}/history")
     assert history.status_code == 200 and "作成" in history.get_data(as_text=True)
+
+
+def test_upgrade_comments_and_history_over_http(client, env, session):
+    from bcp_service.plans.models import PlanVersion
+
+    plan = create_kikan(client, env)
+    version = session.get(PlanVersion, plan["id"])   # first plan, first version: ids coincide
+    version.template_version = 1
+    session.commit()
+    saved = client.put(f"/api/v1/plans/{plan['id']}/sections/risks", json={"answers": {"risk_notes": "停電3日"}},
+                       headers=env["doctor"])
+    assert saved.status_code == 200 and saved.get_json()["template_version"] == 1
+    up = client.post(f"/api/v1/plans/{plan['id']}/upgrade", json={}, headers=env["doctor"])
+    body = up.get_json()
+    assert up.status_code == 200 and body["template_version"] == 2
+    assert body["answers"]["risks"] == {"hazard_effects": "停電3日"}
+    assert "family_teaching.teaching_items" in body["upgrade"]["new_required"]
+    assert client.post(f"/api/v1/plans/{plan['id']}/upgrade", json={}, headers=env["doctor"]).status_code == 409
+
+    c = client.post(f"/api/v1/plans/{plan['id']}/sections/risks/comments", json={"body": "浸水想定も確認を"},
+                    headers=env["hub"])
+    assert c.status_code == 201 and c.get_json()["section"] == "risks"
+    assert client.post(f"/api/v1/plans/{plan['id']}/sections/risks/comments", json={"body": ""},
+                       headers=env["hub"]).status_code == 400
+    assert client.post(f"/api/v1/plans/{plan['id']}/sections/nope/comments", json={"body": "x"},
+                       headers=env["hub"]).status_code == 404
+    listed = client.get(f"/api/v1/plans/{plan['id']}/comments", headers=env["doctor"]).get_json()
+    assert [x["body"] for x in listed["items"]] == ["浸水想定も確認を"]
+    actions = [e["action"] for e in client.get(f"/api/v1/plans/{plan['id']}/events", headers=env["doctor"]).get_json()["items"]]
+    assert "upgrade" in actions and "comment" in actions
+
+
+def test_reviewer_page_lists_status_without_links(client, env, login, make_user):
+    create_kikan(client, env)
+    login(make_user("prefecture_reviewer", scope="13"))
+    page = client.get("/plans").get_data(as_text=True)
+    assert "試験クリニック 機関型BCP" in page and "下書き" in page
+    assert "/plans/1" not in page and "新しい計画を作る" not in page
+    assert client.get("/plans/1").status_code == 403
