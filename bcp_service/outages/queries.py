@@ -6,7 +6,7 @@ Tier and hours left are computed live from ``runs_out_at`` and ``now`` by ``tria
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -39,6 +39,15 @@ def visible_outages(session: Session, actor: Actor, *, status: str | None = None
     return list(session.scalars(stmt))
 
 
+# Japan keeps no daylight saving time: a fixed +09:00 offset gives the same result as Asia/Tokyo
+# and is several times cheaper than a ZoneInfo conversion, which matters for 20,000 rows.
+_JST = timezone(timedelta(hours=9))
+
+
+def _jst(value: datetime | None) -> str | None:
+    return value.astimezone(_JST).isoformat() if value is not None else None
+
+
 def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: float = triage.RED_HOURS,
                 yellow_hours: float = triage.YELLOW_HOURS, with_people: bool = False) -> list[dict]:
     cols = [OutagePatient.patient_id, OutagePatient.runs_out_at, OutagePatient.checkin,
@@ -57,7 +66,7 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
         runs_out = r[1]
         row = {
             "patient_id": r[0],
-            "runs_out_at": iso_local(runs_out),
+            "runs_out_at": _jst(runs_out),
             "runway_hours_left": round(triage.hours_left(runs_out, now), 2),
             "tier": triage.tier_for(runs_out, now=now, expected_restoration_at=restore,
                                     red_hours=red_hours, yellow_hours=yellow_hours),
@@ -65,7 +74,7 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
             "transport_id": r[3],
             "dependent_24h": r[4],
             "round": r[5],
-            "next_action_at": iso_local(r[6]),
+            "next_action_at": _jst(r[6]),
             "runway_known": r[7] is not None or r[8] is not None,
         }
         if with_people:
