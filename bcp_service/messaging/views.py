@@ -77,7 +77,10 @@ def _forbidden() -> Response:
     return Response("invalid signature", status=403, mimetype="text/plain")
 
 
-_only_failures = dict(deduct_when=lambda response: response.status_code == 403)
+# Genuine (correctly signed) requests are exempt and never counted, so forged traffic cannot starve
+# Twilio's callbacks even when both arrive through one proxy address; only failures are counted.
+_only_failures = dict(deduct_when=lambda response: response.status_code == 403,
+                      exempt_when=lambda: _signature_ok())
 
 
 # --- webhooks ----------------------------------------------------------------------------------

@@ -181,3 +181,11 @@ def test_resolved_outage_makes_the_link_gone(app, client, recorded):
     assert client.get(f"/r/{token}").status_code == 410
     assert client.post(f"/r/{token}", data={"answer": "1"}).status_code == 410
     assert recorded == []
+
+
+def test_forged_webhooks_are_rate_limited_but_genuine_ones_still_pass(client, session):
+    row = _checkin_row(session)
+    form = {"MessageSid": row.provider_id, "MessageStatus": "delivered"}
+    codes = [post_signed(client, "/sms/status", form, token="forger").status_code for _ in range(32)]
+    assert codes[:30] == [403] * 30 and codes[-1] == 429
+    assert post_signed(client, "/sms/status", form).status_code == 204
