@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from bcp_service.auth import Actor, Role
 from bcp_service.auth import audit
@@ -535,7 +535,9 @@ def list_plans_stmt(session: Session, actor: Actor, *, type_: str | None = None,
                     region_code: str | None = None):
     if actor.role is Role.FIELD_TEAM:
         raise OutOfScope("この役割では計画を閲覧できません")
-    stmt = select(Plan).order_by(Plan.id)
+    # lists show completeness: load versions and answers in batches, not one plan at a time
+    stmt = (select(Plan).order_by(Plan.id)
+            .options(selectinload(Plan.versions).selectinload(PlanVersion.answers)))
     visible = visible_region_codes(session, actor)
     if actor.role is Role.INSTITUTION_STAFF:
         member_plans = select(PlanMember.plan_id).where(PlanMember.organization_id == actor.organization_id)

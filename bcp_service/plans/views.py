@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 
 from bcp_service.api import api_doc, json_body, page_args
 from bcp_service.auth import Role, current_actor, require
-from bcp_service.clock import get_clock, iso_local
+from bcp_service.clock import get_clock, iso_local, to_local
 from bcp_service.db import db
 from bcp_service.errors import DomainError, NotFound
 from bcp_service.web import register_nav
@@ -55,7 +55,7 @@ def plan_json(plan: Plan, *, detail: bool = False) -> dict:
         "created_at": iso_local(plan.created_at), "updated_at": iso_local(plan.updated_at),
         "last_approved_at": iso_local(plan.last_approved_at),
         "review_due_on": plan.review_due_on.isoformat() if plan.review_due_on else None,
-        "review_overdue": bool(plan.review_due_on and plan.review_due_on < get_clock().now().date()),
+        "review_overdue": bool(plan.review_due_on and plan.review_due_on < _today()),
     }
     if detail:
         body["answers"] = services.answers_of(version)
@@ -88,6 +88,11 @@ def template_json(t: Template, lib: TemplateLibrary, *, full: bool = False) -> d
 
 def _now():
     return get_clock().now()
+
+
+def _today():
+    """Today in Tokyo: a review due "today" is not overdue until the Japanese day is over."""
+    return to_local(get_clock().now()).date()
 
 
 # --- API: templates --------------------------------------------------------------------------------
@@ -356,7 +361,7 @@ def plans_page():
     reminders = review.my_reminders(db.session, actor)
     return render_template("plans/list.html", rows=rows, actor=actor, Role=Role, orgs=orgs,
                            type_labels=TYPE_LABELS, status_labels=STATUS_LABELS, reminders=reminders,
-                           today=get_clock().now().date())
+                           today=_today())
 
 
 @bp.post("/plans")
