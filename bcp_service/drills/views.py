@@ -1,6 +1,7 @@
 """Drills API (API.md, Drills) and pages: calendar, detail, facilitator console, evaluation, report."""
 from __future__ import annotations
 
+import base64
 import calendar as pycal
 from datetime import date, datetime, timedelta
 from urllib.parse import urlparse
@@ -16,7 +17,8 @@ from bcp_service.drills import adapters, services
 from bcp_service.drills import evaluation as ev
 from bcp_service.drills.ics import build_calendar
 from bcp_service.drills.models import CorrectiveAction, Drill
-from bcp_service.drills.report import MODE_JA, HAZARD_JA, metric_rows, render_docx, render_html
+from bcp_service.drills.report import (MODE_JA, HAZARD_JA, checkin_chart_png, metric_rows, render_docx,
+                                       render_html)
 from bcp_service.drills.scenarios import DEFAULT_DIR, TABLETOP_QUESTIONS, load_library
 from bcp_service.drills.scheduling import TOKYO
 from bcp_service.drills.schemas import (ActionUpdateSchema, CorrectiveActionSchema, DrillCreateSchema, DrillQuery,
@@ -384,9 +386,10 @@ def detail_page(drill_id: int):
     scenario = library().get(drill.scenario_key)
     warnings = services.schedule_warnings(db.session, drill) if drill.status == "scheduled" else []
     metrics = services.drill_metrics(db.session, drill, adapters.outage_desk())
+    chart = base64.b64encode(checkin_chart_png(metrics)).decode("ascii") if metrics and metrics.targets else None
     today = to_local(_now()).date()
     return render_template("drills/detail.html", drill=drill, scenario=scenario, warnings=warnings,
-                           can_write=actor.role in WRITERS, metrics=metrics,
+                           can_write=actor.role in WRITERS, metrics=metrics, chart=chart,
                            metric_rows=metric_rows(metrics) if metrics else None, MODE_JA=MODE_JA,
                            RATING_LONG_JA=ev.RATING_LONG_JA, ELEMENTS=ev.ELEMENTS,
                            ACTION_STATUSES=ev.ACTION_STATUSES, today=today)

@@ -43,12 +43,13 @@ def world(session, clock, make_region, make_org, make_user, auth_headers):
     }
     session.commit()
     hub = make_user("hub_staff")
-    return {"clinic": clinic, "nursing": nursing, "patients": ps, "h": auth_headers(hub), "make_user": make_user,
+    return {"clinic": clinic, "nursing": nursing, "patients": ps, "h": auth_headers(hub), "hub": hub,
+            "make_user": make_user,
             "auth_headers": auth_headers}
 
 
 def test_functional_drill_contacts_only_opted_in_patients_of_participants_with_drill_marking(
-        client, world, clock, session):
+        client, world, clock, session, login):
     body = drill_body([world["clinic"], world["nursing"]], when=later(clock, hours=1), mode="functional",
                       scenario="planned_outage",
                       participants=[{"organization_id": world["clinic"].id, "contact_name": "試験 担当",
@@ -93,6 +94,9 @@ def test_functional_drill_contacts_only_opted_in_patients_of_participants_with_d
 
     report = client.get(f"/api/v1/drills/{d['id']}/report?format=html", headers=world["h"]).get_data(as_text=True)
     assert "75.0%（3/4）" in report and 'src="data:image/png;base64,' in report
+    login(world["hub"])
+    page = client.get(f"/drills/{d['id']}").get_data(as_text=True)
+    assert 'id="checkin-chart"' in page and f"/outages/{outage_id}" in page
 
     clock.set(outage.declared_at + timedelta(minutes=40))
     outage_services.record_answer(session, outage_id=outage_id, patient_id=ps["d"].id, answer="2",

@@ -98,3 +98,21 @@ def test_overdue_actions_remind_the_owner_first_day_then_weekly_until_done(sessi
     services.update_action(session, actor, action.id, {"status": "done"}, now=clock.now())
     session.commit()
     assert remind_overdue_actions(session, today=date(2026, 12, 30), now=clock.now(), notifier=n, base_url="") == 0
+
+
+def test_clock_registers_the_drill_jobs_and_a_beat_sends_due_reminders(app, session, clock, drill):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bcp_service.clock import build_scheduler, registered_ticks, run_metronome_once
+
+    scheduler = build_scheduler(app, BackgroundScheduler)
+    job = scheduler.get_job("drills.overdue_actions")
+    assert job is not None and "hour='9'" in str(job.trigger)
+    assert "drills.reminders" in registered_ticks()
+    d, _, _ = drill
+    clock.set(d.scheduled_at - timedelta(days=1))
+    assert run_metronome_once(app)["drills.reminders"] == "ok"
+    session.expire_all()
+    keys = session.scalars(select(OutboxMessage.key).where(OutboxMessage.purpose == "drill",
+                                                           OutboxMessage.key.contains(":reminder:"))).all()
+    assert [k.rsplit(":", 2)[-2] for k in keys] == ["1d"]
