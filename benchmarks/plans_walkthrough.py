@@ -254,6 +254,10 @@ def main() -> None:
         web = [w for w in web if w is not None]
         fill = autofill_bench(tmp)
     api_med = statistics.median(t for t, _ in api)
+    from bcp_service.plans.templates import TemplateLibrary
+
+    kikan = TemplateLibrary.load().current("kikan")
+    free_text = sum(1 for s in kikan.sections for f in s.fields if f.required and f.type in ("text", "long_text"))
     lines = ["<!-- plans-walkthrough -->", "## Plans — template size, minimal 機関型 walkthrough, auto-fill", "",
              *template_table(), "",
              f"- Scripted API walkthrough of a minimal 機関型 plan (create with auto-fill → {api[0][1] - 4} section "
@@ -267,9 +271,9 @@ def main() -> None:
     else:
         lines.append("- Browser walkthrough: not run (chromium missing or --no-browser).")
     lines += [
-        "- What that means for a person: 35 required fields in 18 sections; with one to three sentences per "
-        "text field a solo clinic's first complete draft is a typing job measured in tens of minutes. The machine "
-        "time above is the floor, not an estimate of human time.",
+        f"- For a person: the minimal 機関型 plan is {kikan.required_count} required fields in {len(kikan.sections)} "
+        f"sections, {free_text} of them free text. Human writing time was not measured here; the machine times above "
+        "are the floor the software adds.",
         f"- Auto-fill of the patient priority table, clinic with {fill['rows']} patients in a 圏域 of 3,000 "
         f"(median of 7): service **{fill['ours'] * 1000:.1f} ms**, naive baseline (whole 圏域 + per-patient "
         f"lazy loads) **{fill['naive'] * 1000:.1f} ms**, ratio naive / service **{fill['naive'] / fill['ours']:.1f}×**; "
