@@ -133,12 +133,17 @@ def schedule_warnings(session: Session, drill: Drill) -> list[ScheduleWarning]:
 
 
 def _phone_e164(text: str | None) -> str | None:
+    """A staff contact's mobile number in E.164. Drill texts go by SMS, which Japanese landlines
+    cannot receive, so a landline is refused here rather than failing at 3 a.m. in the dispatcher."""
     if not text:
         return None
     phones = _optional("bcp_service.registry.phones")
     if phones is None:
         return text if text.startswith("+") else None
-    return phones.parse_phone(text).e164
+    phone = phones.parse_phone(text)
+    if not phone.sms_capable:
+        raise ValueError("SMS を受け取れる携帯電話の番号を指定してください")
+    return phone.e164
 
 
 def create_drill(session: Session, actor: Actor, data: dict, *, now: datetime,
@@ -175,10 +180,13 @@ def create_drill(session: Session, actor: Actor, data: dict, *, now: datetime,
         if Plan is None:
             problems["plan_ids"] = ["計画機能がまだ利用できません"]
         else:
-            found = set(session.scalars(select(Plan.id).where(Plan.id.in_(plan_ids))))
+            stmt = select(Plan.id).where(Plan.id.in_(plan_ids))
+            if visible is not None:
+                stmt = stmt.where(Plan.region_code.in_(visible))
+            found = set(session.scalars(stmt))
             missing = [pid for pid in plan_ids if pid not in found]
             if missing:
-                problems["plan_ids"] = [f"存在しない計画です: {', '.join(map(str, missing))}"]
+                problems["plan_ids"] = [f"存在しない、または範囲外の計画です: {', '.join(map(str, missing))}"]
     if problems:
         raise Invalid("入力内容に誤りがあります", fields=problems)
 

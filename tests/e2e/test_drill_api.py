@@ -325,6 +325,18 @@ def test_invitations_are_queued_once_per_contact_with_drill_marking(client, worl
     assert rows[0].body.startswith("【訓練】訓練のご案内") and "12/8（火）14:00" in rows[0].body
     participants = {p["organization_id"]: p["invited"] for p in r.get_json()["participants"]}
     assert participants == {world["clinic"].id: True, world["nursing"].id: False}
-    bad = drill_body([], when=later(clock, days=3), participants=[
-        {"organization_id": world["clinic"].id, "contact_phone": "0120-000-000"}])
-    assert client.post("/api/v1/drills", json=bad, headers=world["h"]).status_code == 400
+    for phone in ("0120-000-000", "03-1234-5678"):      # toll-free; a landline cannot receive SMS
+        bad = drill_body([], when=later(clock, days=3), participants=[
+            {"organization_id": world["clinic"].id, "contact_phone": phone}])
+        r = client.post("/api/v1/drills", json=bad, headers=world["h"])
+        assert r.status_code == 400 and "participants" in r.get_json()["error"]["fields"]
+
+
+def test_plans_of_another_region_cannot_be_linked(client, world, clock, session):
+    other_plan = make_plan(session, clock, region_code="1302", title="他圏域の計画")
+    body = drill_body([world["clinic"]], when=later(clock, days=3), plan_ids=[other_plan.id])
+    r = client.post("/api/v1/drills", json=body, headers=world["h"])
+    assert r.status_code == 400 and "plan_ids" in r.get_json()["error"]["fields"]
+    own = make_plan(session, clock)
+    body["plan_ids"] = [own.id]
+    assert client.post("/api/v1/drills", json=body, headers=world["h"]).get_json()["plan_ids"] == [own.id]
