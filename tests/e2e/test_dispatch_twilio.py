@@ -164,3 +164,29 @@ def test_expired_lease_is_recovered_and_sent_once(session, clock, twilio_fake, d
     s = dispatcher.run_once()
     assert (s.recovered, s.sent) == (1, 1)
     assert _row(session, "stuck").attempts == 2 and len(twilio_fake.messages) == 1
+
+
+def test_retries_exhausted_give_up_and_escalate(session, clock, twilio_fake, dispatcher):
+    seen = []
+    saved = list(answers._escalation_handlers)
+    answers._escalation_handlers[:] = [lambda s, msg, reason, now: seen.append((msg.key, reason))]
+    try:
+        dispatcher.config = DispatchConfig(**{**dispatcher.config.__dict__, "max_attempts": 3})
+        twilio_fake.down = True
+        outbox.enqueue(session, key="doomed", to=PHONE, body="x", purpose="field_task")
+        session.commit()
+        for _ in range(5):
+            dispatcher.run_once()
+            clock.advance(minutes=10)
+    finally:
+        answers._escalation_handlers[:] = saved
+    row = _row(session, "doomed")
+    assert (row.status, row.attempts, row.error_code) == ("failed", 3, 503)
+    assert seen == [("doomed", "retry")] and twilio_fake.requests_seen == 3
+
+
+def test_unknown_outbox_purpose_for_voice_without_twiml_is_escalated_not_sent(session, twilio_fake, dispatcher):
+    outbox.enqueue(session, key="v", to=PHONE, channel="voice", purpose="field_task")
+    session.commit()
+    dispatcher.run_once()
+    assert _row(session, "v").status == "failed" and twilio_fake.calls == []
