@@ -101,6 +101,11 @@ def test_declare_answer_by_tap_sms_voice_transport_and_resolve(app, client, sess
     done = post_signed(client, path, {"CallSid": "CA" + "2" * 32, "Digits": "2"})
     assert done.status_code == 200
 
+    # An answer from a number we never wrote to is logged and changes nothing.
+    stranger = post_signed(client, "/sms/inbound", {"MessageSid": "SM" + "9" * 32, "From": "+819099999999",
+                                                   "To": "+815000000000", "Body": "3"})
+    assert stranger.status_code == 200
+
     rows = {i["patient_id"]: i for i in client.get(f"/api/v1/outages/{oid}/patients", headers=hub).get_json()["items"]}
     assert rows[people["tap"]]["checkin"] == "ok"
     assert rows[people["sms"]]["checkin"] == "needs_help"
@@ -108,6 +113,7 @@ def test_declare_answer_by_tap_sms_voice_transport_and_resolve(app, client, sess
 
     # Transport: the nearest facility with power and a free bed (not the dark one next door).
     transports = client.get(f"/api/v1/outages/{oid}/transports", headers=hub).get_json()["items"]
+    assert {t["patient_id"] for t in transports if t["status"] != "proposed"} == {people["sms"]}
     urgent = next(t for t in transports if t["patient_id"] == people["sms"])
     assert (urgent["status"], urgent["facility_id"]) == ("assigned", right.id)
     assert rows[people["sms"]]["transport_id"] == urgent["id"]
