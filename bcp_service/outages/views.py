@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from sqlalchemy import select
 
 from bcp_service.api import api_doc, csrf_exempt, json_body
 from bcp_service.auth import Role, current_actor, require
@@ -15,7 +16,7 @@ from bcp_service.clock import get_clock, iso_local, to_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid, NotFound, OutOfScope
 from bcp_service.outages import hooks, queries, report, services  # noqa: F401 - hooks register with messaging
-from bcp_service.outages.models import CHECKIN_LABELS, TRANSPORT_LABELS, FieldTask, Transport
+from bcp_service.outages.models import CHECKIN_LABELS, TRANSPORT_LABELS, FieldTask, Outage, Transport
 from bcp_service.outages.notify import notifier_for
 from bcp_service.outages.schemas import (
     CheckinAnswerSchema, ChangeOutageSchema, DeclareOutageSchema, FieldReportSchema, OutageSchema,
@@ -479,13 +480,19 @@ def task_page(token: str):
     return render_template("outages/task.html", task=task, transport=transport, token=token,
                            actions=TASK_ACTIONS[task.kind], transport_labels=TRANSPORT_LABELS,
                            login_url=url_for("auth.login", next=url_for("outages.task_page", token=token)),
-                           details=task.details if _signed_in_staff() else None)
+                           details=task.details if _signed_in_staff_of(task) else None)
 
 
-def _signed_in_staff() -> bool:
+def _signed_in_staff_of(task: FieldTask) -> bool:
+    """Personal details only for signed-in desk or field staff of the outage's region."""
     from flask_login import current_user
 
-    return bool(current_user.is_authenticated and current_user.role in ("admin", "hub_staff", "field_team"))
+    if not (current_user.is_authenticated and current_user.role in ("admin", "hub_staff", "field_team")):
+        return False
+    if current_user.role == "admin":
+        return True
+    region = db.session.scalar(select(Outage.region_code).where(Outage.id == task.outage_id))
+    return region is not None and region == current_user.scope
 
 
 @bp.post("/t/<token>")

@@ -307,6 +307,24 @@ def test_metronome_tick_advances_due_rows_and_the_task_link_acknowledges(app, se
     page = client.get(f"/t/{token}")
     assert page.status_code == 200 and "試験 一郎" not in page.get_data(as_text=True)
     assert client.post(f"/t/{token}", data={"action": "bogus"}).status_code == 400
+    # Signed-in field staff of this region see what they need at the door; another region's do not.
+    from tests.conftest import TEST_PASSWORD, csrf_from
+    from bcp_service.auth import services as auth_services
+
+    def sign_in(scope, email):
+        auth_services.create_user(session, email=email, password=TEST_PASSWORD, role="field_team", scope=scope,
+                                  organization_id=None, display_name="試験 現場")
+        session.commit()
+        c = app.test_client()
+        c.post("/login", data={"email": email, "password": TEST_PASSWORD,
+                               "csrf_token": csrf_from(c.get("/login").get_data(as_text=True))})
+        return c
+    assert "試験 一郎" in sign_in("1301", "f1@example.invalid").get(f"/t/{token}").get_data(as_text=True)
+    from bcp_service.orgs.models import Region
+    session.add(Region(code="2701", name="大阪市", prefecture_code="27", kind="municipality",
+                       municipality_codes=[], created_at=clock.now()))
+    session.commit()
+    assert "試験 一郎" not in sign_in("2701", "f2@example.invalid").get(f"/t/{token}").get_data(as_text=True)
     assert client.post(f"/t/{token}", data={"action": "report_transport"}).status_code == 302
     session.expire_all()
     assert session.get(FieldTask, task.id).status == "done"
