@@ -113,9 +113,15 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgresql")
     args = ap.parse_args()
     results = [run(b, args.patients, args.repeat) for b in args.backends.split(",")]
+    for r in results:
+        print(r)
+    write_section("list", render(results, args.patients, args.repeat))
+
+
+def render(results: list[dict], patients: int, repeat: int) -> str:
     lines = ["## list", "",
-             f"{args.patients:,} synthetic patients in one region; one page of 50 per HTTP request (test client, "
-             f"bearer token, count + page + audit + JSON), median of {args.repeat} after one warm-up. Baseline: load "
+             f"{patients:,} synthetic patients in one region; one page of 50 per HTTP request (test client, "
+             f"bearer token, count + page + audit + JSON), median of {repeat} after one warm-up. Baseline: load "
              "the region's patients, recompute runways in Python, filter `tier=red`, sort, slice (median of 3). "
              "Measured on a shared 2-core machine while other sessions ran their test suites (load average "
              + ", ".join(f"{r['backend']} {r['load']:.1f}" for r in results) + ").", "",
@@ -127,8 +133,8 @@ def main() -> None:
         red = r["queries"]["tier=red"][0]
         lines.append(f"| {r['backend']} | naive baseline (tier=red) | {r['naive_ms']:.0f} ms | | "
                      f"×{r['naive_ms'] / red:.0f} slower than SQL |")
-        print(r)
-    write_section("list", "\n".join(lines))
+    return "\n".join(lines)
+
 
 
 if __name__ == "__main__":
