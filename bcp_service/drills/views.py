@@ -429,6 +429,19 @@ def finish_page(drill_id: int):
     return failed or redirect(url_for("drills.detail_page", drill_id=drill_id))
 
 
+@bp.post("/drills/<int:drill_id>/summary")
+@require(*WRITERS)
+def summary_page(drill_id: int):
+    try:
+        data = DrillUpdateSchema().load({"summary": (request.form.get("summary") or "").strip() or None})
+    except ValidationError as exc:
+        flash("総括が長すぎます。" + "".join(str(m) for m in exc.messages.get("summary", [])), "error")
+        return redirect(url_for("drills.detail_page", drill_id=drill_id))
+    failed = _page_action(drill_id, lambda: services.update_drill(db.session, current_actor(), drill_id, data,
+                                                                  now=_now()), "総括を保存しました。")
+    return failed or redirect(url_for("drills.detail_page", drill_id=drill_id))
+
+
 @bp.get("/drills/<int:drill_id>/console")
 @require(*WRITERS)
 def console_page(drill_id: int):

@@ -74,3 +74,16 @@ def test_evaluation_form_rejects_an_invalid_rating_and_records_a_valid_one(clien
 def test_form_posts_without_csrf_are_refused(client, signed_in):
     r = client.post("/drills/new", data={"title": "x"})
     assert r.status_code == 400
+
+
+def test_summary_written_on_the_page_appears_in_the_report(client, signed_in):
+    r = _new_form(client, participant_org_ids=str(signed_in["clinic"].id))
+    drill_id = int(re.search(r"/drills/(\d+)", r.headers["Location"]).group(1))
+    detail = client.get(f"/drills/{drill_id}").get_data(as_text=True)
+    client.post(f"/drills/{drill_id}/start", data={"csrf_token": csrf_from(detail)})
+    detail = client.get(f"/drills/{drill_id}").get_data(as_text=True)
+    r = client.post(f"/drills/{drill_id}/summary", data={"csrf_token": csrf_from(detail),
+                                                         "summary": "連絡網は機能したが夜間体制に課題"})
+    assert r.status_code == 302
+    report = client.get(f"/drills/{drill_id}/report").get_data(as_text=True)
+    assert "連絡網は機能したが夜間体制に課題" in report
