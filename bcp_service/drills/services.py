@@ -422,7 +422,7 @@ def add_evaluation(session: Session, actor: Actor, drill_id: int, data: dict, *,
         raise Conflict("評価は訓練の実施後に行います", code="wrong_state")
     problems: dict[str, list[str]] = {}
     if drill.objectives and data["objective"] not in drill.objectives:
-        problems["objective"] = ["この訓練の目標ではありません"]
+        problems["objective"] = ["この訓練の目標ではありません（目標: " + "／".join(drill.objectives) + "）"]
     if any(e.objective == data["objective"] for e in drill.evaluations):
         raise Conflict("この目標は評価済みです", code="already_evaluated")
     actions = data.get("corrective_actions", [])

@@ -340,3 +340,17 @@ def test_plans_of_another_region_cannot_be_linked(client, world, clock, session)
     own = make_plan(session, clock)
     body["plan_ids"] = [own.id]
     assert client.post("/api/v1/drills", json=body, headers=world["h"]).get_json()["plan_ids"] == [own.id]
+
+
+def test_an_objective_the_drill_does_not_have_is_400_and_lists_the_valid_ones(client, world, clock):
+    d = create(client, world, clock)
+    client.post(f"/api/v1/drills/{d['id']}/start", headers=world["h"])
+    r = client.post(f"/api/v1/drills/{d['id']}/evaluations", headers=world["h"],
+                    json={"objective": "存在しない目標", "rating": "P"})
+    assert r.status_code == 400
+    assert "搬送の調整ができる" in r.get_json()["error"]["fields"]["objective"][0]
+
+
+def test_drills_default_to_the_scenario_objectives(client, world, clock):
+    d = create(client, world, clock, objectives=[])
+    assert d["objectives"][0] == "停電発生から3時間以内に人工呼吸器利用者全員の安否と電源状況を確認できる"
