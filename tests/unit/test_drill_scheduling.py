@@ -137,3 +137,33 @@ def test_cancelled_drill_is_exported_as_cancelled_without_alarms():
     [vevent] = icalendar.Calendar.from_ical(build_calendar([ev], stamp=DRILL)).walk("VEVENT")
     assert str(vevent["status"]) == "CANCELLED" and vevent["sequence"] == 2
     assert vevent.walk("VALARM") == []
+
+
+# --- property: reminders over any sequence of clock beats -------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from bcp_service.drills.reminders import DRILL_REMINDERS  # noqa: E402
+
+
+@given(created_hours_before=st.integers(min_value=0, max_value=24 * 40),
+       beats=st.lists(st.integers(min_value=0, max_value=24 * 60 * 40), min_size=1, max_size=40))
+def test_reminders_are_sent_at_most_once_never_late_and_never_before_booking(created_hours_before, beats):
+    created = DRILL - timedelta(hours=created_hours_before)
+    done: set[str] = set()
+    sent: list[tuple[str, datetime]] = []
+    # Beats are minutes before the drill, visited in time order (the clock only moves forward).
+    for minutes_before in sorted(set(beats), reverse=True):
+        now = DRILL - timedelta(minutes=minutes_before)
+        if now < created:
+            continue
+        d = drill_reminder(DRILL, now=now, created_at=created, done=done)
+        if d.send:
+            sent.append((d.send, now))
+        done |= set(d.skip) | ({d.send} if d.send else set())
+    keys = [k for k, _ in sent]
+    assert len(keys) == len(set(keys))
+    offsets = dict(DRILL_REMINDERS)
+    for key, at in sent:
+        assert DRILL - offsets[key] <= at < DRILL         # due, and before the drill starts
+        assert DRILL - offsets[key] >= created             # never for a moment before the booking
