@@ -374,7 +374,7 @@ def dashboard(outage_id: int):
     audit(db.session, current_actor(), "read", "outage_dashboard", outage.id)
     db.session.commit()
     return render_template("outages/dashboard.html", outage=outage, checkin_labels=CHECKIN_LABELS,
-                           transport_labels=TRANSPORT_LABELS)
+                           transport_labels=TRANSPORT_LABELS, event_labels=report.EVENT_LABELS)
 
 
 @bp.get("/outages/<int:outage_id>/live.json")

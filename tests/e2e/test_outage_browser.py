@@ -43,3 +43,4 @@ def test_dashboard_shows_triage_table_ordered_by_runs_out_time(page, live_server
     assert "0時間30分" in rows.nth(0).locator(".countdown").inner_text() or \
         "0時間29分" in rows.nth(0).locator(".countdown").inner_text()
     expect(page.locator("#map svg circle")).to_have_count(4)
+    expect(page.locator("#timeline")).to_contain_text("停電宣言")
