@@ -165,13 +165,19 @@ class Dispatcher:
         self.bucket = TokenBucket(config.rate_per_second, monotonic=monotonic, sleep=sleep)
 
     # --- one pass ------------------------------------------------------------------------------
+    def batch_limit(self) -> int:
+        """Never claim more than the rate can send within half a lease: a slow rate with a big batch
+        would let leases expire on rows still waiting for a token, and they would go out twice."""
+        cfg = self.config
+        return max(1, min(cfg.batch, int(cfg.rate_per_second * cfg.lease_seconds / 2)))
+
     def run_once(self) -> DispatchStats:
         stats = DispatchStats()
         session = self.session_factory()
         try:
             now = self.now()
             stats.recovered = recover_expired(session, now=now)
-            rows = claim_due(session, now=now, limit=self.config.batch, lease_seconds=self.config.lease_seconds)
+            rows = claim_due(session, now=now, limit=self.batch_limit(), lease_seconds=self.config.lease_seconds)
             blocked = _opted_out(session, {r.to for r in rows if r.channel == "sms"})
             session.commit()
             stats.claimed = len(rows)
@@ -218,6 +224,9 @@ class Dispatcher:
             log.exception("dispatcher: unexpected error sending outbox %s", row.id)
             return _Result(row, error=SendError(f"unexpected: {type(exc).__name__}", status=None))
 
+    def _send_group(self, rows: list[Claimed]) -> list[_Result]:
+        return [self._send_one(r) for r in rows]
+
     def _send_all(self, session: Session, rows: list[Claimed], blocked: set[str], stats: DispatchStats) -> None:
         pending_results: list[_Result] = []
         to_send = []
@@ -226,12 +235,18 @@ class Dispatcher:
                 pending_results.append(_Result(r, skipped_opt_out=True))
             else:
                 to_send.append(r)
-        with ThreadPoolExecutor(max_workers=max(1, min(self.config.concurrency, len(to_send) or 1)),
+        # One task per recipient, sending that person's messages one after another: concurrency across
+        # people, enqueue order for each person (an invitation is not overtaken by its follow-up).
+        groups: dict[str, list[Claimed]] = {}
+        for r in to_send:                      # already in priority order
+            groups.setdefault(r.to, []).append(r)
+        with ThreadPoolExecutor(max_workers=max(1, min(self.config.concurrency, len(groups) or 1)),
                                 thread_name_prefix="outbox") as pool:
-            futures = {pool.submit(self._send_one, r) for r in to_send}   # submitted in priority order
+            futures = {pool.submit(self._send_group, g) for g in groups.values()}
             while futures:
                 done, futures = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
-                pending_results.extend(f.result() for f in done)
+                for f in done:
+                    pending_results.extend(f.result())
                 if len(pending_results) >= self.config.commit_every or (not futures and pending_results):
                     self._record(session, pending_results, stats)
                     pending_results = []

@@ -62,10 +62,12 @@ class TokenBucket:
         """Take a token if there is one and return 0.0; otherwise return seconds until there is."""
         with self._lock:
             self._refill(self._monotonic())
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
+            # The epsilon absorbs float rounding: without it a bucket at 0.9999999 asks for a sleep
+            # too small to move a large monotonic value, and acquire() would spin forever.
+            if self._tokens >= 1.0 - 1e-9:
+                self._tokens = max(0.0, self._tokens - 1.0)
                 return 0.0
-            return (1.0 - self._tokens) / self.rate
+            return max((1.0 - self._tokens) / self.rate, 1e-6)
 
     def acquire(self) -> None:
         while True:

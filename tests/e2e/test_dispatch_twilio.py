@@ -190,3 +190,12 @@ def test_unknown_outbox_purpose_for_voice_without_twiml_is_escalated_not_sent(se
     session.commit()
     dispatcher.run_once()
     assert _row(session, "v").status == "failed" and twilio_fake.calls == []
+
+
+def test_messages_to_one_person_go_out_in_enqueue_order(session, twilio_fake, dispatcher):
+    twilio_fake.latency = 0.02
+    outbox.enqueue_many(session, [dict(key=f"o:{i}", to=PHONE if i % 2 else f"+8190000{i:05d}", body=f"{i}",
+                                       purpose="drill") for i in range(20)])
+    session.commit()
+    assert dispatcher.run_once().sent == 20
+    assert [m["body"] for m in twilio_fake.messages if m["to"] == PHONE] == [str(i) for i in range(1, 20, 2)]

@@ -81,3 +81,17 @@ def test_token_bucket_reports_wait_without_taking():
     assert bucket.try_acquire() == pytest.approx(0.5)
     ft.t += 0.5
     assert bucket.try_acquire() == 0.0
+
+
+def test_dispatcher_never_claims_more_than_half_a_lease_can_send():
+    from bcp_service.messaging.channels import ConsoleChannel
+    from bcp_service.messaging.dispatcher import DispatchConfig, Dispatcher
+
+    def d(rate, batch=200, lease=120):
+        cfg = DispatchConfig(public_base_url="http://x", secret="s", rate_per_second=rate, batch=batch,
+                             lease_seconds=lease)
+        return Dispatcher(lambda: None, ConsoleChannel(), cfg, now=lambda: None).batch_limit()
+
+    assert d(100) == 200
+    assert d(1) == 60
+    assert d(0.01) == 1
