@@ -403,13 +403,16 @@ def _svg_plot(patients, facilities, width: int = 640, height: int = 480) -> dict
     pts = [(p.lat, p.lon) for p in patients] + [(f.lat, f.lon) for f in facilities if f.lat is not None]
     if not pts:
         return {"width": width, "height": height, "patients": [], "facilities": []}
+    import math
+
     lat0, lat1 = min(a for a, _ in pts), max(a for a, _ in pts)
     lon0, lon1 = min(b for _, b in pts), max(b for _, b in pts)
-    span = max(lat1 - lat0, lon1 - lon0, 0.01)
+    k = math.cos(math.radians((lat0 + lat1) / 2))  # a degree of longitude is shorter than one of latitude
+    span = max(lat1 - lat0, (lon1 - lon0) * k, 0.01)
     pad = 20
 
     def xy(lat, lon):
-        return (round(pad + (lon - lon0) / span * (width - 2 * pad), 1),
+        return (round(pad + (lon - lon0) * k / span * (width - 2 * pad), 1),
                 round(height - pad - (lat - lat0) / span * (height - 2 * pad), 1))
 
     return {"width": width, "height": height,
