@@ -284,6 +284,7 @@ class PatientOut(Schema):
     evacuation_plan_status = fields.String()
     evacuation_plan_updated_on = fields.Date(allow_none=True)
     status = fields.String()
+    contactable = fields.Boolean(attribute="is_contactable")  # active and not deleted: reached in outages
     notes = fields.String(allow_none=True)
     devices = fields.List(fields.Nested(DeviceOut))
     backups = fields.List(fields.Nested(BackupOut))

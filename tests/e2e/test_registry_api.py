@@ -54,7 +54,7 @@ def test_create_patient_returns_contract_fields(client, world):
     assert "24時間" in p["power"]["explain"]
     assert p["region_code"] == "1301" and p["postal_code"] == "1000001"
     assert p["contacts"][0]["phone_e164"] == "+81300001234"
-    assert p["drill_opt_in"] is False
+    assert p["drill_opt_in"] is False and p["contactable"] is True
     # Japanese as-is, not \u-escaped
     assert "試験 太郎" in r.get_data(as_text=True)
 
