@@ -125,14 +125,20 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease_seconds: flo
            .where(OutboxMessage.status == QUEUED, OutboxMessage.next_attempt_at <= now)
            .order_by(OutboxMessage.priority, OutboxMessage.id)
            .limit(limit))
+    values = dict(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds),
+                  attempts=OutboxMessage.attempts + 1, updated_at=now)
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    stmt = (update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == QUEUED)
-            .values(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds),
-                    attempts=OutboxMessage.attempts + 1, updated_at=now)
-            .returning(*_CLAIM_COLUMNS)
-            .execution_options(synchronize_session=False))
+        # A CTE, not "WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)": PostgreSQL may run such a
+        # subquery more than once inside the UPDATE and then claims far more than n rows (seen in
+        # tests/integration/test_dispatch_claim.py). A locking CTE is evaluated exactly once.
+        picked = due.with_for_update(skip_locked=True).cte("due")
+        stmt = (update(OutboxMessage).where(OutboxMessage.id == picked.c.id).values(**values)
+                .returning(*_CLAIM_COLUMNS).execution_options(synchronize_session=False))
+    else:
+        # SQLite: one writer at a time, and a single statement is atomic.
+        stmt = (update(OutboxMessage)
+                .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == QUEUED)
+                .values(**values).returning(*_CLAIM_COLUMNS).execution_options(synchronize_session=False))
     rows = [Claimed(*r) for r in session.execute(stmt).all()]
     rows.sort(key=lambda c: (c.priority, c.id))
     return rows
