@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from bcp_service.api import api_doc, csrf_exempt, json_body
-from bcp_service.auth import Role, current_actor, require
+from bcp_service.auth import Role, audit, current_actor, require
 from bcp_service.clock import get_clock
 from bcp_service.db import db
 from bcp_service.errors import Invalid, OutOfScope
@@ -288,6 +288,7 @@ def create_rollcall():
                                  drill=data["drill"], created_by=actor.user_id, now=_now(),
                                  secret=current_app.config["SECRET_KEY"],
                                  base_url=current_app.config["PUBLIC_BASE_URL"], hub_name=_hub_name())
+    audit.record(db.session, actor, "create", "rollcall", rc.id, detail={"members": len(members)})
     db.session.commit()
     return RollcallOut().dump(rc), 201
 
@@ -297,7 +298,10 @@ def create_rollcall():
 @api_doc(summary="職員安否確認の集計 (roll-call tally)", response_schema=RollcallOut)
 def get_rollcall(rollcall_id: int):
     rc = rollcall.get_rollcall(db.session, rollcall_id)
-    _check_org(current_actor(), rc.organization_id)
+    actor = current_actor()
+    _check_org(actor, rc.organization_id)
+    audit.record(db.session, actor, "read", "rollcall", rc.id)
+    db.session.commit()
     return RollcallOut().dump(rc)
 
 
@@ -308,6 +312,7 @@ def close_rollcall(rollcall_id: int):
     rc = rollcall.get_rollcall(db.session, rollcall_id)
     _check_org(current_actor(), rc.organization_id)
     rollcall.close_rollcall(db.session, rollcall_id, now=_now())
+    audit.record(db.session, current_actor(), "close", "rollcall", rc.id)
     db.session.commit()
     return RollcallOut().dump(rc)
 
