@@ -16,7 +16,7 @@ from bcp_service.registry.phones import PHONE_KINDS, PhoneError, display_phone, 
 
 _NUM = {"allow_nan": False}
 # Fields the API answers that a client may echo back on PATCH: ignored, never written.
-READ_ONLY = ("id", "phone_e164", "power", "created_at", "updated_at", "phone_display", "age")
+READ_ONLY = ("id", "phone_e164", "power", "created_at", "updated_at", "contactable")
 
 
 def _blank_to_none(data, keys):
@@ -45,7 +45,8 @@ class DeviceIn(Schema):
     @pre_load
     def _blanks(self, data, **_):
         if isinstance(data, dict):
-            data = _blank_to_none(dict(data), ("mode", "model", "watts", "settings"))
+            data = {k: v for k, v in data.items() if k != "id"}  # echoed from a GET
+            data = _blank_to_none(data, ("mode", "model", "watts", "settings"))
             for k in ("hours_per_day", "internal_battery_hours"):
                 if data.get(k) is None or data.get(k) == "":
                     data.pop(k, None)
@@ -71,7 +72,8 @@ class BackupIn(Schema):
     @pre_load
     def _blanks(self, data, **_):
         if isinstance(data, dict):
-            data = _blank_to_none(dict(data), ("hours", "watt_hours", "note"))
+            data = {k: v for k, v in data.items() if k != "id"}  # echoed from a GET
+            data = _blank_to_none(data, ("hours", "watt_hours", "note"))
             if data.get("count") in (None, ""):
                 data.pop("count", None)
         return data
@@ -94,6 +96,13 @@ class ContactIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 100))
     relation = fields.String(allow_none=True, validate=validate.Length(max=50))
     phone = fields.String(allow_none=True)
+
+    @pre_load
+    def _echoed(self, data, **_):
+        # phone_e164 / phone_kind are derived from phone; a GET response sent back is fine.
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in ("phone_e164", "phone_kind")}
+        return data
 
     @post_load
     def _phone(self, data, **_):

@@ -106,6 +106,20 @@ def test_get_patch_delete(client, world, session):
     assert client.get("/api/v1/patients", headers=h).get_json()["total"] == 0
 
 
+def test_a_get_response_can_be_sent_back_as_patch(client, world):
+    h = world["h"]["hub"]
+    pid = client.post("/api/v1/patients", json=body(), headers=h).get_json()["id"]
+    got = client.get(f"/api/v1/patients/{pid}", headers=h).get_json()
+    r = client.patch(f"/api/v1/patients/{pid}", json=dict(got, name="試験 太郎（改）"), headers=h)
+    assert r.status_code == 200, r.get_json()
+    after = r.get_json()
+    assert after["name"] == "試験 太郎（改）"
+    for key in ("power", "phone_e164", "contacts", "region_code", "consent_date"):
+        assert after[key] == got[key], key
+    assert [{k: d[k] for k in ("kind", "mode", "watts")} for d in after["devices"]] == \
+        [{k: d[k] for k in ("kind", "mode", "watts")} for d in got["devices"]]
+
+
 def test_list_filters_by_tier_and_sorts_by_runway(client, world):
     h = world["h"]["hub"]
     client.post("/api/v1/patients", json=body(name="試験 緑", backups=[{"kind": "generator", "hours": 100}]), headers=h)
