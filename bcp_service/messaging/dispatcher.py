@@ -16,6 +16,10 @@ One pass (:meth:`Dispatcher.run_once`):
    21610 (opted out) recorded as an opt-out; 21614 (landline) and undeliverable SMS fall back to a
    voice call for check-ins; everything else permanent → ``failed`` and the escalation hook.
 
+Order: lowest ``priority`` first across people; messages to one person go out one after another in
+the order they were enqueued. The token bucket is per dispatcher process: two dispatchers on one
+account share the provider's limit, so give each ``SMS_RATE_PER_SECOND / n``.
+
 **The crash window, stated honestly.** If the process dies after the provider accepted a message and
 before our commit of its provider id (at most one result group, plus what is in flight: about
 ``concurrency`` messages), the row's lease expires and it is sent again — a duplicate SMS, never a

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bcp_service.db import db
 from bcp_service.messaging import answers, outbox
 from bcp_service.messaging.dispatcher import DispatchConfig, Dispatcher
-from bcp_service.messaging.channels import TwilioChannel
+from bcp_service.messaging.channels import SendError, TwilioChannel
 from bcp_service.messaging.models import OptOut, OutboxMessage
 from tests.e2e.twilio_fake import ACCOUNT_SID, AUTH_TOKEN
 
@@ -199,3 +199,28 @@ def test_messages_to_one_person_go_out_in_enqueue_order(session, twilio_fake, di
     session.commit()
     assert dispatcher.run_once().sent == 20
     assert [m["body"] for m in twilio_fake.messages if m["to"] == PHONE] == [str(i) for i in range(1, 20, 2)]
+
+
+def test_api_base_override_holds_even_with_twilio_edge_and_region_set(monkeypatch, twilio_fake):
+    monkeypatch.setenv("TWILIO_EDGE", "tokyo")
+    monkeypatch.setenv("TWILIO_REGION", "jp1")
+    ch = TwilioChannel(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number="+815000000000",
+                       api_base=twilio_fake.base_url, timeout=5)
+    assert ch.send_sms(PHONE, "試験", callback_url=None).provider_id.startswith("SM")
+    assert len(twilio_fake.messages) == 1
+
+
+def test_wrong_credentials_are_a_permanent_error_not_a_retry(twilio_fake):
+    ch = TwilioChannel(account_sid=ACCOUNT_SID, auth_token="wrong", from_number="+815000000000",
+                       api_base=twilio_fake.base_url, timeout=5)
+    with pytest.raises(SendError) as exc:
+        ch.send_sms(PHONE, "x", callback_url=None)
+    assert (exc.value.status, exc.value.code, exc.value.outcome) == (401, 20003, "permanent")
+
+
+def test_unreachable_provider_is_retried():
+    ch = TwilioChannel(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number="+815000000000",
+                       api_base="http://127.0.0.1:9", timeout=2)
+    with pytest.raises(SendError) as exc:
+        ch.send_sms(PHONE, "x", callback_url=None)
+    assert exc.value.status is None and exc.value.outcome == "retry"
