@@ -46,13 +46,14 @@ from bcp_service.messaging.channels import Channel, Receipt, SendError
 from bcp_service.messaging.models import (
     FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage,
 )
-from bcp_service.messaging.policy import MAX_ATTEMPTS, TokenBucket, next_attempt_at
+from bcp_service.messaging.policy import (
+    MAX_ATTEMPTS, SPOKEN_PURPOSES, TokenBucket, load_escalation, next_attempt_at,
+)
 from bcp_service.messaging.tokens import TapClaims, make_token
 
 log = logging.getLogger(__name__)
 
-# Purposes that have a spoken script (voice fallback possible).
-VOICE_PURPOSES = frozenset({"checkin"})
+VOICE_PURPOSES = SPOKEN_PURPOSES      # default; alerts/escalation.yaml may narrow it
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,15 @@ class DispatchConfig:
     lease_seconds: float = 120.0
     max_attempts: int = MAX_ATTEMPTS
     commit_every: int = 50
+    backoff_base: float = 5.0
+    backoff_cap: float = 300.0
+    voice_for: frozenset = VOICE_PURPOSES
 
     def status_callback(self, outbox_id: int) -> str:
         return f"{self.public_base_url}/sms/status?o={outbox_id}"
 
     def voice_url(self, purpose: str, patient_id: int | None, outage_id: int | None) -> str | None:
-        if purpose not in VOICE_PURPOSES or patient_id is None or outage_id is None:
+        if purpose not in self.voice_for or patient_id is None or outage_id is None:
             return None
         token = make_token(self.secret, TapClaims("checkin", patient_id, outage_id))
         return f"{self.public_base_url}/voice/checkin?t={token}"
@@ -304,7 +308,9 @@ class Dispatcher:
                 update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.status == SENDING)
                 .values(status=QUEUED, lease_until=None, error_code=err.code or err.status,
                         error_message=str(err)[:200], updated_at=now,
-                        next_attempt_at=next_attempt_at(now, row.attempts, rand=self.rand))
+                        next_attempt_at=next_attempt_at(now, row.attempts, rand=self.rand,
+                                                        base=self.config.backoff_base,
+                                                        cap=self.config.backoff_cap))
                 .execution_options(synchronize_session=False))
             return
         if outcome == "opted_out":
@@ -320,7 +326,7 @@ class Dispatcher:
             .values(status=FAILED, lease_until=None, error_code=code, error_message=message[:200], updated_at=now)
             .execution_options(synchronize_session=False))
         msg = session.get(OutboxMessage, row.id)
-        if fallback_or_escalate(session, msg, reason=outcome, now=now):
+        if fallback_or_escalate(session, msg, reason=outcome, now=now, voice_for=self.config.voice_for):
             stats.fallbacks += 1
 
 
@@ -330,14 +336,16 @@ def record_opt_out(session: Session, phone: str, *, now: datetime, source: str) 
         session.flush()
 
 
-def fallback_or_escalate(session: Session, msg: OutboxMessage, *, reason: str, now: datetime) -> bool:
+def fallback_or_escalate(session: Session, msg: OutboxMessage, *, reason: str, now: datetime,
+                         voice_for: frozenset | None = None) -> bool:
     """An SMS that cannot arrive becomes a voice call (check-ins); anything else goes to people.
 
     Returns True when a voice fallback was queued. Idempotent: the fallback has its own key.
     """
     from bcp_service.messaging import outbox
 
-    if msg.channel == "sms" and msg.purpose in VOICE_PURPOSES and reason in ("fallback", "opted_out", "undelivered"):
+    voice_for = voice_for if voice_for is not None else load_escalation().voice_for
+    if msg.channel == "sms" and msg.purpose in voice_for and reason in ("fallback", "opted_out", "undelivered"):
         outbox.enqueue(session, key=f"{msg.key}:fallback:voice", to=msg.to, channel="voice",
                        priority=msg.priority, purpose=msg.purpose, patient_id=msg.patient_id,
                        outage_id=msg.outage_id, round=msg.round, ref_id=msg.ref_id, drill=msg.drill, now=now)
@@ -353,13 +361,16 @@ def fallback_or_escalate(session: Session, msg: OutboxMessage, *, reason: str, n
 
 def config_from_app(app) -> DispatchConfig:
     cfg = app.config
+    esc = load_escalation()
     return DispatchConfig(
         public_base_url=(cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         secret=cfg["SECRET_KEY"],
         rate_per_second=float(cfg.get("SMS_RATE_PER_SECOND", 10)),
         concurrency=int(cfg.get("DISPATCH_CONCURRENCY", 16)),
         batch=int(cfg.get("DISPATCH_BATCH", 200)),
-        lease_seconds=float(cfg.get("DISPATCH_LEASE_SECONDS", 120)),
+        lease_seconds=float(cfg.get("DISPATCH_LEASE_SECONDS", esc.lease_seconds)),
+        max_attempts=esc.max_attempts, backoff_base=esc.base_seconds, backoff_cap=esc.cap_seconds,
+        voice_for=esc.voice_for,
     )
 
 

@@ -9,11 +9,53 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
 
 BASE_DELAY_S = 5.0
 MAX_DELAY_S = 300.0
 MAX_ATTEMPTS = 12          # ~ half an hour of trying before a row is given up to escalation
+
+
+# Purposes that have a spoken script (the /voice/checkin TwiML); voice fallback exists only for these.
+SPOKEN_PURPOSES = frozenset({"checkin"})
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Defaults from ``alerts/escalation.yaml``."""
+
+    base_seconds: float = BASE_DELAY_S
+    cap_seconds: float = MAX_DELAY_S
+    max_attempts: int = MAX_ATTEMPTS
+    lease_seconds: float = 120.0
+    voice_for: frozenset[str] = frozenset({"checkin"})
+
+
+def escalation_from_dict(raw: dict) -> Escalation:
+    retry = raw.get("retry") or {}
+    e = Escalation(base_seconds=float(retry.get("base_seconds", BASE_DELAY_S)),
+                   cap_seconds=float(retry.get("cap_seconds", MAX_DELAY_S)),
+                   max_attempts=int(retry.get("max_attempts", MAX_ATTEMPTS)),
+                   lease_seconds=float(raw.get("lease_seconds", 120)),
+                   voice_for=frozenset((raw.get("fallback") or {}).get("voice_for", ["checkin"])))
+    if not e.voice_for <= SPOKEN_PURPOSES:
+        raise ValueError(f"escalation.yaml: no voice script for {sorted(e.voice_for - SPOKEN_PURPOSES)}")
+    if not (0 < e.base_seconds <= e.cap_seconds) or e.max_attempts < 1 or e.lease_seconds < 10:
+        raise ValueError("escalation.yaml: need 0 < base_seconds <= cap_seconds, max_attempts >= 1, "
+                         "lease_seconds >= 10")
+    return e
+
+
+@lru_cache(maxsize=4)
+def load_escalation(path: str | None = None) -> Escalation:
+    p = Path(path) if path else Path(__file__).resolve().parents[2] / "alerts" / "escalation.yaml"
+    with p.open(encoding="utf-8") as fh:
+        return escalation_from_dict(yaml.safe_load(fh) or {})
 
 
 def backoff_delay(attempt: int, *, base: float = BASE_DELAY_S, cap: float = MAX_DELAY_S,

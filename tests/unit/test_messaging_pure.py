@@ -95,3 +95,27 @@ def test_dispatcher_never_claims_more_than_half_a_lease_can_send():
     assert d(100) == 200
     assert d(1) == 60
     assert d(0.01) == 1
+
+
+def test_escalation_defaults_load_from_alerts_yaml():
+    from bcp_service.messaging.policy import load_escalation
+
+    e = load_escalation()
+    assert (e.base_seconds, e.cap_seconds, e.max_attempts, e.lease_seconds) == (5.0, 300.0, 12, 120.0)
+    assert e.voice_for == frozenset({"checkin"})
+
+
+@pytest.mark.parametrize("raw", [
+    {"retry": {"base_seconds": 0}}, {"retry": {"base_seconds": 600, "cap_seconds": 300}},
+    {"retry": {"max_attempts": 0}}, {"lease_seconds": 1}, {"fallback": {"voice_for": ["field_task"]}},
+])
+def test_impossible_escalation_settings_are_refused(raw):
+    from bcp_service.messaging.policy import escalation_from_dict
+
+    with pytest.raises(ValueError):
+        escalation_from_dict(raw)
+
+
+def test_backoff_uses_configured_base_and_cap():
+    assert backoff_delay(1, base=2, cap=10, rand=lambda: 1.0) == 2
+    assert backoff_delay(5, base=2, cap=10, rand=lambda: 1.0) == 10
