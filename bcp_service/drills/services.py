@@ -441,11 +441,14 @@ def add_evaluation(session: Session, actor: Actor, drill_id: int, data: dict, *,
                             evaluator_id=actor.user_id, created_at=now)
     drill.evaluations.append(evaluation)
     for a in actions:
+        # Attached to both parents: Drill.corrective_actions is delete-orphan, so an action that only
+        # carried drill_id would be dropped as a pending orphan at flush.
         action = CorrectiveAction(
-            drill_id=drill.id, title=a["title"], element=ev.normalise_element(a["element"]), owner_org_id=a["owner_org_id"],
+            drill=drill, title=a["title"], element=ev.normalise_element(a["element"]), owner_org_id=a["owner_org_id"],
             contact=a.get("contact"), start=a.get("start"), due=a["due"], status=a.get("status", "open"),
             plan_id=a.get("plan_id"), section_key=a.get("section_key"), created_at=now)
-        evaluation.corrective_actions.append(action)
+        with session.no_autoflush:
+            evaluation.corrective_actions.append(action)
     session.flush()
     audit.record(session, actor, "evaluate", "drill", drill.id,
                  detail={"evaluation_id": evaluation.id, "rating": evaluation.rating, "actions": len(actions)})

@@ -442,6 +442,23 @@ def summary_page(drill_id: int):
     return failed or redirect(url_for("drills.detail_page", drill_id=drill_id))
 
 
+@bp.post("/drills/actions/<int:action_id>/status")
+@require(*WRITERS)
+def action_status_page(action_id: int):
+    action = db.session.get(CorrectiveAction, action_id)
+    if action is None:
+        raise NotFound(f"corrective action {action_id} not found")
+    drill_id = action.drill_id
+    try:
+        data = ActionUpdateSchema().load({"status": request.form.get("status", "")})
+    except ValidationError:
+        flash("状況の指定が正しくありません。", "error")
+        return redirect(url_for("drills.detail_page", drill_id=drill_id))
+    failed = _page_action(drill_id, lambda: services.update_action(db.session, current_actor(), action_id, data,
+                                                                   now=_now()), "是正措置の状況を更新しました。")
+    return failed or redirect(url_for("drills.detail_page", drill_id=drill_id))
+
+
 @bp.get("/drills/<int:drill_id>/console")
 @require(*WRITERS)
 def console_page(drill_id: int):

@@ -87,3 +87,23 @@ def test_summary_written_on_the_page_appears_in_the_report(client, signed_in):
     assert r.status_code == 302
     report = client.get(f"/drills/{drill_id}/report").get_data(as_text=True)
     assert "連絡網は機能したが夜間体制に課題" in report
+
+
+def test_corrective_action_is_closed_from_the_drill_page(client, signed_in):
+    r = _new_form(client, participant_org_ids=str(signed_in["clinic"].id))
+    drill_id = int(re.search(r"/drills/(\d+)", r.headers["Location"]).group(1))
+    detail = client.get(f"/drills/{drill_id}").get_data(as_text=True)
+    client.post(f"/drills/{drill_id}/start", data={"csrf_token": csrf_from(detail)})
+    form = client.get(f"/drills/{drill_id}/evaluate").get_data(as_text=True)
+    objective = re.search(r"<option>([^<]+)</option>", form).group(1)
+    r = client.post(f"/drills/{drill_id}/evaluate", data={
+        "csrf_token": csrf_from(form), "objective": objective, "rating": "M",
+        "action_title": "参集ルールを見直す", "owner_org_id": str(signed_in["clinic"].id), "due": "2027-03-31"})
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith(f"/drills/{drill_id}")
+    detail = client.get(f"/drills/{drill_id}").get_data(as_text=True)
+    action_id = re.search(r"/drills/actions/(\d+)/status", detail).group(1)
+    r = client.post(f"/drills/actions/{action_id}/status", data={"csrf_token": csrf_from(detail), "status": "done"})
+    assert r.status_code == 302
+    page = client.get(f"/drills/{drill_id}").get_data(as_text=True)
+    assert "完了" in page and f"/drills/actions/{action_id}/status" not in page
