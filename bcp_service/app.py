@@ -43,6 +43,8 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
     app.extensions["clock"] = clock or SystemClock()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The scheduler would log every 2-second beat; its warnings and errors are what matter.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     import_all_models()
     db.init_app(app)
     login_manager.init_app(app)
