@@ -1,9 +1,7 @@
 """Application factory: ``gunicorn "bcp_service.app:create_app()"``."""
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 from pathlib import Path
 
 from flask import Flask, request
@@ -92,21 +90,12 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
 
 def _register_blueprints(app: Flask) -> None:
     """Register ``bp`` from bcp_service.api, .web and every ``bcp_service.<pkg>.views``."""
-    import bcp_service
     from bcp_service import api, web
+    from bcp_service.plugins import subpackage_modules
 
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
-    for module in sorted(pkgutil.iter_modules(bcp_service.__path__), key=lambda m: m.name):
-        if not module.ispkg:
-            continue
-        name = f"bcp_service.{module.name}.views"
-        try:
-            views = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for views in subpackage_modules("views"):
         blueprint = getattr(views, "bp", None)
         if blueprint is not None:
             app.register_blueprint(blueprint)

@@ -1,9 +1,7 @@
 """``bcp-service …`` commands."""
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import sys
 import threading
 
@@ -97,9 +95,8 @@ def users_create(email, role, scope, organization_id, display_name, password) ->
         click.echo(f"created user {user.id} <{user.email}> ({user.role})", err=True)
 
 
-@users.command("token", help="Print a new API token for EMAIL (only the token, on stdout)")
-@click.argument("email")
-def users_token(email) -> None:
+def _for_user(email: str, action) -> str:
+    """Run ``action(session, user)`` in one transaction; a missing user is a clear CLI error."""
     from bcp_service.auth import services
     from bcp_service.db import db as database
     from bcp_service.errors import NotFound
@@ -110,27 +107,25 @@ def users_token(email) -> None:
             user = services.user_by_email(database.session, email)
         except NotFound as exc:
             raise click.ClickException(exc.message) from exc
-        token = services.issue_token(database.session, user)
+        result = action(database.session, user)
         database.session.commit()
-        click.echo(token)
+        return result
+
+
+@users.command("token", help="Print a new API token for EMAIL (only the token, on stdout)")
+@click.argument("email")
+def users_token(email) -> None:
+    from bcp_service.auth.services import issue_token
+
+    click.echo(_for_user(email, issue_token))
 
 
 @users.command("totp", help="Turn on the TOTP second factor and print the provisioning URI")
 @click.argument("email")
 def users_totp(email) -> None:
-    from bcp_service.auth import services
-    from bcp_service.db import db as database
-    from bcp_service.errors import NotFound
+    from bcp_service.auth.services import enable_totp
 
-    app = _app()
-    with app.app_context():
-        try:
-            user = services.user_by_email(database.session, email)
-        except NotFound as exc:
-            raise click.ClickException(exc.message) from exc
-        uri = services.enable_totp(database.session, user)
-        database.session.commit()
-        click.echo(uri)
+    click.echo(_for_user(email, enable_totp))
 
 
 @main.command(help="Seed synthetic demo data into SQLite and serve web + clock in one process")
@@ -161,18 +156,9 @@ def demo(port: int, host: str, patients: int, no_serve: bool) -> None:
 
 def _add_subpackage_commands() -> None:
     """``bcp_service.<pkg>.cli.cli`` click groups become ``bcp-service <name> …``."""
-    import bcp_service
+    from bcp_service.plugins import subpackage_modules
 
-    for module in pkgutil.iter_modules(bcp_service.__path__):
-        if not module.ispkg:
-            continue
-        name = f"bcp_service.{module.name}.cli"
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for mod in subpackage_modules("cli"):
         group = getattr(mod, "cli", None)
         if isinstance(group, click.Command):
             main.add_command(group)

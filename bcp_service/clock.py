@@ -6,9 +6,7 @@ due work (rows with ``next_action_at``), so the scheduler only needs a short met
 """
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 import signal
 import threading
 from datetime import datetime, timedelta, timezone
@@ -112,17 +110,9 @@ def run_metronome_once(app) -> dict[str, str]:
 
 def load_jobs(scheduler, app) -> None:
     """Let each subpackage add its jobs: ``bcp_service.<pkg>.jobs.register(scheduler, app)``."""
-    import bcp_service
+    from bcp_service.plugins import subpackage_modules
 
-    for module in pkgutil.iter_modules(bcp_service.__path__):
-        if not module.ispkg:
-            continue
-        try:
-            jobs = importlib.import_module(f"bcp_service.{module.name}.jobs")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bcp_service.{module.name}.jobs":
-                raise
-            continue
+    for jobs in subpackage_modules("jobs"):
         register = getattr(jobs, "register", None)
         if register:
             register(scheduler, app)

@@ -5,8 +5,6 @@ Timestamps are stored in UTC and always come back timezone-aware, whatever the b
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
@@ -101,12 +99,7 @@ db = Database()
 
 def import_all_models() -> None:
     """Import every ``bcp_service.<pkg>.models`` so Base.metadata knows all tables."""
-    import bcp_service
+    from bcp_service.plugins import subpackage_modules
 
-    for module in pkgutil.iter_modules(bcp_service.__path__):
-        if module.ispkg:
-            try:
-                importlib.import_module(f"bcp_service.{module.name}.models")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"bcp_service.{module.name}.models":
-                    raise
+    for _module in subpackage_modules("models"):
+        pass

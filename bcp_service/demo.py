@@ -3,7 +3,6 @@ invented organisations and people. Each subpackage extends it with ``<pkg>/demo.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import random
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from bcp_service.auth.models import User
 from bcp_service.clock import get_clock
 from bcp_service.db import db
 from bcp_service.orgs.models import Organization, Region
+from bcp_service.plugins import optional_module
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +109,8 @@ def seed(*, patients: int = 300) -> DemoSummary:
     session.flush()
 
     for name in DEMO_ORDER:
-        module_name = f"bcp_service.{name}.demo"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
+        module = optional_module(f"bcp_service.{name}.demo")
+        if module is None:
             continue
         module.seed(session, ctx)
         session.flush()

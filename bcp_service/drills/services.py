@@ -5,7 +5,6 @@ app's clock); nothing here calls ``datetime.now()``.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,6 +26,7 @@ from bcp_service.drills.scenarios import QUESTION_KEYS, TABLETOP_QUESTIONS, Scen
 from bcp_service.drills.scheduling import ScheduleWarning, Slot, check_schedule
 from bcp_service.errors import Conflict, Invalid, NotFound, OutOfScope, Unprocessable
 from bcp_service.orgs.models import Organization, Region
+from bcp_service.plugins import optional_module
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +36,8 @@ MAX_DRILL_SPAN = timedelta(days=7)      # longest drill we schedule; bounds the 
 PLAN_TYPE_JA = {"kikan": "機関型BCP", "renkei": "連携型BCP", "chiiki": "地域BCP"}
 
 
-def _optional(module: str):
-    """A concurrently built subpackage, or None while it does not exist yet."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
 def _plan_model():
-    mod = _optional("bcp_service.plans.models")
+    mod = optional_module("bcp_service.plans.models")
     return getattr(mod, "Plan", None) if mod else None
 
 
@@ -137,7 +127,7 @@ def _phone_e164(text: str | None) -> str | None:
     cannot receive, so a landline is refused here rather than failing at 3 a.m. in the dispatcher."""
     if not text:
         return None
-    phones = _optional("bcp_service.registry.phones")
+    phones = optional_module("bcp_service.registry.phones")
     if phones is None:
         return text if text.startswith("+") else None
     phone = phones.parse_phone(text)
@@ -397,7 +387,7 @@ def check_plan_visible(session: Session, actor: Actor, plan_id: int) -> None:
 
 def plan_sections(plan: Any) -> list[tuple[str, str]]:
     """(key, title) of the sections of the plan's template version, for the evaluation form."""
-    templates = _optional("bcp_service.plans.templates")
+    templates = optional_module("bcp_service.plans.templates")
     if templates is None:
         return []
     version = plan.versions[-1].template_version if getattr(plan, "versions", None) else None

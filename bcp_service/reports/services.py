@@ -6,7 +6,6 @@ Registry and plans are read lazily so the report works while those packages are 
 """
 from __future__ import annotations
 
-import importlib
 import re
 from datetime import date, datetime
 
@@ -20,17 +19,9 @@ from bcp_service.drills.models import CorrectiveAction, Drill
 from bcp_service.errors import Invalid, NotFound, OutOfScope
 from bcp_service.orgs.models import Region
 from bcp_service.reports.aggregate import ActionFact, DrillFact, RegionAggregate, aggregate, LOOKBACK
+from bcp_service.plugins import optional_module
 
 PREF_RE = re.compile(r"^(0[1-9]|[1-3][0-9]|4[0-7])$")
-
-
-def _optional(module: str):
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
 
 
 def prefecture_report(session: Session, actor: Actor, pref_code: str, *, now: datetime, today: date,
@@ -47,14 +38,14 @@ def prefecture_report(session: Session, actor: Actor, pref_code: str, *, now: da
     codes = [r[0] for r in regions]
 
     plans: list[tuple[str, str, str]] = []
-    plan_models = _optional("bcp_service.plans.models")
+    plan_models = optional_module("bcp_service.plans.models")
     if plan_models is not None:
         P = plan_models.Plan
         plans = [tuple(r) for r in session.execute(select(P.region_code, P.type, P.status)
                                                    .where(P.region_code.in_(codes)))]
 
     patients: list[tuple[str, str]] = []
-    registry = _optional("bcp_service.registry.models")
+    registry = optional_module("bcp_service.registry.models")
     if registry is not None:
         Pt = registry.Patient
         patients = [tuple(r) for r in session.execute(
