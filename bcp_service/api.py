@@ -151,8 +151,8 @@ def build_spec(app: Flask) -> dict:
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions.get(rule.endpoint)
         doc = getattr(view, "api_doc", None)
-        if doc is None:
-            continue
+        if doc is None or not rule.rule.startswith("/api/"):
+            continue   # pages that share a view with an API path are not part of the API
         path = rule.rule
         params = []
         for arg in rule.arguments:

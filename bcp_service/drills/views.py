@@ -271,6 +271,7 @@ def get_report(drill_id: int):
 @bp.get("/api/v1/drills/<int:drill_id>/calendar.ics")
 @bp.get("/drills/<int:drill_id>.ics")
 @require(*STAFF)
+@api_doc(summary="訓練1件の iCalendar (.ics)")
 def drill_ics(drill_id: int):
     drill = services.get_drill(db.session, current_actor(), drill_id)
     body = build_calendar([services.calendar_event(drill, _base_url(), _host())], stamp=_now(),
@@ -282,6 +283,7 @@ def drill_ics(drill_id: int):
 @bp.get("/api/v1/drills/calendar.ics")
 @bp.get("/drills/calendar.ics")
 @require(*STAFF)
+@api_doc(summary="圏域の訓練予定表 (.ics)")
 def calendar_ics():
     q = DrillQuery().load({k: v for k, v in request.args.items() if k in ("region_code", "from", "to")})
     stmt = services.list_drills_stmt(db.session, current_actor(), region_code=q.get("region_code"),

@@ -38,6 +38,7 @@ def prefecture_json(pref_code: str):
 @bp.get("/api/v1/reports/prefecture/<pref_code>.csv")
 @bp.get("/reports/prefecture/<pref_code>.csv")
 @require(*REVIEWERS)
+@api_doc(summary="都道府県の圏域別集計 (CSV, 個人情報なし)")
 def prefecture_csv(pref_code: str):
     _now, rows = _report(pref_code)
     return Response(to_csv(rows).encode("utf-8"), mimetype="text/csv",

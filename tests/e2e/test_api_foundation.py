@@ -25,6 +25,18 @@ def test_openapi_is_generated_from_schemas(client):
     assert "ventilator_beds" in str(spec["components"]["schemas"])
 
 
+def test_openapi_document_is_valid_openapi_3_and_covers_every_api_path(client, app):
+    from openapi_spec_validator import validate
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    validate(spec)
+    documented = set(spec["paths"])
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/openapi.json":
+            path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+            assert path in documented, f"{rule.rule} has no api_doc"
+
+
 def _api_rules(app):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/openapi.json":
