@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bcp_service.errors import Gone, NotFound
 from bcp_service.messaging import answers
 from bcp_service.messaging.tokens import TapClaims
-from bcp_service.outages import services
+from bcp_service.outages import services, triage
 from bcp_service.outages.models import FieldTask, Outage, OutagePatient
 from bcp_service.outages.notify import notifier_for
 
@@ -24,9 +24,12 @@ OUR_PURPOSES = ("checkin", "field_task", "transport_task")
 
 
 def on_checkin(session: Session, *, outage_id: int, patient_id: int, answer: str, channel: str,
-               now: datetime) -> None:
+               now: datetime, text: str | None = None) -> None:
+    """``text`` is the family's own words (SMS body) when messaging passes it; None for one-tap and
+    DTMF. Hours in it (「2 あと3時間」) re-compute the runway; without a figure nothing changes."""
+    reported = triage.parse_reported_hours(text) if text and answer in services.REPORTS_HOURS else None
     services.record_answer(session, outage_id=outage_id, patient_id=patient_id, answer=answer, channel=channel,
-                           now=now, notifier=notifier_for(current_app))
+                           now=now, notifier=notifier_for(current_app), reported_hours=reported)
 
 
 def on_task(session: Session, *, outage_id: int, patient_id: int, answer: str, channel: str, now: datetime,

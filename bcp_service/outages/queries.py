@@ -52,7 +52,8 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
                 yellow_hours: float = triage.YELLOW_HOURS, with_people: bool = False) -> list[dict]:
     cols = [OutagePatient.patient_id, OutagePatient.runs_out_at, OutagePatient.checkin,
             OutagePatient.transport_id, OutagePatient.dependent_24h, OutagePatient.round,
-            OutagePatient.next_action_at, OutagePatient.runway_hours, OutagePatient.reported_hours]
+            OutagePatient.next_action_at, OutagePatient.runway_hours, OutagePatient.reported_hours,
+            OutagePatient.reported_at]
     if with_people:
         cols += [Patient.name, Patient.address, Patient.phone_e164, Patient.lat, Patient.lon,
                  Patient.municipality_code]
@@ -76,9 +77,12 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
             "round": r[5],
             "next_action_at": _jst(r[6]),
             "runway_known": r[7] is not None or r[8] is not None,
+            # What the family reported (answer 2 with hours): shown on the desk next to the countdown.
+            "reported_hours": r[8],
+            "reported_at": _jst(r[9]),
         }
         if with_people:
-            row.update(name=r[9], address=r[10], phone=r[11], lat=r[12], lon=r[13], municipality_code=r[14])
+            row.update(name=r[10], address=r[11], phone=r[12], lat=r[13], lon=r[14], municipality_code=r[15])
         out.append(row)
     return out
 

@@ -34,6 +34,8 @@ ANSWER_CODES = {"1": "ok", "2": "low_battery", "3": "needs_help"}
 ANSWERS = frozenset(ANSWER_CODES.values())
 BED_STATUSES = frozenset({"assigned", "en_route", "arrived"})
 TERMINAL_TRANSPORT = frozenset({"arrived", "cancelled"})
+# Answers for which hours reported by the family re-compute ``runs_out_at``.
+REPORTS_HOURS = frozenset({"low_battery", "needs_help"})
 
 
 # --- the port to messaging ----------------------------------------------------------------------
@@ -412,14 +414,20 @@ def record_answer(session: Session, *, outage_id: int, patient_id: int, answer: 
         select(OutagePatient).join(Outage, Outage.id == OutagePatient.outage_id)
         .where(OutagePatient.patient_id == patient_id, OutagePatient.outage_id != outage_id,
                Outage.status == "active", Outage.drill.is_(outage.drill))))
+    started = {outage.id: outage.started_at}
+    if reported_hours is not None and len(rows) > 1:
+        started.update(session.execute(select(Outage.id, Outage.started_at).where(
+            Outage.id.in_({r.outage_id for r in rows[1:]}))).all())
     for r in rows:
         r.checkin = answer
         r.answered_at = r.answered_at or now
         r.answer_channel = channel
         r.next_action_at = None
-        if answer == "low_battery" and reported_hours is not None:
+        # Hours the family reports (answer 2, or 3 with a figure) re-compute the runway: the earlier
+        # of report time + hours and what the registry runway gives from that outage's start.
+        if answer in REPORTS_HOURS and reported_hours is not None:
             r.reported_hours, r.reported_at = reported_hours, now
-            r.runs_out_at = triage.runs_out_at(outage.started_at, r.runway_hours,
+            r.runs_out_at = triage.runs_out_at(started[r.outage_id], r.runway_hours,
                                                reported_at=now, reported_hours=reported_hours)
     for r in rows:   # a queued round-2 call is pointless once they have answered
         outbox.cancel_pending(session, outage_id=r.outage_id, patient_id=patient_id, purpose="checkin", now=now)

@@ -1,8 +1,9 @@
 """Triage: who runs out of power first.
 
-``runs_out_at`` = outage start + runway (hours of backup power at the start), unless the family has
-since told us how long the battery will last (answer 2 with hours) — then it is that report's time
-plus the reported hours. Order: soonest ``runs_out_at`` first, then 24 h-dependent patients first
+``runs_out_at`` = outage start + runway (hours of backup power at the start). When the family has
+since told us how long the battery will last (answer 2 with hours, e.g. 「2 あと3時間」) it is that
+report's time plus the reported hours — but never later than the registry runway gives: we take the
+earlier of the two (a hopeful guess must not push a patient down the list). Order: soonest ``runs_out_at`` first, then 24 h-dependent patients first
 (nobody breathes on their own), then patient id for a stable order.
 
 Tier is relative to the expected restoration (DOMAIN.md): red = runs out before restoration or
@@ -10,6 +11,8 @@ within 6 h from now; yellow = within 24 h; green = beyond. Pure functions, no cl
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
@@ -44,10 +47,45 @@ class TriageRow:
 
 def runs_out_at(started_at: datetime, runway_hours: float | None, *,
                 reported_at: datetime | None = None, reported_hours: float | None = None) -> datetime:
+    registry = started_at + timedelta(hours=max(0.0, runway_hours or 0.0))
     if reported_at is not None and reported_hours is not None:
-        return reported_at + timedelta(hours=max(0.0, reported_hours))
+        reported = reported_at + timedelta(hours=max(0.0, reported_hours))
+        # Conservative: the earlier of what the family reports and what the registry runway gives.
+        # An unknown registry runway says nothing, so the report stands on its own.
+        return min(reported, registry) if runway_hours is not None else reported
     # Unknown runway must not look safe: it sorts to the top as if already out.
-    return started_at + timedelta(hours=max(0.0, runway_hours or 0.0))
+    return registry
+
+
+MAX_REPORTED_HOURS = 24 * 31
+_NUM = r"(\d+(?:\.\d+)?)"
+_HOURS = re.compile(_NUM + r"\s*(?:時間|hours?|hrs?|h)(\s*半)?(?![a-z])")
+_MINUTES = re.compile(_NUM + r"\s*(?:分|minutes?|mins?|m)(?![a-z])")
+
+
+def parse_reported_hours(text: str | None) -> float | None:
+    """Hours of battery the family reports in a free-text answer: 「2 あと3時間」 → 3.0,
+    「２ 残り1.5時間」 → 1.5, 「2 30分」 → 0.5, 「2 1時間半」 → 1.5, 「2 2時間30分」 → 2.5.
+
+    Full-width digits are normalised (NFKC). A figure counts only with a unit (時間/分/h/min), so the
+    answer digit itself (「2」) is never read as hours. None when nothing usable is given, or when the
+    figure is outside 0–744 h (then the registry runway stands). Pure; no clock.
+    """
+    if not text:
+        return None
+    s = unicodedata.normalize("NFKC", text).lower()
+    s = re.sub(r"(?<=\d),(?=\d)", ".", s)      # 「1,5時間」 written with a decimal comma
+    total, found = 0.0, False
+    for m in _HOURS.finditer(s):
+        total += float(m.group(1)) + (0.5 if m.group(2) else 0.0)
+        found = True
+    s_wo_hours = _HOURS.sub(" ", s)
+    for m in _MINUTES.finditer(s_wo_hours):
+        total += float(m.group(1)) / 60.0
+        found = True
+    if not found or not (0.0 <= total <= MAX_REPORTED_HOURS):
+        return None
+    return round(total, 2)
 
 
 def hours_left(runs_out: datetime, now: datetime) -> float:

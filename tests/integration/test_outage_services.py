@@ -235,6 +235,40 @@ def test_runs_out_before_restoration_gets_a_proposal_and_low_battery_report_reco
     assert services.propose_transports(session, r.outage.id, now=clock.now()) == 0
 
 
+def test_sms_answer_2_with_hours_recomputes_runs_out_conservatively(app, session, clock, world):
+    from bcp_service.messaging import answers
+    from bcp_service.messaging.tokens import TapClaims
+    from bcp_service.outages import hooks
+
+    r = declare(session, clock, app)
+    o, start = r.outage.id, clock.now()
+    clock.advance(minutes=10)
+    hooks.on_checkin(session, outage_id=o, patient_id=world.long.id, answer="low_battery", channel="sms",
+                     now=clock.now(), text="２ 残り1.5時間")
+    # 一郎: registry says 2 h from the start; the family hopes for 5 h: the earlier time stands.
+    hooks.on_checkin(session, outage_id=o, patient_id=world.short.id, answer="low_battery", channel="sms",
+                     now=clock.now(), text="2 あと5時間")
+    # No text (one-tap / DTMF, or messaging not passing it yet): nothing but the state changes.
+    assert answers.deliver(session, TapClaims("checkin", world.mid24.id, o), answer="low_battery",
+                           channel="sms", now=clock.now())
+    session.commit()
+    rows = {x.patient_id: x for x in session.scalars(select(OutagePatient).where(OutagePatient.outage_id == o))}
+    assert rows[world.long.id].runs_out_at == clock.now() + timedelta(hours=1.5)
+    assert rows[world.long.id].reported_hours == 1.5
+    assert rows[world.short.id].runs_out_at == start + timedelta(hours=2)
+    assert rows[world.short.id].reported_hours == 5.0
+    assert rows[world.mid24.id].runs_out_at == start + timedelta(hours=10)
+    assert rows[world.mid24.id].reported_hours is None and rows[world.mid24.id].checkin == "low_battery"
+    # The desk shows what the family said, and the list is re-ordered by it.
+    listed = queries.triage_rows(session, session.get(Outage, o), now=clock.now())
+    by_id = {x["patient_id"]: x for x in listed}
+    assert by_id[world.long.id]["reported_hours"] == 1.5 and by_id[world.long.id]["reported_at"]
+    assert by_id[world.mid24.id]["reported_hours"] is None
+    assert [x["patient_id"] for x in listed][:2] == [world.long.id, world.short.id]
+    # 1.5 h is before the 8 h restoration: a transport is proposed for 二郎.
+    assert session.scalars(select(Transport).where(Transport.patient_id == world.long.id)).one().status == "proposed"
+
+
 def test_charging_points_need_only_power(app, session, clock, world):
     r = declare(session, clock, app)
     points = services.charging_points(session, r.outage.id, world.long.id)

@@ -3,7 +3,9 @@ from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, strategies as st
 
-from bcp_service.outages.triage import TriageInput, order, runs_out_at, tier_for
+import pytest
+
+from bcp_service.outages.triage import TriageInput, order, parse_reported_hours, runs_out_at, tier_for
 
 T0 = datetime(2026, 9, 1, 13, 0, tzinfo=timezone.utc)   # 22:00 JST
 
@@ -51,6 +53,36 @@ def test_family_report_of_battery_left_replaces_the_registered_runway():
     assert [r.patient_id for r in rows] == [1, 2]
     assert rows[0].runs_out_at == reported + timedelta(hours=2)
     assert rows[0].tier == "red"
+
+
+def test_family_report_never_pushes_runs_out_later_than_the_registry_runway():
+    reported = T0 + timedelta(hours=1)
+    # Registry says 2 h from the start; the family hopes for 5 more hours: the earlier one stands.
+    assert runs_out_at(T0, 2, reported_at=reported, reported_hours=5) == T0 + timedelta(hours=2)
+    assert runs_out_at(T0, 30, reported_at=reported, reported_hours=0.5) == reported + timedelta(minutes=30)
+    # Unknown registry runway: the report is all we know.
+    assert runs_out_at(T0, None, reported_at=reported, reported_hours=4) == reported + timedelta(hours=4)
+
+
+@pytest.mark.parametrize("text, hours", [
+    ("2 あと3時間", 3.0),
+    ("２ 残り1.5時間", 1.5),
+    ("２　残り１．５時間", 1.5),          # full-width digits, point and space
+    ("2 30分", 0.5),
+    ("2 1時間半", 1.5),
+    ("2 2時間30分", 2.5),
+    ("2 あと 3 時間くらい", 3.0),
+    ("2 3h", 3.0),
+    ("2 45 min", 0.75),
+    ("2 0時間", 0.0),
+])
+def test_reported_hours_are_read_from_the_family_text(text, hours):
+    assert parse_reported_hours(text) == hours
+
+
+@pytest.mark.parametrize("text", [None, "", "2", "２", "2 ok", "2 バッテリーが少ない", "2 10000時間", "2 123"])
+def test_no_unit_or_implausible_figure_gives_no_reported_hours(text):
+    assert parse_reported_hours(text) is None
 
 
 @given(st.lists(st.tuples(st.one_of(st.none(), st.floats(0, 200)), st.booleans()), max_size=50),
