@@ -2,7 +2,8 @@
 
 Idempotency keys follow ARCHITECTURE.md: ``outage:{id}:patient:{id}:round:{n}:{channel}`` for
 check-ins, ``outage:{id}:task:{id}:sms`` for field/transport tasks and
-``outage:{id}:patient:{id}:restoration:sms`` for the all-clear. Enqueuing the same key twice is a
+``outage:{id}:patient:{id}:restoration:sms`` for the all-clear (``…:restoration:voice`` for
+landlines: a short call whose TwiML is served by ``/outages/voice/restoration``). Enqueuing the same key twice is a
 no-op in the outbox, so a retried declaration or a second clock never sends a second message.
 
 Check-in texts are rendered once per outage and round (the one-tap link is substituted per patient):
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
+from itsdangerous import BadSignature, Signer
 from sqlalchemy.orm import Session
 
 from bcp_service.messaging import outbox, texts
@@ -25,6 +27,23 @@ from bcp_service.outages.models import FieldTask, Outage
 
 log = logging.getLogger(__name__)
 _LINK = "\x00LINK\x00"
+# The restoration call's TwiML URL carries its own signed token (not a one-tap token: it answers
+# nothing, and it must work after the outage is resolved, when one-tap links are dead).
+_RESTORATION_SALT = "bcp-outage-restoration-v1"
+
+
+def restoration_token(secret: str, patient_id: int, outage_id: int) -> str:
+    return Signer(secret, salt=_RESTORATION_SALT).sign(f"{patient_id:x}-{outage_id:x}").decode()
+
+
+def read_restoration_token(secret: str, token: str) -> tuple[int, int] | None:
+    """(patient_id, outage_id), or None when the token is forged or malformed."""
+    try:
+        payload = Signer(secret, salt=_RESTORATION_SALT).unsign(token or "").decode()
+        patient, outage = payload.split("-")
+        return int(patient, 16), int(outage, 16)
+    except (BadSignature, UnicodeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -97,12 +116,27 @@ class OutboxNotifier:
                       purpose="transport_task", priority=0, patient_id=task.patient_id, outage_id=outage.id,
                       ref_id=task.id, drill=outage.drill, now=now)
 
+    def restoration_url(self, patient_id: int, outage_id: int) -> str:
+        """The TwiML a landline's restoration call plays (a signed token: no guessable ids)."""
+        token = restoration_token(self.secret, patient_id, outage_id)
+        return f"{self.base_url.rstrip('/')}/outages/voice/restoration?t={token}"
+
     def restoration(self, session: Session, outage: Outage, recipients: Sequence, *, now: datetime) -> int:
+        """SMS for mobiles; a short voice call for landlines (Japanese SMS cannot reach them)."""
         body = texts.render("restoration", {"hub_name": self.hub_name}, drill=outage.drill)
-        rows = [dict(key=f"outage:{outage.id}:patient:{r.patient_id}:restoration:sms", to=r.phone_e164,
-                     channel="sms", body=body, purpose="restoration", priority=1000, patient_id=r.patient_id,
-                     outage_id=outage.id, drill=outage.drill)
-                for r in recipients if r.phone_e164 and r.phone_kind != "landline"]
+        rows = []
+        for r in recipients:
+            if not r.phone_e164:
+                continue
+            common = dict(to=r.phone_e164, purpose="restoration", priority=1000, patient_id=r.patient_id,
+                          outage_id=outage.id, drill=outage.drill)
+            if r.phone_kind == "landline":
+                rows.append(dict(key=f"outage:{outage.id}:patient:{r.patient_id}:restoration:voice",
+                                 channel="voice", body=None,
+                                 twiml_url=self.restoration_url(r.patient_id, outage.id), **common))
+            else:
+                rows.append(dict(key=f"outage:{outage.id}:patient:{r.patient_id}:restoration:sms",
+                                 channel="sms", body=body, **common))
         self._enqueue_many(session, rows, now=now)
         return len(rows)
 

@@ -513,3 +513,47 @@ def task_action(token: str):
                                   notifier=n, via="one_tap")
     db.session.commit()
     return redirect(url_for("outages.task_page", token=token, done=action))
+
+
+# --- voice: restoration notice for landlines --------------------------------------------------------
+
+def _twilio_signature_ok() -> bool:
+    """``X-Twilio-Signature`` over PUBLIC_BASE_URL + path + query and the POST form (as messaging's
+    webhooks check it: the public URL is what Twilio requested, whatever a proxy rewrote)."""
+    from twilio.request_validator import RequestValidator
+
+    token = current_app.config.get("TWILIO_AUTH_TOKEN")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature:
+        return False
+    path = request.full_path if request.query_string else request.path
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+    return RequestValidator(token).validate(url, request.form, signature)
+
+
+@bp.route("/outages/voice/restoration", methods=["POST"])
+@csrf_exempt
+def voice_restoration():
+    """TwiML for the restoration call to a landline: one short ``<Say>`` in Japanese, then hang up.
+    Valid after the outage is resolved (that is when it is called); the token names the outage."""
+    from twilio.twiml.voice_response import VoiceResponse
+
+    from bcp_service.messaging import texts
+    from bcp_service.outages.notify import read_restoration_token
+
+    if not _twilio_signature_ok():
+        return Response("forbidden", status=403, mimetype="text/plain")
+    vr = VoiceResponse()
+    ids = read_restoration_token(current_app.config["SECRET_KEY"], request.args.get("t", ""))
+    outage = db.session.get(Outage, ids[1]) if ids is not None else None
+    if outage is None:
+        vr.say("このお電話は無効です。", language="ja-JP")
+    else:
+        text = texts.render("restoration", {"hub_name": notifier_for(current_app).hub_name})
+        if outage.drill:
+            text = texts.DRILL_VOICE_PREFIX["ja"] + text
+        vr.say(text, language="ja-JP")
+        vr.pause(length=1)
+        vr.say(text, language="ja-JP")
+    vr.hangup()
+    return Response(str(vr), mimetype="application/xml")

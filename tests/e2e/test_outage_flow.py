@@ -134,10 +134,23 @@ def test_declare_answer_by_tap_sms_voice_transport_and_resolve(app, client, sess
     clock.advance(minutes=30)
     r = client.post(f"/api/v1/outages/{oid}/resolve", headers=hub)
     assert r.status_code == 200
-    before = len(twilio_fake.messages)
+    before, calls_before = len(twilio_fake.messages), len(twilio_fake.calls)
     dispatch(app)
     notices = [m["to"] for m in twilio_fake.messages[before:]]
     assert sorted(notices) == ["+819000000101", "+819000000102"]
+    # … and the landline, reached by voice, hears it in a short call (its own TwiML, ja-JP).
+    restoration_calls = twilio_fake.calls[calls_before:]
+    assert [c["to"] for c in restoration_calls] == ["+81300000103"]
+    say_path = restoration_calls[0]["url"][len(BASE):]
+    assert say_path.startswith("/outages/voice/restoration?t=")
+    spoken = post_signed(client, say_path, {"CallSid": "CA" + "4" * 32})
+    xml = spoken.get_data(as_text=True)
+    assert spoken.status_code == 200 and "<Say" in xml and 'language="ja-JP"' in xml
+    assert "停電は復旧しました" in xml and "<Gather" not in xml and "<Hangup" in xml
+    assert client.post(say_path, data={"CallSid": "CA" + "4" * 32}).status_code == 403   # unsigned
+    assert "無効" in post_signed(client, "/outages/voice/restoration?t=forged", {}).get_data(as_text=True)
+    dispatch(app)                                                   # idempotent: no second notice
+    assert len(twilio_fake.calls) == calls_before + 1
     assert client.get(f"/r/{token}").status_code == 410
     assert client.post(f"/r/{token}", data={"answer": "3"}).status_code == 410
     assert client.get(f"/t/{task_token}").status_code == 410

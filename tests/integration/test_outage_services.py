@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bcp_service.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
+from bcp_service.messaging.models import OutboxMessage
 from bcp_service.outages import jobs, queries, report, services
 from bcp_service.outages.models import FacilityReservation, FieldTask, Outage, OutageEvent, OutagePatient, Transport
 from bcp_service.outages.notify import notifier_for
@@ -290,7 +291,19 @@ def test_resolve_notifies_reached_kills_answers_and_reports(app, session, clock,
     session.commit()
     keys = outbox_keys(session)
     assert f"outage:{o}:patient:{world.long.id}:restoration:sms" in keys
-    assert f"outage:{o}:patient:{world.mid.id}:restoration:sms" not in keys      # landline
+    assert f"outage:{o}:patient:{world.mid.id}:restoration:sms" not in keys      # landline: no SMS …
+    voice = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.key == f"outage:{o}:patient:{world.mid.id}:restoration:voice")).one()   # … a call
+    assert voice.channel == "voice" and voice.purpose == "restoration" and voice.body is None
+    assert voice.twiml_url.startswith("http") and "/outages/voice/restoration?t=" in voice.twiml_url
+    # A second pass over the same people (a retried resolve) adds nothing: idempotent keys.
+    n = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.purpose == "restoration"))
+    notifier_for(app).restoration(session, session.get(Outage, o),
+                                  [services.Recipient(world.mid.id, world.mid.phone_e164, "landline")],
+                                  now=clock.now())
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.purpose == "restoration")) == n
     with pytest.raises(Conflict):
         services.resolve_outage(session, o, now=clock.now(), notifier=notifier_for(app))
     session.rollback()
