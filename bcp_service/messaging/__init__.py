@@ -9,7 +9,8 @@ The stable API for other subpackages (messaging never imports outages or registr
   Lower ``priority`` is sent first.
 * ``messaging.answers.register_answer_handler(purpose, fn)`` with
   ``fn(session, *, outage_id, patient_id, answer, channel, now)`` — called for one-tap, SMS replies and
-  DTMF digits; ``register_token_validity_check(fn(session, claims) -> bool)`` (False → 410);
+  DTMF digits (optional keywords ``subject_id`` and ``text`` — the raw SMS body, None for one-tap/DTMF —
+  are passed when the handler accepts them); ``register_token_validity_check(fn(session, claims) -> bool)`` (False → 410);
   ``register_escalation_handler(fn(session, message, reason, now))``.
 * ``messaging.tokens.make_token(secret, TapClaims(purpose, subject_id, context_id))`` for ``/r/<token>``
   links; ``messaging.texts.render(key, context, drill=...)`` for texts from ``alerts/``.

@@ -13,6 +13,13 @@ calls the handler registered for the token's purpose:
 * ``outage_id`` / ``patient_id`` are the token's context and subject ids; for ``field_task`` and
   ``transport_task`` the subject is the task id (passed as ``patient_id``, and also as ``subject_id``
   when the handler accepts it).
+* ``text`` (optional keyword, passed only when the handler accepts it — a ``text`` parameter or
+  ``**kwargs``): the raw reply as received, for handlers that read more than the answer (e.g. 「2 あと3時間」
+  to re-compute a runway). The SMS body, unnormalised (full-width digits and all); ``None`` for one-tap
+  and DTMF answers. ``answer`` is already parsed from it; the text is for extra detail only. Existing
+  handlers without the parameter keep working unchanged:
+
+      def on_checkin(session, *, outage_id, patient_id, answer, channel, now, text=None): ...
 * The handler runs inside the request's transaction; the view commits. A ``DomainError`` it raises
   (e.g. ``Gone`` because the outage was resolved) becomes the HTTP answer and nothing is stored.
 
@@ -73,8 +80,12 @@ def token_is_valid(session: Session, claims: TapClaims) -> bool:
     return all(check(session, claims) for check in _validity_checks)
 
 
-def deliver(session: Session, claims: TapClaims, *, answer: str, channel: str, now: datetime) -> bool:
-    """Hand a parsed answer to its purpose's handler. Returns False when no handler is registered."""
+def deliver(session: Session, claims: TapClaims, *, answer: str, channel: str, now: datetime,
+            text: str | None = None) -> bool:
+    """Hand a parsed answer to its purpose's handler. Returns False when no handler is registered.
+
+    ``text`` is the raw SMS body (None for one-tap/DTMF); ``subject_id`` and ``text`` are passed only to
+    handlers that accept them."""
     fn = _answer_handlers.get(claims.purpose)
     if fn is None:
         log.warning("no answer handler for purpose %s; answer stored only as a provider event", claims.purpose)
@@ -82,8 +93,11 @@ def deliver(session: Session, claims: TapClaims, *, answer: str, channel: str, n
     kwargs = dict(outage_id=claims.context_id, patient_id=claims.subject_id, answer=answer,
                   channel=channel, now=now)
     params = inspect.signature(fn).parameters
-    if "subject_id" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    if "subject_id" in params or takes_any:
         kwargs["subject_id"] = claims.subject_id
+    if "text" in params or takes_any:
+        kwargs["text"] = text
     fn(session, **kwargs)
     return True
 

@@ -169,7 +169,8 @@ def apply_answer(session: Session, claims: TapClaims, raw: str, *, channel: str,
         answer = parsed.answer
     if answer is None:
         return AnswerResult(outcome="unknown", claims=claims)
-    handled = answers.deliver(session, claims, answer=answer, channel=channel, now=now)
+    handled = answers.deliver(session, claims, answer=answer, channel=channel, now=now,
+                              text=raw if channel == "sms" else None)
     return AnswerResult(outcome=f"answer:{answer}" if handled else "unhandled", claims=claims)
 
 

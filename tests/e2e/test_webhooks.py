@@ -114,7 +114,7 @@ def test_inbound_sms_answer_is_delivered_once_despite_three_replays(client, sess
         assert resp.status_code == 200 and resp.mimetype == "text/xml"
     assert len(recorded) == 1
     assert recorded[0] | {"now": None} == dict(outage_id=7, patient_id=42, subject_id=42, answer="needs_help", channel="sms",
-                                               now=None)
+                                               now=None, text="３ 助けて")
 
 
 def test_stop_and_start_in_japanese(client, session):
@@ -189,3 +189,56 @@ def test_forged_webhooks_are_rate_limited_but_genuine_ones_still_pass(client, se
     codes = [post_signed(client, "/sms/status", form, token="forger").status_code for _ in range(32)]
     assert codes[:30] == [403] * 30 and codes[-1] == 429
     assert post_signed(client, "/sms/status", form).status_code == 204
+
+
+@pytest.fixture
+def handler_with_text(app):
+    """A 'checkin' handler that names ``text`` (no **kwargs), previous hooks restored afterwards."""
+    calls = []
+    saved = dict(answers._answer_handlers)
+    saved_checks = list(answers._validity_checks)
+
+    def on_checkin(session, *, outage_id, patient_id, answer, channel, now, text=None):
+        calls.append(dict(answer=answer, channel=channel, text=text))
+
+    answers.register_answer_handler("checkin", on_checkin)
+    answers._validity_checks[:] = []
+    yield calls
+    answers._answer_handlers.clear()
+    answers._answer_handlers.update(saved)
+    answers._validity_checks[:] = saved_checks
+
+
+def test_sms_reply_text_reaches_a_handler_that_accepts_it(client, session, handler_with_text):
+    _checkin_row(session)
+    body = "２　あと５時間"      # full-width, as typed on a phone: passed on unnormalised
+    post_signed(client, "/sms/inbound", {"MessageSid": "SM" + "t" * 32, "From": PHONE, "Body": body})
+    assert handler_with_text == [dict(answer="low_battery", channel="sms", text=body)]
+
+
+def test_one_tap_and_dtmf_answers_pass_text_none(app, client, handler_with_text):
+    token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
+    client.post(f"/r/{token}", data={"answer": "2"})
+    post_signed(client, f"/voice/checkin?t={token}", {"CallSid": "CA9", "Digits": "1"})
+    assert handler_with_text == [dict(answer="low_battery", channel="tap", text=None),
+                                 dict(answer="ok", channel="voice", text=None)]
+
+
+def test_handler_without_text_parameter_is_called_without_it(client, session):
+    calls = []
+    saved = dict(answers._answer_handlers)
+    saved_checks = list(answers._validity_checks)
+
+    def strict(session, *, outage_id, patient_id, answer, channel, now):   # the documented old signature
+        calls.append(answer)
+
+    answers.register_answer_handler("checkin", strict)
+    answers._validity_checks[:] = []
+    try:
+        _checkin_row(session)
+        resp = post_signed(client, "/sms/inbound", {"MessageSid": "SM" + "u" * 32, "From": PHONE, "Body": "1 大丈夫"})
+        assert resp.status_code == 200 and calls == ["ok"]
+    finally:
+        answers._answer_handlers.clear()
+        answers._answer_handlers.update(saved)
+        answers._validity_checks[:] = saved_checks
