@@ -53,7 +53,7 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
     cols = [OutagePatient.patient_id, OutagePatient.runs_out_at, OutagePatient.checkin,
             OutagePatient.transport_id, OutagePatient.dependent_24h, OutagePatient.round,
             OutagePatient.next_action_at, OutagePatient.runway_hours, OutagePatient.reported_hours,
-            OutagePatient.reported_at]
+            OutagePatient.reported_at, OutagePatient.covered_by_outage_id]
     if with_people:
         cols += [Patient.name, Patient.address, Patient.phone_e164, Patient.lat, Patient.lon,
                  Patient.municipality_code]
@@ -63,6 +63,7 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
         stmt = stmt.join(Patient, Patient.id == OutagePatient.patient_id)
     restore = outage.expected_restoration_at
     out = []
+    covered: dict[int, dict] = {}
     for r in session.execute(stmt):
         runs_out = r[1]
         row = {
@@ -80,11 +81,35 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
             # What the family reported (answer 2 with hours): shown on the desk next to the countdown.
             "reported_hours": r[8],
             "reported_at": _jst(r[9]),
+            # Another active outage checks in with this patient (no second message): see below.
+            "covered_by_outage_id": r[10],
         }
         if with_people:
-            row.update(name=r[10], address=r[11], phone=r[12], lat=r[13], lon=r[14], municipality_code=r[15])
+            row.update(name=r[11], address=r[12], phone=r[13], lat=r[14], lon=r[15], municipality_code=r[16])
         out.append(row)
+        if r[10] is not None:
+            covered[r[0]] = row
+    if covered:
+        _carry_covering_state(session, outage, covered)
     return out
+
+
+def _carry_covering_state(session: Session, outage: Outage, covered: dict[int, dict]) -> None:
+    """Patients messaged by an overlapping outage have round 0 here: show the round, check-in state
+    and next step of the outage that is actually messaging them (one join on the unique
+    (outage_id, patient_id) index, only when this outage has such patients)."""
+    mine, cover = aliased(OutagePatient), aliased(OutagePatient)
+    stmt = (select(mine.patient_id, cover.round, cover.checkin, cover.next_action_at)
+            .join(cover, (cover.outage_id == mine.covered_by_outage_id) & (cover.patient_id == mine.patient_id))
+            .where(mine.outage_id == outage.id, mine.covered_by_outage_id.is_not(None)))
+    for patient_id, round_no, checkin, next_at in session.execute(stmt):
+        row = covered.get(patient_id)
+        if row is None:
+            continue
+        row["round"] = round_no
+        row["next_action_at"] = _jst(next_at)
+        if row["checkin"] == "pending":      # answers reach every outage; escalation states do not
+            row["checkin"] = checkin
 
 
 def counts(rows: list[dict], outage: Outage) -> dict:

@@ -164,6 +164,20 @@ def test_desk_pages_dashboard_runsheet(client, clock, desk, make_user, login):
     assert sheet.index("試験 太郎1") < sheet.index("試験 太郎0") < sheet.index("試験 太郎2")
 
 
+def test_dashboard_and_runsheet_show_shared_patients_checked_by_the_other_outage(client, clock, desk, make_user,
+                                                                                 login):
+    circle = {"center": {"lat": 35.671, "lon": 139.77}, "radius_km": 5}      # the same three patients
+    first = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
+    second = client.post("/api/v1/outages", json=body(clock, area=circle), headers=desk.hub).get_json()["id"]
+    login(make_user("hub_staff", email="desk-shared@example.invalid"))
+    live = client.get(f"/outages/{second}/live.json").get_json()
+    assert {p["round"] for p in live["patients"]} == {1}                  # carried, not 0
+    assert {p["covered_by_outage_id"] for p in live["patients"]} == {first}
+    assert "他の停電で確認中" in client.get(f"/outages/{second}").get_data(as_text=True)   # the table's label
+    sheet = client.get(f"/outages/{second}/runsheet").get_data(as_text=True)
+    assert f"他の停電で確認中（#{first}・第1回）" in sheet
+
+
 def test_dashboard_offers_charging_points_when_no_transport_is_needed(client, clock, desk, make_user, login):
     oid = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
     r = client.post(f"/api/v1/outages/{oid}/patients/{desk.ids[2]}/answer", json={"answer": "2"}, headers=desk.hub)

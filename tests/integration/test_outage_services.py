@@ -121,6 +121,40 @@ def test_overlapping_outage_does_not_message_twice_and_shares_answers(app, sessi
     assert row.covered_by_outage_id is None and row.round == 1 and row.next_action_at == clock.now()
 
 
+def test_shared_patients_show_the_round_and_state_of_the_outage_messaging_them(app, session, clock, world):
+    first = declare(session, clock, app)
+    second = declare(session, clock, app, area={"center": {"lat": 35.670, "lon": 139.770}, "radius_km": 5})
+
+    def listed():
+        rows = queries.triage_rows(session, session.get(Outage, second.outage.id), now=clock.now())
+        return {r["patient_id"]: r for r in rows}
+
+    rows = listed()
+    # Covered by the first outage: its round 1, not this outage's stored round 0.
+    assert rows[world.long.id]["round"] == 1 and rows[world.long.id]["covered_by_outage_id"] == first.outage.id
+    assert rows[world.long.id]["next_action_at"] is not None
+    assert rows[world.away.id]["round"] == 1 and rows[world.away.id]["covered_by_outage_id"] is None
+    # Silence: the first outage sends round 2, then a field task; this outage's list follows it.
+    clock.advance(minutes=16)
+    jobs.run_due(app, now=clock.now())
+    rows = listed()
+    assert rows[world.long.id]["round"] == 2 and rows[world.long.id]["checkin"] == "pending"
+    clock.advance(minutes=16)
+    jobs.run_due(app, now=clock.now())
+    rows = listed()
+    assert rows[world.long.id]["round"] == 3 and rows[world.long.id]["checkin"] == "no_answer"
+    assert queries.counts(list(rows.values()), second.outage)["checkin"]["no_answer"] >= 1
+    # Stored rows are untouched: the second outage never messages them itself.
+    mine = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == second.outage.id,
+                                                       OutagePatient.patient_id == world.long.id)).one()
+    assert mine.round == 0 and mine.covered_by_outage_id == first.outage.id
+    # Once the first outage resolves, the second carries on and shows its own round again.
+    services.resolve_outage(session, first.outage.id, now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    rows = listed()
+    assert rows[world.long.id]["covered_by_outage_id"] is None and rows[world.long.id]["round"] == 3
+
+
 def test_drill_contacts_only_opted_in_patients_and_never_covers_real_outages(app, session, clock, world):
     real = declare(session, clock, app)
     drill = declare(session, clock, app, drill=True)
