@@ -160,3 +160,34 @@ def test_declare_answer_by_tap_sms_voice_transport_and_resolve(app, client, sess
     report = client.get(f"/api/v1/outages/{oid}/report?format=html", headers=hub).get_data(as_text=True)
     assert "100% 到達まで" in report
     assert client.get(f"/api/v1/outages/{oid}/report?format=docx", headers=hub).data[:2] == b"PK"
+
+
+def test_sms_answer_2_with_hours_over_the_webhook_recomputes_the_runway(app, client, session, clock, twilio_fake,
+                                                                        make_region, make_user, auth_headers):
+    make_region()
+    ids = {}
+    for phone, hours in (("+819000000201", 20.0), ("+819000000202", 20.0)):
+        p = Patient(name="試験 報告", phone_e164=phone, phone_kind="mobile", municipality_code="131024",
+                    lat=35.670, lon=139.770, region_code="1301", runway_hours=hours, runway_tier="yellow",
+                    runway_explain="", created_at=clock.now(), updated_at=clock.now())
+        p.devices.append(PatientDevice(kind="ventilator", hours_per_day=24, internal_battery_hours=3))
+        session.add(p)
+        session.flush()
+        ids[phone] = p.id
+    session.commit()
+    hub = auth_headers(make_user("hub_staff"))
+    oid = client.post("/api/v1/outages", json={"area": {"municipality_codes": ["131024"]},
+                                                "started_at": clock.now().isoformat(),
+                                                "expected_restoration_at": (clock.now() + timedelta(hours=12)).isoformat()},
+                      headers=hub).get_json()["id"]
+    dispatch(app)
+    assert post_signed(client, "/sms/inbound", {"MessageSid": "SM" + "5" * 32, "From": "+819000000201",
+                                               "To": "+815000000000", "Body": "２ 残り1.5時間"}).status_code == 200
+    assert post_signed(client, "/sms/inbound", {"MessageSid": "SM" + "6" * 32, "From": "+819000000202",
+                                               "To": "+815000000000", "Body": "２"}).status_code == 200
+    rows = {i["patient_id"]: i for i in client.get(f"/api/v1/outages/{oid}/patients", headers=hub).get_json()["items"]}
+    told, plain = rows[ids["+819000000201"]], rows[ids["+819000000202"]]
+    assert told["checkin"] == "low_battery" and told["reported_hours"] == 1.5
+    assert told["runway_hours_left"] == 1.5 and told["tier"] == "red"       # before the 12 h restoration
+    assert plain["checkin"] == "low_battery" and plain["reported_hours"] is None
+    assert plain["runway_hours_left"] == 20.0
