@@ -81,3 +81,21 @@ def test_voice_rows_need_no_body(session):
                          patient_id=1, outage_id=2, round=1)
     session.commit()
     assert row.channel == "voice" and row.body is None
+
+
+def test_enqueue_many_keeps_existing_rows_and_the_first_of_a_repeated_key_and_rolls_back(session, clock):
+    outbox.enqueue(session, key="fan:old", to=PHONE, body="既存", purpose="checkin", priority=5)
+    session.commit()
+    rows = [dict(key="fan:old", to=PHONE, body="上書きしない", purpose="checkin", priority=1),
+            dict(key="fan:dup", to=PHONE, body="一通目", purpose="checkin"),
+            dict(key="fan:dup", to=PHONE, body="二通目", purpose="checkin")]
+    assert outbox.enqueue_many(session, rows) == 3          # how many were given, as before
+    session.commit()
+    assert _count(session) == 2
+    old = outbox.get_by_key(session, "fan:old")
+    assert old.body == "既存" and old.priority == 5
+    assert outbox.get_by_key(session, "fan:dup").body == "一通目"
+    outbox.enqueue_many(session, [dict(key=f"fan:rb:{i}", to=PHONE, body="x", purpose="checkin")
+                                  for i in range(1500)])
+    session.rollback()                                       # the caller's transaction, nothing of its own
+    assert _count(session) == 2
