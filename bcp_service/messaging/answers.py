@@ -16,10 +16,9 @@ calls the handler registered for the token's purpose:
 * ``text`` (optional keyword, passed only when the handler accepts it — a ``text`` parameter or
   ``**kwargs``): the raw reply as received, for handlers that read more than the answer (e.g. 「2 あと3時間」
   to re-compute a runway). The SMS body, unnormalised (full-width digits and all); ``None`` for one-tap
-  and DTMF answers. ``answer`` is already parsed from it; the text is for extra detail only. Note that
-  the parser reads every lone digit 1–3 as an answer and keeps the most severe, so 「2 あと3時間」
-  arrives as ``answer="needs_help"`` (the 3 of 3時間), while 「2 あと5時間」 or 「２ 残り1.5時間」 arrive as
-  ``low_battery``. Existing handlers without the parameter keep working unchanged:
+  and DTMF answers. ``answer`` is already parsed from it; the text is for extra detail only. The parser
+  reads lone digits 1–3 as answers (the most severe wins) but not numbers with a unit, so
+  「2 あと3時間」, 「2 あと5時間」 and 「２ 残り1.5時間」 all arrive as ``low_battery``. Existing handlers without the parameter keep working unchanged:
 
       def on_checkin(session, *, outage_id, patient_id, answer, channel, now, text=None): ...
 * The handler runs inside the request's transaction; the view commits. A ``DomainError`` it raises

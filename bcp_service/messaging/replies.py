@@ -37,7 +37,9 @@ ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
 # Characters that carry no meaning in a short reply (ASCII and Japanese punctuation, spaces).
 _PUNCT = re.compile(r"[\s\.\,\!\?\-_~〜ー・、。！？「」『』（）()\[\]【】:;：；'\"…♪☆★]+")
 # A lone digit: not part of a longer number ("10時" must not read as answer 1).
-_LONE_DIGIT = re.compile(r"(?<!\d)([0-9])(?!\d)")
+# A lone digit is an answer; a number with a unit (「あと3時間」「30分」「1.5h」) is a quantity, not an
+# answer — otherwise 「2 あと3時間」 (low battery, three hours left) would read as 3, needs help.
+_LONE_DIGIT = re.compile(r"(?<![\d.])([0-9])(?![\d.]|\s*(?:時間|時|分|h|hours?|min|%|％))")
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,12 @@ def test_parser_never_raises_and_always_decides(text):
     r = parse_reply(text, load_vocabulary())
     assert r.kind in ("answer", "opt_out", "opt_in", "unknown")
     assert (r.answer is not None) == (r.kind == "answer")
+
+
+@pytest.mark.parametrize("text", ["2 あと3時間", "２　あと３時間", "2 残り1.5時間", "2 30分", "電池 あと3h", "2 3時間半"])
+def test_hours_left_in_a_low_battery_reply_are_not_read_as_answer_3(text):
+    assert parse_reply(text) == Reply("answer", "low_battery")
+
+
+def test_a_lone_3_next_to_hours_still_counts():
+    assert parse_reply("3 あと2時間").answer == "needs_help"
