@@ -19,58 +19,28 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.orm import sessionmaker  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from bcp_service.db import import_all_models, make_engine  # noqa: E402
+from bcp_service.db import import_all_models  # noqa: E402
 from bcp_service.messaging import outbox  # noqa: E402
 from bcp_service.messaging.models import OutboxMessage  # noqa: E402
-from bcp_service.migrate import upgrade  # noqa: E402
+from benchmarks import messaging_dispatch as dispatch_bench  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
 
 
-class Database:
-    def __init__(self, kind: str):
-        self.kind = kind
-        self.name = None
-        if kind == "postgresql":
-            self.name = f"bcp_bench_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{self.name}"'))
-            admin.dispose()
-            self.url = PG_ADMIN.rsplit("/", 1)[0] + f"/{self.name}"
-        else:
-            self.url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite"
-        upgrade(self.url)
-        self.engine = make_engine(self.url)
-        self.factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-
-    def reset(self):
-        with self.engine.begin() as c:
-            c.execute(text("DELETE FROM messaging_outbox"))
+class Database(dispatch_bench.Database):
+    """The dispatcher benchmark's fresh database, plus a row count."""
 
     def count(self) -> int:
         with self.factory() as s:
             return s.scalar(select(func.count()).select_from(OutboxMessage))
-
-    def drop(self):
-        self.engine.dispose()
-        if self.name:
-            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def rows(n: int) -> list[dict]:
