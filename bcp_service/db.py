@@ -6,6 +6,7 @@ Timestamps are stored in UTC and always come back timezone-aware, whatever the b
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Iterable, Sequence
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -50,6 +51,27 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def copy_rows(session, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """PostgreSQL only: stream ``rows`` (tuples in ``columns`` order) into ``table`` with binary COPY,
+    inside the session's transaction.
+
+    For fan-outs of thousands of rows: an executemany costs a round trip per row, and text COPY spends
+    most of its time formatting values in Python; binary COPY takes a third of that. The column types
+    are read from the table itself, so callers pass plain Python values (aware datetimes for UTC columns).
+    """
+    from psycopg import sql
+
+    raw = session.connection().connection.driver_connection
+    target, cols = sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    with raw.cursor() as cur:
+        cur.execute(sql.SQL("SELECT {} FROM {} LIMIT 0").format(cols, target))
+        types = [d.type_code for d in cur.description]
+        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, cols)) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
 
 
 def make_engine(url: str, **kwargs) -> Engine:

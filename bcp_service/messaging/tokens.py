@@ -13,6 +13,7 @@ link stays short (every character is paid for in UCS-2 SMS segments): about 40 c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from itsdangerous import BadSignature, Signer
 
@@ -46,6 +47,7 @@ def _b36(n: int) -> str:
             return out
 
 
+@lru_cache(maxsize=8)     # one per SECRET_KEY; a fan-out signs 20,000 tokens with the same signer
 def _signer(secret: str) -> Signer:
     if not secret:
         raise ValueError("SECRET_KEY is required to sign one-tap tokens")

@@ -99,3 +99,38 @@ def test_enqueue_many_keeps_existing_rows_and_the_first_of_a_repeated_key_and_ro
                                   for i in range(1500)])
     session.rollback()                                       # the caller's transaction, nothing of its own
     assert _count(session) == 2
+
+
+def test_large_fan_out_over_existing_and_repeated_keys_keeps_the_first_and_the_order(session, clock):
+    """A batch big enough for COPY (outbox.COPY_FROM_ROWS) whose keys partly exist already: on
+    PostgreSQL the straight COPY is undone and the temporary-table path runs instead."""
+    n = outbox.COPY_FROM_ROWS + 200
+    first = [dict(key=f"big:{i}", to=f"+8190000{i:05d}", body="一回目", purpose="checkin", priority=7)
+             for i in range(n)]
+    assert outbox.enqueue_many(session, first) == n
+    session.commit()
+    again = [dict(key=f"big:{i}", to=f"+8190000{i:05d}", body="上書きしない", purpose="checkin", priority=1)
+             for i in range(n - 100, n + 900)]
+    again.append(dict(key=f"big:{n + 5}", to=PHONE, body="後から来た重複", purpose="checkin", priority=1))
+    outbox.enqueue_many(session, again)
+    session.commit()
+    assert _count(session) == n + 900
+    assert outbox.get_by_key(session, f"big:{n - 1}").body == "一回目"
+    assert outbox.get_by_key(session, f"big:{n + 5}").body == "上書きしない"
+    new_ids = session.scalars(select(OutboxMessage.id).where(OutboxMessage.body == "上書きしない")
+                              .order_by(OutboxMessage.id)).all()
+    keys_in_id_order = [session.get(OutboxMessage, i).key for i in new_ids]
+    assert keys_in_id_order == [f"big:{i}" for i in range(n, n + 900)]      # insertion order kept
+    assert {r.status for r in session.scalars(select(OutboxMessage))} == {"queued"}
+
+
+def test_large_fan_out_rolls_back_with_the_caller(session, clock):
+    rows = [dict(key=f"rb:{i}", to=f"+8190000{i:05d}", body="x", purpose="checkin")
+            for i in range(outbox.COPY_FROM_ROWS + 1)]
+    outbox.enqueue_many(session, rows)
+    assert _count(session) == len(rows)
+    session.rollback()
+    assert _count(session) == 0
+    outbox.enqueue_many(session, rows)        # the savepoint and temporary table left nothing behind
+    session.commit()
+    assert _count(session) == len(rows)
