@@ -118,6 +118,29 @@ def load_jobs(scheduler, app) -> None:
             register(scheduler, app)
 
 
+def start_background(app, stop: threading.Event) -> list[threading.Thread]:
+    """Start each subpackage's ``jobs.background(app, stop)`` in a daemon thread (e.g. messaging's
+    LISTEN for dispatcher wake-ups); they return once ``stop`` is set."""
+    from bcp_service.plugins import subpackage_modules
+
+    threads = []
+    for jobs in subpackage_modules("jobs"):
+        run = getattr(jobs, "background", None)
+        if run:
+            thread = threading.Thread(target=_background, args=(run, app, stop), daemon=True,
+                                      name=f"clock-{jobs.__name__.split('.')[-2]}")
+            thread.start()
+            threads.append(thread)
+    return threads
+
+
+def _background(run, app, stop: threading.Event) -> None:
+    try:
+        run(app, stop)
+    except Exception:  # noqa: BLE001 - a helper failing must not take the clock down; polling remains
+        log.exception("clock: background helper %s failed", getattr(run, "__module__", run))
+
+
 def build_scheduler(app, scheduler_class=None):
     from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -156,8 +179,12 @@ def run_clock(app, *, stop_event: threading.Event | None = None) -> None:
         return
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    # Set when this clock stops: background helpers return, and long jobs (the dispatcher's drain)
+    # finish the step in hand instead of running to their budget while the process is asked to go.
+    stopping = app.extensions["clock.stopping"] = threading.Event()
     scheduler = build_scheduler(app, BackgroundScheduler)
     scheduler.start()
+    helpers = start_background(app, stopping)
     log.info("clock: running (%s)", ", ".join(registered_ticks()) or "no ticks")
     try:
         while not stop.wait(1):
@@ -165,5 +192,8 @@ def run_clock(app, *, stop_event: threading.Event | None = None) -> None:
                 log.error("clock: lost the lock; stopping so the stand-by clock takes over")
                 break
     finally:
+        stopping.set()
         scheduler.shutdown(wait=True)
+        for thread in helpers:
+            thread.join(timeout=5)
         lock.release()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("BCP_ENV", "test")
 
-from sqlalchemy import create_engine, delete, select, text  # noqa: E402
+from sqlalchemy import create_engine, delete, select, text, update  # noqa: E402
 
 from outages_matching import write_section  # noqa: E402
 from synthetic import generate, load  # noqa: E402
@@ -69,13 +69,85 @@ def clear_outages(session, notifier, now) -> None:
     session.commit()
 
 
+def first_message_latencies(app, s, notifier, url: str, world, repeat: int) -> list[tuple[float, float]]:
+    """(from the start of a 20k declaration, from its commit) until its first message left the outbox."""
+    import subprocess
+    import threading
+
+    from bcp_service.clock import run_clock
+    from bcp_service.messaging.models import OutboxMessage
+    from bcp_service.outages import services
+
+    codes, _ = world.codes_for(20_000)
+    stop, proc = threading.Event(), None
+
+    def quiet():
+        """No active outage, nothing queued and the dispatcher idle: the measure is a declaration on a
+        quiet night (restoration notices and the rest of the previous round are not part of it)."""
+        clear_outages(s, notifier, now_fn())
+        s.execute(update(OutboxMessage).where(OutboxMessage.status == "queued").values(status="cancelled"))
+        s.commit()
+        deadline = time.monotonic() + 60
+        while s.scalar(select(OutboxMessage.id).where(OutboxMessage.status == "sending").limit(1)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the dispatcher did not finish its pass within 60 s")
+            s.rollback()
+            time.sleep(0.1)
+
+    # PostgreSQL: the clock process keeps real time. SQLite: the clock thread shares the app's frozen clock.
+    now_fn = (lambda: datetime.now(timezone.utc)) if url.startswith("postgresql") else app.extensions["clock"].now
+    quiet()
+    if url.startswith("postgresql"):
+        env = {**os.environ, "BCP_ENV": "development", "DATABASE_URL": url, "SECRET_KEY": "bench-secret",
+               "MESSAGING_CHANNEL": "console", "PUBLIC_BASE_URL": "https://bcp.example.jp"}
+        proc = subprocess.Popen([sys.executable, "-m", "bcp_service.cli", "clock"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        while "dispatcher wake-up: listening" not in (line := proc.stdout.readline()):
+            if not line:
+                raise RuntimeError("the clock process ended before it was listening")
+        threading.Thread(target=proc.stdout.read, daemon=True).start()      # keep its pipe drained
+    else:
+        threading.Thread(target=run_clock, args=(app,), kwargs={"stop_event": stop}, daemon=True).start()
+
+    def first_sent(oid):
+        return s.scalar(select(OutboxMessage.id).where(OutboxMessage.outage_id == oid,
+                                                       OutboxMessage.status != "queued").limit(1))
+    try:
+        time.sleep(3)                                     # the clock's first runs are over
+        latencies = []
+        for _ in range(repeat):
+            quiet()
+            time.sleep(2.5)                               # the dispatcher job is waiting, not draining
+            now = now_fn()
+            t0 = time.perf_counter()
+            r = services.declare_outage(s, services.DeclareOutage(
+                area={"municipality_codes": codes}, started_at=now,
+                expected_restoration_at=now + timedelta(hours=10)), now=now, notifier=notifier)
+            s.commit()
+            committed = time.perf_counter()
+            oid = r.outage.id
+            while not first_sent(oid):
+                s.rollback()                              # a fresh snapshot for the next look
+                time.sleep(0.005)
+            latencies.append((time.perf_counter() - t0, time.perf_counter() - committed))
+        return latencies
+    finally:
+        stop.set()
+        if proc is not None:
+            proc.terminate()          # the clock finishes its dispatcher pass first (graceful stop)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+
+
 def bench(backend: str, repeat: int, naive_sample: int) -> str:
     from bcp_service.app import create_app
     from bcp_service.auth import services as auth_services
     from bcp_service.clock import FrozenClock
     from bcp_service.db import db
     from bcp_service.messaging import outbox
-    from bcp_service.messaging.dispatcher import DispatchConfig, Dispatcher, channel_from_app
     from bcp_service.migrate import upgrade
     from bcp_service.outages import services, triage
     from bcp_service.outages.models import Outage, OutagePatient
@@ -180,28 +252,23 @@ def bench(backend: str, repeat: int, naive_sample: int) -> str:
             out.append(f"- triage list of {affected:,} served over HTTP: **{statistics.median(served):.2f} s** "
                        f"(median of {repeat}, {len(resp.data) / 1e6:.1f} MB JSON)")
 
-            # First message handed to the provider after declaration.
-            firsts = []
-            for _ in range(repeat):
-                clear_outages(s, notifier, clock.now())
-                codes, _ = world.codes_for(20_000)
-                t0 = time.perf_counter()
-                services.declare_outage(s, services.DeclareOutage(area={"municipality_codes": codes},
-                                                                  started_at=T0,
-                                                                  expected_restoration_at=T0 + timedelta(hours=10)),
-                                        now=clock.now(), notifier=notifier)
-                s.commit()
-                d = Dispatcher(db.session_factory, channel_from_app(app),
-                               DispatchConfig(public_base_url="https://bcp.example.jp", secret="bench-secret",
-                                              rate_per_second=1000, concurrency=1, batch=1), now=clock.now)
-                stats = d.run_once()
-                firsts.append(time.perf_counter() - t0)
-                assert stats.sent == 1
-            out.append(f"- declaration → first message handed to the provider (console channel): "
-                       f"**{statistics.median(firsts):.2f} s** (median of {repeat})")
+            # First message handed to the provider after the declaration commits, through the real
+            # clock: its dispatcher job waits for the wake-up (PostgreSQL: NOTIFY from this process to a
+            # separate `bcp-service clock` process, as in production; SQLite: the in-process event of
+            # `bcp-service demo`, clock thread in this process). Real time, so nothing else is due.
+            firsts = first_message_latencies(app, s, notifier, url, world, repeat)
+            how = ("clock in its own process, woken by LISTEN/NOTIFY" if backend == "postgresql"
+                   else "clock thread in the same process, as `bcp-service demo`, woken by the commit")
+            total = statistics.median(a for a, _ in firsts)
+            after_commit = statistics.median(b for _, b in firsts)
+            out.append(f"- declaration → first message handed to the provider (console channel; {how}): "
+                       f"**{total:.2f} s** from the start of the declaration, {after_commit:.2f} s after its commit "
+                       f"(medians of {len(firsts)}: {', '.join(f'{a:.2f}' for a, _ in firsts)}); the dispatcher's "
+                       f"2 s poll is only the fallback")
 
             # Transport proposals (grid matching) for those running out before restoration.
-            oid = s.scalars(select(Outage.id).order_by(Outage.id.desc())).first()
+            clear_outages(s, notifier, clock.now())
+            oid = declare(world.codes_for(20_000)[0])[1].outage.id
             t0 = time.perf_counter()
             n_prop = services.propose_transports(s, oid, now=clock.now())
             s.commit()

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class DispatchConfig:
     rate_per_second: float = 10.0
     concurrency: int = 16
     batch: int = 200
+    claim_seconds: float = 5.0      # claim at most this many seconds of sending per pass (see batch_limit)
     lease_seconds: float = 120.0
     max_attempts: int = MAX_ATTEMPTS
     commit_every: int = 50
@@ -180,10 +182,13 @@ class Dispatcher:
 
     # --- one pass ------------------------------------------------------------------------------
     def batch_limit(self) -> int:
-        """Never claim more than the rate can send within half a lease: a slow rate with a big batch
-        would let leases expire on rows still waiting for a token, and they would go out twice."""
+        """Claim no more than the rate sends in ``claim_seconds``: priorities are looked at again at
+        every claim, so a new outage's first check-in or a field task (priority 0) waits at most that
+        long behind a backlog already in hand (200 rows at 10/s would hold it for 20 s). And never
+        more than half a lease: leases must not expire on rows still waiting for a token."""
         cfg = self.config
-        return max(1, min(cfg.batch, int(cfg.rate_per_second * cfg.lease_seconds / 2)))
+        per_pass = cfg.rate_per_second * min(cfg.claim_seconds, cfg.lease_seconds / 2)
+        return max(1, min(cfg.batch, int(per_pass)))
 
     def run_once(self) -> DispatchStats:
         stats = DispatchStats()
@@ -208,14 +213,18 @@ class Dispatcher:
             session.close()
 
     def drain(self, *, max_passes: int = 10_000, time_budget: float | None = None,
-              monotonic: Callable[[], float] = time.monotonic) -> DispatchStats:
-        """Run passes until nothing is due (or the budget is spent)."""
+              monotonic: Callable[[], float] = time.monotonic,
+              stop: threading.Event | None = None) -> DispatchStats:
+        """Run passes until nothing is due, the budget is spent or ``stop`` is set (clock shutting
+        down: the pass in hand finishes, the rest stays queued for the next clock)."""
         total = DispatchStats()
         start = monotonic()
         for _ in range(max_passes):
             s = self.run_once()
             total.add(s)
             if s.claimed == 0 or (time_budget is not None and monotonic() - start > time_budget):
+                break
+            if stop is not None and stop.is_set():
                 break
         return total
 

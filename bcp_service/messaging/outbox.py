@@ -19,6 +19,7 @@ Every outbound SMS or call is a row first; the dispatcher (``messaging.dispatche
 * ``channel="voice"`` rows may leave ``twiml_url`` empty for check-ins: the dispatcher fills in
   ``PUBLIC_BASE_URL/voice/checkin?t=<one-tap token>``.
 * ``not_before`` delays the first attempt (reminders).
+* **The dispatcher wakes on commit** (``wakeup``): no wait for its next poll.
 * Bad input raises ``errors.Invalid`` (400) and adds nothing.
 
 ``enqueue_many(session, rows, now=...)`` does the same for a list of dicts. A fan-out to thousands of
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from bcp_service.db import copy_rows
 from bcp_service.errors import Invalid
+from bcp_service.messaging import wakeup
 from bcp_service.messaging.models import (
     CHANNELS, DELIVERED, FAILED, FINAL, OutboxMessage, QUEUED, SENDING, SENT, UNDELIVERED,
 )
@@ -156,6 +158,7 @@ def enqueue(session: Session, *, key: str, to: str, body: str | None = None, cha
                patient_id=patient_id, outage_id=outage_id, round=round, not_before=not_before,
                twiml_url=twiml_url, ref_id=ref_id, drill=drill)
     _insert_ignore(session, [row])
+    wakeup.request(session)
     return session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).one()
 
 
@@ -165,9 +168,11 @@ def enqueue_many(session: Session, rows: Iterable[dict], *, now: datetime | None
     prepared = [_row(at, **{k: v for k, v in r.items() if k in _FIELDS}) for r in rows]
     if len(prepared) >= COPY_FROM_ROWS and session.get_bind().dialect.name == "postgresql":
         _copy_insert_ignore(session, prepared)
-        return len(prepared)
-    for i in range(0, len(prepared), CHUNK):
-        _insert_ignore(session, prepared[i:i + CHUNK])
+    else:
+        for i in range(0, len(prepared), CHUNK):
+            _insert_ignore(session, prepared[i:i + CHUNK])
+    if prepared:
+        wakeup.request(session)
     return len(prepared)
 
 

@@ -83,17 +83,18 @@ def test_token_bucket_reports_wait_without_taking():
     assert bucket.try_acquire() == 0.0
 
 
-def test_dispatcher_never_claims_more_than_half_a_lease_can_send():
+def test_dispatcher_claims_a_few_seconds_of_sending_and_never_more_than_half_a_lease():
     from bcp_service.messaging.channels import ConsoleChannel
     from bcp_service.messaging.dispatcher import DispatchConfig, Dispatcher
 
-    def d(rate, batch=200, lease=120):
+    def d(rate, batch=200, lease=120, claim=5):
         cfg = DispatchConfig(public_base_url="http://x", secret="s", rate_per_second=rate, batch=batch,
-                             lease_seconds=lease)
+                             lease_seconds=lease, claim_seconds=claim)
         return Dispatcher(lambda: None, ConsoleChannel(), cfg, now=lambda: None).batch_limit()
 
-    assert d(100) == 200
-    assert d(1) == 60
+    assert d(100) == 200                     # the configured batch caps fast rates
+    assert d(10) == 50                       # 5 s of sending at the default rate
+    assert d(1, claim=300) == 60             # half a lease caps a long claim
     assert d(0.01) == 1
 
 
@@ -119,3 +120,28 @@ def test_impossible_escalation_settings_are_refused(raw):
 def test_backoff_uses_configured_base_and_cap():
     assert backoff_delay(1, base=2, cap=10, rand=lambda: 1.0) == 2
     assert backoff_delay(5, base=2, cap=10, rand=lambda: 1.0) == 10
+
+
+def test_drain_finishes_the_pass_in_hand_and_stops_when_the_clock_is_stopping():
+    import threading
+
+    from bcp_service.messaging.channels import ConsoleChannel
+    from bcp_service.messaging.dispatcher import DispatchConfig, Dispatcher, DispatchStats
+
+    stop = threading.Event()
+
+    class Busy(Dispatcher):
+        passes = 0
+
+        def run_once(self):               # a backlog that never ends
+            self.passes += 1
+            if self.passes == 2:
+                stop.set()                # SIGTERM arrives during the second pass
+            return DispatchStats(claimed=10, sent=10)
+
+    d = Busy(lambda: None, ConsoleChannel(), DispatchConfig(public_base_url="http://x", secret="s"),
+             now=lambda: None)
+    assert d.drain(stop=stop).sent == 20 and d.passes == 2
+    stop.clear()
+    d.passes = 0
+    assert d.drain(max_passes=5).sent == 50      # without a stop it runs to its limit
