@@ -14,10 +14,11 @@ Failures are raised as :class:`SendError` carrying the HTTP status and the provi
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal, Protocol
 
 Outcome = Literal["retry", "fallback", "opted_out", "permanent"]
@@ -78,6 +79,15 @@ class Channel(Protocol):
 
     def place_call(self, to: str, twiml_url: str, *, callback_url: str | None) -> Receipt: ...
 
+    def find_accepted(self, to: str, *, channel: str, body: str | None, since: datetime) -> list[Receipt]:
+        """What the provider accepted for ``to`` since ``since``, newest first: SMS with exactly this
+        body, or any call. Used before resending a row whose last attempt has an unknown outcome.
+        Raises SendError when the provider cannot be asked."""
+        ...
+
+
+LOOKUP_LIMIT = 20           # a person gets a handful of messages per outage; 20 newest is plenty
+
 
 @dataclass
 class ConsoleRecord:
@@ -106,10 +116,20 @@ class ConsoleChannel:
         return Receipt(provider_id=rec.provider_id, status="sent")
 
     def send_sms(self, to: str, body: str, *, callback_url: str | None) -> Receipt:
-        return self._add(ConsoleRecord("sms", to, body, None, callback_url, "SMcon" + uuid.uuid4().hex))
+        return self._add(ConsoleRecord("sms", to, body, None, callback_url, "SMcon" + uuid.uuid4().hex,
+                                       at=datetime.now(timezone.utc)))
 
     def place_call(self, to: str, twiml_url: str, *, callback_url: str | None) -> Receipt:
-        return self._add(ConsoleRecord("voice", to, None, twiml_url, callback_url, "CAcon" + uuid.uuid4().hex))
+        return self._add(ConsoleRecord("voice", to, None, twiml_url, callback_url, "CAcon" + uuid.uuid4().hex,
+                                       at=datetime.now(timezone.utc)))
+
+    def find_accepted(self, to: str, *, channel: str, body: str | None, since: datetime) -> list[Receipt]:
+        # In memory: what a process that died had "sent" is gone with it, which is all a demo needs.
+        with self._lock:
+            found = [r for r in reversed(self.records)
+                     if r.kind == channel and r.to == to and (channel != "sms" or r.body == body)
+                     and (r.at is None or r.at >= since)]
+        return [Receipt(provider_id=r.provider_id, status="sent") for r in found[:LOOKUP_LIMIT]]
 
 
 class TwilioChannel:
@@ -154,6 +174,16 @@ class TwilioChannel:
 
         if isinstance(exc, TwilioRestException):
             return SendError(f"twilio {exc.status} {exc.code}", status=exc.status, code=exc.code)
+        # list() reports an HTTP error as TwilioException("Unable to fetch page", response).
+        response = exc.args[1] if len(getattr(exc, "args", ())) > 1 else None
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int):
+            code = None
+            try:
+                code = json.loads(response.text).get("code")
+            except (ValueError, AttributeError):
+                pass
+            return SendError(f"twilio {status} {code}", status=status, code=code)
         # Timeouts, refused connections, resets: the provider may or may not have the request.
         return SendError(f"transport: {type(exc).__name__}", status=None, code=None)
 
@@ -182,3 +212,17 @@ class TwilioChannel:
         except Exception as exc:  # noqa: BLE001
             raise self._wrap(exc) from exc
         return Receipt(provider_id=call.sid, status=call.status or "queued")
+
+    def find_accepted(self, to: str, *, channel: str, body: str | None, since: datetime) -> list[Receipt]:
+        # Filtered by recipient at the provider (newest first), by time and body here: Twilio's date
+        # filter is on date_sent, which a message still queued at Twilio does not have yet.
+        try:
+            if channel == "sms":
+                items = self._client().messages.list(to=to, limit=LOOKUP_LIMIT)
+                return [Receipt(provider_id=m.sid, status=m.status or "queued") for m in items
+                        if m.date_created is not None and m.date_created >= since and m.body == body]
+            items = self._client().calls.list(to=to, limit=LOOKUP_LIMIT)
+            return [Receipt(provider_id=c.sid, status=c.status or "queued") for c in items
+                    if c.date_created is not None and c.date_created >= since]
+        except Exception as exc:  # noqa: BLE001 — a lookup that fails must not look like "not found"
+            raise self._wrap(exc) from exc

@@ -20,13 +20,20 @@ Order: lowest ``priority`` first across people; messages to one person go out on
 the order they were enqueued. The token bucket is per dispatcher process: two dispatchers on one
 account share the provider's limit, so give each ``SMS_RATE_PER_SECOND / n``.
 
-**The crash window, stated honestly.** If the process dies after the provider accepted a message and
-before our commit of its provider id (at most one result group, plus what is in flight: about
-``concurrency`` messages), the row's lease expires and it is sent again — a duplicate SMS, never a
-lost one. Twilio's Messages API has no idempotency key, so the window cannot be closed from our side
-alone. It is narrowed: every send carries our row id in its ``StatusCallback`` URL (``?o=<id>``), and
-a status callback for a row still ``queued``/``sending`` records the provider id and status, so rows
-whose callback arrives before the lease runs out (normally seconds) are reconciled, not resent.
+**The crash window, and how it is closed.** If the process dies after the provider accepted a message
+and before our commit of its provider id (at most one result group, plus what is in flight: about
+``concurrency`` messages), nothing tells us whether it went out. Twilio's create APIs take no
+idempotency key, so two things close the window from our side:
+
+* every send carries our row id in its ``StatusCallback`` URL (``?o=<id>``); a status callback for a
+  row still ``queued``/``sending`` records the provider id and status (normally within seconds);
+* a row whose lease expired (or whose request timed out, or got a 5xx) keeps ``unknown_since``, and
+  before it is sent again :meth:`Dispatcher._reconcile` asks the provider for an SMS to that number
+  with that exact body (or a call to it) created since then and not yet known to us; if there is one
+  it is recorded, not resent. Only if that lookup itself fails is the row retried later — never sent
+  blind.
+
+What remains: a provider whose message list lags behind its create API by more than a lease.
 """
 from __future__ import annotations
 
@@ -39,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bcp_service.messaging import answers
@@ -97,6 +104,7 @@ class Claimed:
     patient_id: int | None
     outage_id: int | None
     attempts: int
+    unknown_since: datetime | None = None    # set: ask the provider before sending again
 
 
 @dataclass
@@ -108,10 +116,12 @@ class DispatchStats:
     failed: int = 0
     fallbacks: int = 0
     opted_out: int = 0
+    reconciled: int = 0      # rows the provider already had (found by lookup): recorded, not resent
     order: list[int] = field(default_factory=list)   # ids in the order sends completed
 
     def add(self, other: DispatchStats) -> None:
-        for name in ("recovered", "claimed", "sent", "retried", "failed", "fallbacks", "opted_out"):
+        for name in ("recovered", "claimed", "sent", "retried", "failed", "fallbacks", "opted_out",
+                     "reconciled"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.order.extend(other.order)
 
@@ -119,13 +129,22 @@ class DispatchStats:
 _CLAIM_COLUMNS = (OutboxMessage.id, OutboxMessage.key, OutboxMessage.channel, OutboxMessage.to,
                   OutboxMessage.body, OutboxMessage.twiml_url, OutboxMessage.purpose,
                   OutboxMessage.priority, OutboxMessage.patient_id, OutboxMessage.outage_id,
-                  OutboxMessage.attempts)
+                  OutboxMessage.attempts, OutboxMessage.unknown_since)
+# Our clock and the provider's may disagree by a little; look this much further back.
+PROVIDER_CLOCK_SKEW = timedelta(seconds=30)
+
+
+def _unknown_since():
+    """For a row in ``sending``, ``updated_at`` is the moment it was claimed: the attempt began then.
+    An earlier unknown attempt keeps its (earlier) time."""
+    return func.coalesce(OutboxMessage.unknown_since, OutboxMessage.updated_at)
 
 
 def recover_expired(session: Session, *, now: datetime) -> int:
     stmt = (update(OutboxMessage)
             .where(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now)
-            .values(status=QUEUED, lease_until=None, next_attempt_at=now, updated_at=now)
+            .values(status=QUEUED, lease_until=None, next_attempt_at=now, updated_at=now,
+                    unknown_since=_unknown_since())
             .execution_options(synchronize_session=False))
     return session.execute(stmt).rowcount or 0
 
@@ -250,6 +269,42 @@ class Dispatcher:
     def _send_group(self, rows: list[Claimed]) -> list[_Result]:
         return [self._send_one(r) for r in rows]
 
+    def _reconcile(self, session: Session, rows: list[Claimed], results: list[_Result],
+                   stats: DispatchStats) -> list[Claimed]:
+        """Rows whose last attempt ended without an answer (the dispatcher died holding the lease, or
+        the request timed out) may already be at the provider. Ask it — an SMS to that number with this
+        exact body, or a call to it, created since the attempt began and not yet known to us — and
+        record what it has instead of sending a second copy. Returns the rows still to send.
+
+        The provider's answer is the only way to close this window: Twilio's create APIs take no
+        idempotency key. A lookup that fails sends nothing: its error counts as the attempt's (a 5xx
+        or timeout is retried later, the row still marked; bad credentials give up and escalate).
+        """
+        find = getattr(self.channel, "find_accepted", None)
+        to_send: list[Claimed] = []
+        taken: set[str] = set()
+        for r in rows:
+            if r.unknown_since is None or find is None:
+                to_send.append(r)
+                continue
+            try:
+                found = find(r.to, channel=r.channel, body=r.body, since=r.unknown_since - PROVIDER_CLOCK_SKEW)
+            except SendError as exc:          # classified like a send: 5xx/timeout retry, 401 gives up
+                results.append(_Result(r, error=exc))
+                continue
+            ids = [f.provider_id for f in found]
+            known = set(session.scalars(select(OutboxMessage.provider_id)
+                                        .where(OutboxMessage.provider_id.in_(ids)))) if ids else set()
+            match = next((f for f in found if f.provider_id not in known | taken), None)
+            if match is None:
+                to_send.append(r)
+                continue
+            taken.add(match.provider_id)
+            stats.reconciled += 1
+            log.warning("dispatcher: outbox %s was already accepted by the provider; recorded, not resent", r.id)
+            results.append(_Result(r, receipt=match))
+        return to_send
+
     def _send_all(self, session: Session, rows: list[Claimed], blocked: set[str], stats: DispatchStats) -> None:
         pending_results: list[_Result] = []
         to_send = []
@@ -258,6 +313,7 @@ class Dispatcher:
                 pending_results.append(_Result(r, skipped_opt_out=True))
             else:
                 to_send.append(r)
+        to_send = self._reconcile(session, to_send, pending_results, stats)
         # One task per recipient, sending that person's messages one after another: concurrency across
         # people, enqueue order for each person (an invitation is not overtaken by its follow-up).
         groups: dict[str, list[Claimed]] = {}
@@ -290,7 +346,7 @@ class Dispatcher:
                     .where(t.c.id == bindparam("oid"), or_(t.c.status == QUEUED, t.c.status == SENDING))
                     .values(status=SENT, provider=self.channel.name, provider_id=bindparam("pid"),
                             sent_at=now, lease_until=None, error_code=None, error_message=None,
-                            updated_at=now),
+                            unknown_since=None, updated_at=now),
                     [{"oid": r.row.id, "pid": r.receipt.provider_id} for r in ok])
                 stats.sent += len(ok)
                 stats.order.extend(r.row.id for r in ok)
@@ -313,10 +369,13 @@ class Dispatcher:
         outcome = err.outcome
         if outcome == "retry" and row.attempts < self.config.max_attempts:
             stats.retried += 1
+            # No HTTP answer, or a 5xx: the provider may have taken it anyway. 429 means it did not.
+            unknown = err.status is None or err.status >= 500
             session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.status == SENDING)
                 .values(status=QUEUED, lease_until=None, error_code=err.code or err.status,
                         error_message=str(err)[:200], updated_at=now,
+                        unknown_since=_unknown_since() if unknown else OutboxMessage.unknown_since,
                         next_attempt_at=next_attempt_at(now, row.attempts, rand=self.rand,
                                                         base=self.config.backoff_base,
                                                         cap=self.config.backoff_cap))

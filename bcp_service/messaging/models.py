@@ -52,6 +52,9 @@ class OutboxMessage(Base):
     error_message: Mapped[str | None] = mapped_column(String(200))
     fallback_of_id: Mapped[int | None] = mapped_column(ForeignKey("messaging_outbox.id"))
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The start of an attempt whose outcome we never learned (the dispatcher died holding the lease, or
+    # the request timed out): before sending again, ask the provider whether it already has it.
+    unknown_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

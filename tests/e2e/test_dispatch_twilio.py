@@ -1,5 +1,6 @@
 """The dispatcher with the real twilio client against the loopback fake: retries, permanent errors,
 fallback to voice, opt-outs, priority order after a provider outage. Time moves by an injected clock."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -182,7 +183,9 @@ def test_retries_exhausted_give_up_and_escalate(session, clock, twilio_fake, dis
         answers._escalation_handlers[:] = saved
     row = _row(session, "doomed")
     assert (row.status, row.attempts, row.error_code) == ("failed", 3, 503)
-    assert seen == [("doomed", "retry")] and twilio_fake.requests_seen == 3
+    # Three attempts: a send answered 503 (maybe taken), then two lookups that could not tell whether
+    # the provider had it — so nothing was sent blind.
+    assert seen == [("doomed", "retry")] and (twilio_fake.requests_seen, twilio_fake.lookups) == (1, 2)
 
 
 def test_unknown_outbox_purpose_for_voice_without_twiml_is_escalated_not_sent(session, twilio_fake, dispatcher):
@@ -224,3 +227,77 @@ def test_unreachable_provider_is_retried():
     with pytest.raises(SendError) as exc:
         ch.send_sms(PHONE, "x", callback_url=None)
     assert exc.value.status is None and exc.value.outcome == "retry"
+
+
+def test_dispatcher_that_died_after_the_provider_accepted_is_not_resent(session, clock, twilio_fake, channel,
+                                                                        dispatcher):
+    """The crash window: the provider accepted the SMS, the dispatcher died before recording it and no
+    status callback came. The next dispatcher asks the provider and records what it finds."""
+    from bcp_service.messaging.dispatcher import claim_due
+
+    twilio_fake.now = clock.now
+    outbox.enqueue(session, key="accepted-then-died", to=PHONE, body="安否確認 https://bcp.test/r/abc",
+                   purpose="checkin")
+    outbox.enqueue(session, key="claimed-not-sent", to="+819000000002", body="安否確認 https://bcp.test/r/def",
+                   purpose="checkin")
+    session.commit()
+    other = db.session_factory()
+    claimed = claim_due(other, now=clock.now(), limit=10, lease_seconds=60)
+    other.commit()
+    other.close()
+    receipt = channel.send_sms(claimed[0].to, claimed[0].body, callback_url=None)   # then SIGKILL
+    # The same number got another text earlier, and the same text went to someone else: neither is ours.
+    twilio_fake.messages.insert(0, {"sid": "SM" + "1" * 32, "to": PHONE, "from": "+815000000000",
+                                    "body": "前の連絡", "status": "delivered", "status_callback": None,
+                                    "date_created": clock.now()})
+    clock.advance(seconds=61)
+    s = dispatcher.run_once()
+    assert (s.recovered, s.reconciled, s.sent) == (2, 1, 2)
+    row = _row(session, "accepted-then-died")
+    assert row.status == "sent" and row.provider_id == receipt.provider_id and row.unknown_since is None
+    assert [m["to"] for m in twilio_fake.messages[1:]] == [PHONE, "+819000000002"]   # one each, no resend
+    assert twilio_fake.lookups == 2
+
+
+def test_timed_out_request_that_the_provider_took_is_not_sent_twice(app, session, clock, twilio_fake):
+    twilio_fake.now = clock.now
+    slow = TwilioChannel(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, from_number="+815000000000",
+                         api_base=twilio_fake.base_url, timeout=0.3)
+    cfg = DispatchConfig(public_base_url="http://bcp.test", secret=app.config["SECRET_KEY"],
+                         rate_per_second=1000, concurrency=1, batch=10, lease_seconds=60)
+    d = Dispatcher(db.session_factory, slow, cfg, now=clock.now, rand=lambda: 1.0)
+    outbox.enqueue(session, key="slow", to=PHONE, body="安否確認", purpose="checkin")
+    session.commit()
+    twilio_fake.latency = 1.0                     # the provider answers after we gave up waiting
+    s1 = d.run_once()
+    assert (s1.retried, s1.sent) == (1, 0)
+    while twilio_fake.in_flight or not twilio_fake.messages:
+        time.sleep(0.05)
+    twilio_fake.latency = 0
+    row = _row(session, "slow")
+    assert row.status == "queued" and row.unknown_since is not None
+    clock.advance(seconds=10)                     # past the retry's backoff
+    s2 = d.run_once()
+    assert (s2.reconciled, s2.sent) == (1, 1)
+    assert len(twilio_fake.messages) == 1 and _row(session, "slow").provider_id == twilio_fake.messages[0]["sid"]
+
+
+def test_when_the_provider_cannot_be_asked_nothing_is_sent_blind(session, clock, twilio_fake, dispatcher):
+    from bcp_service.messaging.dispatcher import claim_due
+
+    outbox.enqueue(session, key="unsure", to=PHONE, body="x", purpose="checkin")
+    session.commit()
+    other = db.session_factory()
+    claim_due(other, now=clock.now(), limit=10, lease_seconds=60)
+    other.commit()
+    other.close()
+    clock.advance(seconds=61)
+    twilio_fake.down = True                        # lookups and creates both answer 503
+    s = dispatcher.run_once()
+    assert (s.recovered, s.sent, s.retried) == (1, 0, 1) and twilio_fake.messages == []
+    row = _row(session, "unsure")
+    assert row.status == "queued" and row.unknown_since is not None
+    twilio_fake.down = False
+    clock.advance(seconds=30)
+    s = dispatcher.run_once()
+    assert (s.reconciled, s.sent) == (0, 1) and len(twilio_fake.messages) == 1

@@ -1,7 +1,7 @@
 """A loopback stand-in for Twilio's 2010-04-01 REST API (Messages and Calls), on pytest-httpserver.
 
 Point the real twilio client at it (``TWILIO_API_BASE=fake.base_url``). It checks HTTP basic auth,
-records every accepted message/call, can add latency, answer scripted failures (429, 500, 21211,
+records every accepted message/call (and lists them, newest first, filtered by ``To``), can add latency, answer scripted failures (429, 500, 21211,
 21610, 21614 …) and later post signed status callbacks to the ``StatusCallback`` URL each request
 carried — which is how we test the whole loop with no network.
 
@@ -28,6 +28,8 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from typing import Callable
 from urllib.parse import parse_qs
 
@@ -55,6 +57,8 @@ class TwilioFake:
     messages: list[dict] = field(default_factory=list)
     calls: list[dict] = field(default_factory=list)
     requests_seen: int = 0
+    lookups: int = 0                     # GET list requests (the dispatcher asking before a resend)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))   # date_created
     down: bool = False                   # True: every create answers 503
     in_flight: int = 0
     max_in_flight: int = 0               # the most creates handled at the same time
@@ -64,6 +68,7 @@ class TwilioFake:
 
     def __post_init__(self):
         self.server.expect_request(_PATH, method="POST").respond_with_handler(self._handle)
+        self.server.expect_request(_PATH, method="GET").respond_with_handler(self._list)
 
     # --- scripting ---------------------------------------------------------------------------
     @property
@@ -130,19 +135,51 @@ class TwilioFake:
                     return self._error(400, 21602, "Message body is required")
                 sid = "SM" + uuid.uuid4().hex
                 rec = {"sid": sid, "to": to, "from": form.get("From"), "body": form.get("Body"),
-                       "status_callback": form.get("StatusCallback"), "status": "queued"}
+                       "status_callback": form.get("StatusCallback"), "status": "queued",
+                       "date_created": self.now()}
                 self.messages.append(rec)
             else:
                 if "Url" not in form and "Twiml" not in form:
                     return self._error(400, 21205, "Url parameter is required")
                 sid = "CA" + uuid.uuid4().hex
                 rec = {"sid": sid, "to": to, "from": form.get("From"), "url": form.get("Url"),
-                       "status_callback": form.get("StatusCallback"), "status": "queued"}
+                       "status_callback": form.get("StatusCallback"), "status": "queued",
+                       "date_created": self.now()}
                 self.calls.append(rec)
         body = {"sid": sid, "account_sid": self.account_sid, "to": to, "from": rec["from"],
                 "status": "queued", "body": rec.get("body"), "api_version": "2010-04-01",
                 "uri": f"/2010-04-01/Accounts/{self.account_sid}/{m.group('kind')}/{sid}.json"}
         return Response(json.dumps(body), status=201, content_type="application/json")
+
+    def _list(self, request: Request) -> Response:
+        """GET …/Messages.json or …/Calls.json: newest first, filtered by ``To``, one page of ``PageSize``
+        (the shape twilio-python's list() reads: the records under "messages"/"calls" plus paging keys)."""
+        m = _PATH.match(request.path)
+        with self._lock:
+            self.lookups += 1
+        if not self._auth_ok(request) or m.group("sid") != self.account_sid:
+            return self._error(401, 20003, "Authenticate")
+        if self.down:
+            return self._error(503, None, "Service Unavailable")
+        kind = m.group("kind")
+        to = request.args.get("To")
+        size = min(int(request.args.get("PageSize", 50)), 1000)
+        with self._lock:
+            records = list(self.messages if kind == "Messages" else self.calls)
+        records = [r for r in reversed(records) if to is None or r["to"] == to][:size]
+        items = []
+        for r in records:
+            item = {"sid": r["sid"], "account_sid": self.account_sid, "to": r["to"], "from": r["from"],
+                    "status": r["status"], "api_version": "2010-04-01",
+                    "date_created": format_datetime(r["date_created"], usegmt=True),
+                    "date_updated": format_datetime(r["date_created"], usegmt=True)}
+            if kind == "Messages":
+                item["body"] = r["body"]
+            items.append(item)
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/{kind}.json"
+        body = {kind.lower(): items, "first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None,
+                "page": 0, "page_size": size, "start": 0, "end": max(0, len(items) - 1), "uri": uri}
+        return Response(json.dumps(body), status=200, content_type="application/json")
 
     # --- callbacks ---------------------------------------------------------------------------
     def sign(self, url: str, params: dict) -> str:
