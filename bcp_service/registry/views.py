@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bcp_service.api import api_doc, json_body, page_args
 from bcp_service.auth import STAFF_ROLES, Role, current_actor, require
@@ -378,13 +378,20 @@ def patient_import():
     return redirect(url_for("registry.patient_list"))
 
 
+MAP_LIMIT = 5000
+
+
 @bp.get("/patients/map")
 @require(*STAFF_ROLES)
 def patient_map():
     actor = current_actor()
-    stmt = services.patients_query(db.session, actor, status="active").where(
-        m.Patient.lat.is_not(None), m.Patient.lon.is_not(None))
-    patients = list(db.session.scalars(stmt.limit(5000)))
+    active = services.patients_query(db.session, actor, status="active")
+    located = active.where(m.Patient.lat.is_not(None), m.Patient.lon.is_not(None))
+    # A browser draws a few thousand markers at most; past that, the most urgent are the ones to see.
+    patients = list(db.session.scalars(located.order_by(None).order_by(m.Patient.runway_hours.asc().nulls_first(), m.Patient.id)
+                                       .limit(MAP_LIMIT)))
+    located_total = db.session.scalar(select(func.count()).select_from(located.order_by(None).subquery()))
+    active_total = db.session.scalar(select(func.count()).select_from(active.order_by(None).subquery()))
     facilities = list(db.session.scalars(services.facilities_query(db.session, actor)))
     from bcp_service.auth import audit
 
@@ -395,7 +402,9 @@ def patient_map():
               + [{"id": f.id, "name": f.name, "lat": f.lat, "lon": f.lon, "type": "facility"}
                  for f in facilities if f.lat is not None and f.lon is not None])
     return render_template("registry/map.html", patients=patients, facilities=facilities, map_points=points,
-                           plot=_svg_plot(patients, facilities), **_page_context(actor))
+                           plot=_svg_plot(patients, facilities), located_total=located_total,
+                           without_coordinates=active_total - located_total, map_limit=MAP_LIMIT,
+                           **_page_context(actor))
 
 
 def _svg_plot(patients, facilities, width: int = 640, height: int = 480) -> dict:
