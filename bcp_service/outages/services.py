@@ -135,6 +135,7 @@ class _Candidate:
     phone_e164: str | None
     phone_kind: str | None
     dependent_24h: bool
+    located: bool = True        # False: no coordinates; included because the area reaches their municipality
 
 
 def _validate_filter(pf: dict | None) -> dict | None:
@@ -155,7 +156,13 @@ def _validate_filter(pf: dict | None) -> dict | None:
 
 def affected_candidates(session: Session, area_spec: dict, *, region_code: str | None, drill: bool,
                         patient_filter: dict | None) -> list[_Candidate]:
-    """Active, contactable patients inside the area (drills: only those who opted in)."""
+    """Active, contactable patients inside the area (drills: only those who opted in).
+
+    A drawn area (polygon, circle) cannot place a patient registered without coordinates. Leaving
+    them out is the dangerous mistake for someone on a ventilator, so those registered in a
+    municipality the area reaches (one where a located patient falls inside) are included, marked
+    ``located=False``; a check-in they did not need costs one message.
+    """
     area = area_from(area_spec)
     stmt = select(Patient.id, Patient.lat, Patient.lon, Patient.municipality_code, Patient.runway_hours,
                   Patient.phone_e164, Patient.phone_kind, _dependent_24h_clause().label("dep")).where(
@@ -170,16 +177,22 @@ def affected_candidates(session: Session, area_spec: dict, *, region_code: str |
             stmt = stmt.where(or_(Patient.primary_org_id.in_(ids), Patient.nursing_org_id.in_(ids)))
         if patient_filter.get("patient_ids") is not None:
             stmt = stmt.where(Patient.id.in_(patient_filter["patient_ids"]))
+
+    def candidates(query, *, located: bool = True) -> list[_Candidate]:
+        return [_Candidate(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), located)
+                for r in session.execute(query)]
+
     if area.kind == "municipality_codes":
-        stmt = stmt.where(Patient.municipality_code.in_(sorted(area.codes)))
-    else:
-        s, w, n, e = area.bbox()  # the database prefilters by box; exact shape test below
-        stmt = stmt.where(Patient.lat.between(s, n), Patient.lon.between(w, e))
-    rows = [_Candidate(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7])) for r in session.execute(stmt)]
-    if area.kind == "municipality_codes":
-        return rows
+        return candidates(stmt.where(Patient.municipality_code.in_(sorted(area.codes))))
+    s, w, n, e = area.bbox()  # the database prefilters by box; exact shape test below
+    rows = candidates(stmt.where(Patient.lat.between(s, n), Patient.lon.between(w, e)))
     inside = set(area.select([Point(r.id, r.lat, r.lon, r.municipality_code) for r in rows]))
-    return [r for r in rows if r.id in inside]
+    found = [r for r in rows if r.id in inside]
+    reached = sorted({r.municipality_code for r in found if r.municipality_code})
+    if reached:
+        found += candidates(stmt.where(or_(Patient.lat.is_(None), Patient.lon.is_(None)),
+                                       Patient.municipality_code.in_(reached)), located=False)
+    return found
 
 
 def _active_coverage(session: Session, *, drill: bool, exclude_outage: int | None = None) -> dict[int, int]:
@@ -264,7 +277,8 @@ def declare_outage(session: Session, cmd: DeclareOutage, *, now: datetime, notif
     session.flush()
     messaged, covered = _add_patients(session, outage, candidates, now=now, notifier=notifier)
     event(session, outage.id, "declared", at=now, actor_user_id=cmd.declared_by, affected=len(candidates),
-          messaged=messaged, covered_by_other_outage=covered, drill=cmd.drill, area_kind=area.kind)
+          messaged=messaged, covered_by_other_outage=covered, drill=cmd.drill, area_kind=area.kind,
+          without_coordinates=sum(not c.located for c in candidates))
     return DeclareResult(outage, len(candidates), messaged, covered)
 
 
@@ -304,7 +318,8 @@ def change_area(session: Session, outage_id: int, area_spec: dict, *, now: datet
     # Keep the *original* kind of description: a changed area replaces the old one.
     outage.area, outage.area_kind = area.to_json(), area.kind
     event(session, outage.id, "area_changed", at=now, actor_user_id=actor_user_id, added=len(new),
-          removed=len(leaving), returned=len(returning), messaged=messaged, area_kind=area.kind)
+          removed=len(leaving), returned=len(returning), messaged=messaged, area_kind=area.kind,
+          without_coordinates=sum(not c.located for c in candidates))
     return {"added": len(new), "removed": len(leaving), "returned": len(returning), "messaged": messaged,
             "affected": len(wanted)}
 

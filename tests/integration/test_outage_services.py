@@ -440,3 +440,26 @@ def test_demo_seed_declares_a_ready_scenario(app, session, clock):
     rows = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == outage.id)).all()
     assert len(rows) > 0 and any(r.checkin == "ok" for r in rows) and any(r.checkin == "pending" for r in rows)
     assert any(k.startswith(f"outage:{outage.id}:patient:") for k in outbox_keys(session))
+
+
+def test_drawn_area_includes_patients_without_coordinates_in_the_municipalities_it_reaches(app, session, clock,
+                                                                                           world):
+    def unplaced(name, ward):
+        p = Patient(name=name, phone_e164=f"+81900001{len(name):04d}{ward[-2:]}", phone_kind="mobile",
+                    municipality_code=ward, lat=None, lon=None, region_code="1301", runway_hours=5.0,
+                    runway_tier="red", runway_explain="", created_at=clock.now(), updated_at=clock.now())
+        session.add(p)
+        session.flush()
+        return p
+
+    here = unplaced("試験 座標なし", WARD)
+    elsewhere = unplaced("試験 座標なし別区", "131016")       # no located patient of 131016 inside the circle
+    session.commit()
+    r = declare(session, clock, app, area={"center": {"lat": 35.670, "lon": 139.770}, "radius_km": 1})
+    rows = {op.patient_id for op in session.scalars(select(OutagePatient).where(OutagePatient.outage_id == r.outage.id))}
+    assert here.id in rows and elsewhere.id not in rows
+    assert world.short.id in rows and world.away.id not in rows          # 五郎 is 2.3 km away
+    assert f"outage:{r.outage.id}:patient:{here.id}:round:1:sms" in outbox_keys(session)
+    declared = session.scalars(select(OutageEvent).where(OutageEvent.outage_id == r.outage.id,
+                                                         OutageEvent.kind == "declared")).one()
+    assert declared.detail["without_coordinates"] == 1
