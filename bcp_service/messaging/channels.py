@@ -214,14 +214,14 @@ class TwilioChannel:
         return Receipt(provider_id=call.sid, status=call.status or "queued")
 
     def find_accepted(self, to: str, *, channel: str, body: str | None, since: datetime) -> list[Receipt]:
-        # Filtered by recipient at the provider (newest first), by time and body here: Twilio's date
-        # filter is on date_sent, which a message still queued at Twilio does not have yet.
+        # Filtered by recipient at the provider, by time and body here: Twilio's date filter is on
+        # date_sent, which a message still queued at Twilio does not have yet. One page, newest first.
         try:
             if channel == "sms":
-                items = self._client().messages.list(to=to, limit=LOOKUP_LIMIT)
+                items = list(self._client().messages.page(to=to, page_size=LOOKUP_LIMIT))
                 return [Receipt(provider_id=m.sid, status=m.status or "queued") for m in items
                         if m.date_created is not None and m.date_created >= since and m.body == body]
-            items = self._client().calls.list(to=to, limit=LOOKUP_LIMIT)
+            items = list(self._client().calls.page(to=to, page_size=LOOKUP_LIMIT))
             return [Receipt(provider_id=c.sid, status=c.status or "queued") for c in items
                     if c.date_created is not None and c.date_created >= since]
         except Exception as exc:  # noqa: BLE001 — a lookup that fails must not look like "not found"
