@@ -172,8 +172,10 @@ def events(session: Session, outage_id: int, *, limit: int | None = None) -> lis
     stmt = select(OutageEvent).where(OutageEvent.outage_id == outage_id).order_by(OutageEvent.id.desc())
     if limit:
         stmt = stmt.limit(limit)
+    from bcp_service.outages.report import detail_text
+
     return [{"id": e.id, "at": iso_local(e.at), "kind": e.kind, "patient_id": e.patient_id,
-             "detail": e.detail or {}} for e in session.scalars(stmt)]
+             "detail": e.detail or {}, "detail_text": detail_text(e.detail or {})} for e in session.scalars(stmt)]
 
 
 def tasks(session: Session, outage_id: int) -> list[dict]:

@@ -28,6 +28,40 @@ EVENT_LABELS = {
 }
 
 
+# What the event details mean, for the timeline read by people (the API keeps the keys).
+DETAIL_LABELS = {
+    "affected": "対象", "messaged": "連絡", "covered_by_other_outage": "他の停電で連絡中", "drill": "訓練",
+    "area_kind": "範囲", "without_coordinates": "座標なし（市区町村で判定）", "added": "追加",
+    "removed": "範囲外へ", "returned": "範囲内へ戻る", "before": "変更前", "after": "変更後",
+    "restoration_notices": "復旧連絡", "proposals_cancelled": "取消した搬送案", "from_outage": "引継ぎ元の停電",
+    "answer": "回答", "channel": "経路", "reported_hours": "申告の残り時間", "reason": "理由", "task_id": "依頼",
+    "organization_id": "担当機関", "needs_transport": "搬送", "transport_id": "搬送", "status": "状態",
+    "facility_id": "搬送先施設", "count": "件数", "without_facility": "受入先なし", "via": "操作",
+}
+_VALUE_LABELS = {
+    "area_kind": {"municipality_codes": "市区町村", "geometry": "図形", "circle": "中心と半径"},
+    "answer": CHECKIN_LABELS, "status": TRANSPORT_LABELS, "before": TRANSPORT_LABELS,
+    "channel": {"sms": "SMS", "voice": "電話", "tap": "ワンタップ", "desk": "本部入力", "demo": "電話シミュレータ"},
+    "via": {"one_tap": "ワンタップ", "desk": "本部入力"},
+    "reason": {"answer": "回答", "field_report": "現場報告", "runs_out_before_restoration": "復旧前に電源切れ",
+               "desk": "本部判断"},
+}
+
+
+def detail_text(detail: dict) -> str:
+    """「対象=20000、連絡=19950」: event details in the words of the desk, empty values left out."""
+    parts = []
+    for key, value in detail.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, bool):
+            value = "あり" if value else "なし"
+        else:
+            value = _VALUE_LABELS.get(key, {}).get(value, value) if isinstance(value, str) else value
+        parts.append(f"{DETAIL_LABELS.get(key, key)}={value}")
+    return "、".join(parts)
+
+
 @dataclass
 class IncidentReport:
     outage: Outage
@@ -55,7 +89,7 @@ def build(session: Session, outage: Outage, *, now: datetime) -> IncidentReport:
                                                        OutageEvent.kind != "answer")
                              .order_by(OutageEvent.id)).all()
     timeline = [{"at": to_local(e.at), "label": EVENT_LABELS.get(e.kind, e.kind), "patient_id": e.patient_id,
-                 "detail": _detail(e.detail or {})} for e in events]
+                 "detail": detail_text(e.detail or {})} for e in events]
     return IncidentReport(
         outage=outage, generated_at=now, figures=figures,
         checkin={k: checkin.get(k, 0) for k in CHECKIN_LABELS},
@@ -63,9 +97,6 @@ def build(session: Session, outage: Outage, *, now: datetime) -> IncidentReport:
         unreachable=sorted(r[0] for r in rows if r[1] is None),
         field_tasks=n_tasks, timeline=timeline)
 
-
-def _detail(d: dict) -> str:
-    return "、".join(f"{k}={v}" for k, v in d.items() if v not in (None, "", [], {}))
 
 
 def _minutes(m: float | None) -> str:
