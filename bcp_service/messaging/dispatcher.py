@@ -281,16 +281,32 @@ class Dispatcher:
         or timeout is retried later, the row still marked; bad credentials give up and escalate).
         """
         find = getattr(self.channel, "find_accepted", None)
+        unsure = [r for r in rows if r.unknown_since is not None] if find is not None else []
+        if not unsure:
+            return rows
+
+        def ask(r: Claimed):
+            try:
+                return find(r.to, channel=r.channel, body=r.body, since=r.unknown_since - PROVIDER_CLOCK_SKEW)
+            except SendError as exc:          # classified like a send: 5xx/timeout retry, 401 gives up
+                return exc
+            except Exception as exc:  # noqa: BLE001 - a bug in a channel must not lose the row
+                log.exception("dispatcher: unexpected error asking about outbox %s", r.id)
+                return SendError(f"unexpected: {type(exc).__name__}", status=None)
+
+        # After a crash a whole claim may be unsure: ask in parallel, as sends are made.
+        with ThreadPoolExecutor(max_workers=max(1, min(self.config.concurrency, len(unsure))),
+                                thread_name_prefix="outbox-lookup") as pool:
+            answers_by_id = dict(zip((r.id for r in unsure), pool.map(ask, unsure)))
         to_send: list[Claimed] = []
         taken: set[str] = set()
         for r in rows:
-            if r.unknown_since is None or find is None:
+            if r.id not in answers_by_id:
                 to_send.append(r)
                 continue
-            try:
-                found = find(r.to, channel=r.channel, body=r.body, since=r.unknown_since - PROVIDER_CLOCK_SKEW)
-            except SendError as exc:          # classified like a send: 5xx/timeout retry, 401 gives up
-                results.append(_Result(r, error=exc))
+            found = answers_by_id[r.id]
+            if isinstance(found, SendError):
+                results.append(_Result(r, error=found))
                 continue
             ids = [f.provider_id for f in found]
             known = set(session.scalars(select(OutboxMessage.provider_id)
