@@ -50,6 +50,13 @@ def _after_rollback(session: Session, _previous_transaction) -> None:
     session.info.pop(_PENDING, None)
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction) -> None:
+    # session.close() ends the transaction without a rollback event; a commit has popped it already.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
 def listen(database_url: str, stop: threading.Event, *, wake: threading.Event = committed) -> None:
     """Clock process on PostgreSQL: turn ``NOTIFY bcp_outbox`` into ``wake.set()`` until ``stop``.
 

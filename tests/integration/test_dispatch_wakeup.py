@@ -68,6 +68,14 @@ def test_commit_that_enqueued_sets_the_in_process_wake_event_and_rollback_does_n
     assert not wakeup.committed.is_set()
 
 
+def test_a_session_closed_without_commit_forgets_its_pending_wake_up(app):
+    other = db.session_factory()
+    outbox.enqueue(other, key="w:closed", to=PHONE, body="x", purpose="checkin")
+    assert other.info.get(wakeup._PENDING)
+    other.close()                                    # no rollback event, but the transaction ended
+    assert not other.info.get(wakeup._PENDING)
+
+
 def test_lingering_dispatcher_sends_as_soon_as_the_enqueue_commits(app, session, monkeypatch,
                                                                     lingering_dispatcher):
     wake = lingering_dispatcher
