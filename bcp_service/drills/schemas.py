@@ -70,6 +70,21 @@ class DrillUpdateSchema(Schema):
     contact = fields.String(allow_none=True, validate=validate.Length(max=200))
     summary = fields.String(allow_none=True, validate=validate.Length(max=20000))
     status = fields.String(validate=validate.OneOf(["cancelled"]))
+    # The new complete set of participating organisations (while scheduled): the ids in
+    # participant_org_ids plus those in participants, which also carries contact details.
+    participant_org_ids = fields.List(fields.Integer())
+    participants = fields.List(fields.Nested(ParticipantInSchema))
+
+    @validates_schema
+    def _no_duplicates(self, data, **_kw):
+        # An organisation may be listed in both (the id in the set, its contact details in participants),
+        # but not twice in the same list.
+        ids = list(data.get("participant_org_ids") or [])
+        if len(ids) != len(set(ids)):
+            raise ValidationError("同じ機関が重複しています", field_name="participant_org_ids")
+        ids = [p["organization_id"] for p in data.get("participants") or []]
+        if len(ids) != len(set(ids)):
+            raise ValidationError("同じ機関が重複しています", field_name="participants")
 
 
 class ParticipantSchema(Schema):

@@ -136,6 +136,32 @@ def _phone_e164(text: str | None) -> str | None:
     return phone.e164
 
 
+def _participant_contacts(session: Session, actor: Actor, data: Mapping[str, Any], problems: dict[str, list[str]],
+                          *, already: frozenset[int] = frozenset()
+                          ) -> tuple[dict[int, dict], dict[int, Organization], dict[int, str | None]]:
+    """The participating organisations named by ``participant_org_ids`` and ``participants`` (the union;
+    ``participants`` carries the contact details), checked: each organisation exists and is in the actor's
+    regions (``already`` participating ones are exempt from the region check: the actor keeps or drops
+    them but did not choose them), each contact phone can receive SMS. Problems are added to
+    ``problems``; returns (contact details by org id, organisations by id, E.164 phones by org id)."""
+    contacts: dict[int, dict] = {oid: {} for oid in data.get("participant_org_ids") or []}
+    for p in data.get("participants") or []:
+        contacts[p["organization_id"]] = p
+    orgs = {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(list(contacts))))}
+    visible = visible_region_codes(session, actor)
+    bad = [oid for oid in contacts if oid not in orgs
+           or (visible is not None and oid not in already and orgs[oid].region_code not in visible)]
+    if bad:
+        problems["participant_org_ids"] = [f"存在しない、または範囲外の機関です: {', '.join(map(str, bad))}"]
+    phones: dict[int, str | None] = {}
+    for oid, p in contacts.items():
+        try:
+            phones[oid] = _phone_e164(p.get("contact_phone"))
+        except ValueError as exc:   # PhoneError is a ValueError
+            problems.setdefault("participants", []).append(f"機関 {oid}: {exc}")
+    return contacts, orgs, phones
+
+
 def create_drill(session: Session, actor: Actor, data: dict, *, now: datetime,
                  library: Mapping[str, Scenario], notifier: Notifier | None = None,
                  base_url: str = "") -> tuple[Drill, list[ScheduleWarning]]:
@@ -149,20 +175,8 @@ def create_drill(session: Session, actor: Actor, data: dict, *, now: datetime,
     if data["scheduled_at"] < now:
         problems["scheduled_at"] = ["過去の日時は指定できません"]
 
-    contacts: dict[int, dict] = {oid: {} for oid in data.get("participant_org_ids", [])}
-    for p in data.get("participants", []):
-        contacts[p["organization_id"]] = p
-    orgs = {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(list(contacts))))}
+    contacts, orgs, phones = _participant_contacts(session, actor, data, problems)
     visible = visible_region_codes(session, actor)
-    bad = [oid for oid in contacts if oid not in orgs or (visible is not None and orgs[oid].region_code not in visible)]
-    if bad:
-        problems["participant_org_ids"] = [f"存在しない、または範囲外の機関です: {', '.join(map(str, bad))}"]
-    phones: dict[int, str | None] = {}
-    for oid, p in contacts.items():
-        try:
-            phones[oid] = _phone_e164(p.get("contact_phone"))
-        except ValueError as exc:   # PhoneError is a ValueError
-            problems.setdefault("participants", []).append(f"機関 {oid}: {exc}")
 
     plan_ids = list(dict.fromkeys(data.get("plan_ids", [])))
     if plan_ids:
@@ -205,21 +219,50 @@ def create_drill(session: Session, actor: Actor, data: dict, *, now: datetime,
     return drill, warnings
 
 
-def update_drill(session: Session, actor: Actor, drill_id: int, data: dict, *, now: datetime) -> tuple[Drill, list[ScheduleWarning]]:
+PARTICIPANT_KEYS = ("participant_org_ids", "participants")
+
+
+def update_drill(session: Session, actor: Actor, drill_id: int, data: dict, *, now: datetime,
+                 notifier: Notifier | None = None, base_url: str = "") -> tuple[Drill, list[ScheduleWarning]]:
+    """Change a drill: title, time, place, 総括, cancel; while it is scheduled, also its participants.
+
+    ``participant_org_ids`` and ``participants`` (contact details) together are the new complete set of
+    participating organisations, as on creation: removed ones are dropped, kept ones keep their row (and
+    its invitation) with the contact details updated where given, added ones are invited by SMS.
+    Every check is made before anything changes.
+    """
     drill = get_drill(session, actor, drill_id, write=True)
-    if data.get("status") == "cancelled":
-        if drill.status != "scheduled":
-            raise Conflict("実施前の訓練だけ中止できます", code="wrong_state")
+    cancelling = data.get("status") == "cancelled"
+    regroup = any(k in data for k in PARTICIPANT_KEYS)
+    if regroup:
+        if drill.status != "scheduled" or cancelling:
+            raise Conflict("実施前の訓練だけ参加機関を変更できます", code="wrong_state")
+        problems: dict[str, list[str]] = {}
+        current = {p.organization_id: p for p in drill.participants}
+        contacts, orgs, phones = _participant_contacts(session, actor, data, problems, already=frozenset(current))
+        if problems:
+            raise Invalid("入力内容に誤りがあります", fields=problems)
+    if cancelling and drill.status != "scheduled":
+        raise Conflict("実施前の訓練だけ中止できます", code="wrong_state")
+    moved = "scheduled_at" in data or "duration_minutes" in data
+    if moved:
+        if drill.status != "scheduled" or cancelling:
+            raise Conflict("実施前の訓練だけ日時を変更できます", code="wrong_state")
+        if data.get("scheduled_at") and data["scheduled_at"] < now:
+            raise Invalid("過去の日時は指定できません", fields={"scheduled_at": ["過去の日時は指定できません"]})
+
+    detail: dict[str, Any] = {"fields": sorted(data)}
+    if regroup:
+        added, removed = _regroup(drill, current, contacts, orgs, phones)
+        if added or removed:
+            parts = ([f"追加: {'、'.join(added)}"] if added else []) + ([f"削除: {'、'.join(removed)}"] if removed else [])
+            _log(session, drill, now=now, kind="event", text=f"参加機関を変更しました（{'／'.join(parts)}）", actor=actor)
+        detail["participants"] = len(drill.participants)
+    if cancelling:
         drill.status = "cancelled"
         drill.next_reminder_at = None
         drill.sequence += 1
         _log(session, drill, now=now, kind="event", text="訓練を中止しました", actor=actor)
-    moved = "scheduled_at" in data or "duration_minutes" in data
-    if moved:
-        if drill.status != "scheduled":
-            raise Conflict("実施前の訓練だけ日時を変更できます", code="wrong_state")
-        if data.get("scheduled_at") and data["scheduled_at"] < now:
-            raise Invalid("過去の日時は指定できません", fields={"scheduled_at": ["過去の日時は指定できません"]})
     for key in ("title", "scheduled_at", "duration_minutes", "location", "contact", "summary"):
         if key in data:
             setattr(drill, key, data[key])
@@ -227,9 +270,37 @@ def update_drill(session: Session, actor: Actor, drill_id: int, data: dict, *, n
         drill.sequence += 1
         drill.reminders_done = []
         drill.next_reminder_at = next_drill_reminder_at(drill.scheduled_at, created_at=now, done=())
-    audit.record(session, actor, "update", "drill", drill.id, detail={"fields": sorted(data)})
+    if regroup and notifier is not None:
+        # Only contacts not invited yet (added organisations, or a phone given for the first time) get it.
+        send_invitations(session, drill, notifier=notifier, now=now, base_url=base_url)
+    audit.record(session, actor, "update", "drill", drill.id, detail=detail)
     session.flush()
     return drill, (schedule_warnings(session, drill) if drill.status == "scheduled" else [])
+
+
+def _regroup(drill: Drill, current: dict[int, DrillParticipant], contacts: dict[int, dict],
+             orgs: dict[int, Organization], phones: dict[int, str | None]) -> tuple[list[str], list[str]]:
+    """Make the drill's participants the organisations in ``contacts``; returns (added, removed) names."""
+    removed = [p for oid, p in current.items() if oid not in contacts]
+    removed_names = [p.organization_name for p in removed]
+    for p in removed:
+        drill.participants.remove(p)     # delete-orphan: the row goes at flush
+    added: list[str] = []
+    for oid, c in contacts.items():
+        p = current.get(oid)
+        if p is None:
+            drill.participants.append(DrillParticipant(
+                organization_id=oid, organization=orgs[oid], contact_name=c.get("contact_name"),
+                contact_phone_e164=phones.get(oid), contact_email=c.get("contact_email")))
+            added.append(orgs[oid].name)
+            continue
+        if "contact_name" in c:
+            p.contact_name = c["contact_name"]
+        if "contact_phone" in c:
+            p.contact_phone_e164 = phones.get(oid)
+        if "contact_email" in c:
+            p.contact_email = c["contact_email"]
+    return added, removed_names
 
 
 def _log(session: Session, drill: Drill, *, now: datetime, kind: str, text: str, actor: Actor | None = None,

@@ -145,10 +145,13 @@ def get_drill(drill_id: int):
 
 @bp.patch("/api/v1/drills/<int:drill_id>")
 @require(*WRITERS)
-@api_doc(summary="訓練の日時・総括の変更、中止", request_schema=DrillUpdateSchema, response_schema=DrillSchema)
+@api_doc(summary="訓練の日時・総括・参加機関の変更、中止（参加機関は participant_org_ids と participants で"
+                 "新しい全体を指定。追加した機関の連絡先に案内を送る）",
+         request_schema=DrillUpdateSchema, response_schema=DrillSchema)
 def update_drill(drill_id: int):
     data = DrillUpdateSchema().load(json_body())
-    drill, warnings = services.update_drill(db.session, current_actor(), drill_id, data, now=_now())
+    drill, warnings = services.update_drill(db.session, current_actor(), drill_id, data, now=_now(),
+                                            notifier=adapters.notifier(), base_url=_base_url())
     db.session.commit()
     return _drill_json(drill, warnings)
 
@@ -390,11 +393,25 @@ def detail_page(drill_id: int):
     metrics = services.drill_metrics(db.session, drill, adapters.outage_desk())
     chart = base64.b64encode(checkin_chart_png(metrics)).decode("ascii") if metrics and metrics.targets else None
     today = to_local(_now()).date()
+    can_write = actor.role in WRITERS
     return render_template("drills/detail.html", drill=drill, scenario=scenario, warnings=warnings,
-                           can_write=actor.role in WRITERS, metrics=metrics, chart=chart,
+                           can_write=can_write, metrics=metrics, chart=chart,
                            metric_rows=metric_rows(metrics) if metrics else None, MODE_JA=MODE_JA,
                            RATING_LONG_JA=ev.RATING_LONG_JA, ELEMENTS=ev.ELEMENTS,
-                           ACTION_STATUSES=ev.ACTION_STATUSES, today=today)
+                           ACTION_STATUSES=ev.ACTION_STATUSES, today=today,
+                           participant_choices=(_participant_choices(drill)
+                                                if can_write and drill.status == "scheduled" else []))
+
+
+def _participant_choices(drill: Drill) -> list:
+    """Organisations for the 参加機関の変更 form: those in the actor's scope (as on the new-drill form)
+    and the current participants, so that one outside the scope is not dropped by being left out."""
+    from bcp_service.orgs.services import list_organizations_stmt
+
+    orgs = list(db.session.scalars(list_organizations_stmt(db.session, current_actor())))
+    shown = {o.id for o in orgs}
+    orgs += [p.organization for p in drill.participants if p.organization_id not in shown and p.organization]
+    return orgs
 
 
 def _page_action(drill_id: int, fn, ok: str):
@@ -402,7 +419,7 @@ def _page_action(drill_id: int, fn, ok: str):
         fn()
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(exc.message + "".join(f"（{'、'.join(v)}）" for v in (exc.fields or {}).values()), "error")
         return redirect(url_for("drills.detail_page", drill_id=drill_id))
     db.session.commit()
     flash(ok, "success")
@@ -441,6 +458,20 @@ def summary_page(drill_id: int):
         return redirect(url_for("drills.detail_page", drill_id=drill_id))
     failed = _page_action(drill_id, lambda: services.update_drill(db.session, current_actor(), drill_id, data,
                                                                   now=_now()), "総括を保存しました。")
+    return failed or redirect(url_for("drills.detail_page", drill_id=drill_id))
+
+
+@bp.post("/drills/<int:drill_id>/participants")
+@require(*WRITERS)
+def participants_page(drill_id: int):
+    try:
+        data = DrillUpdateSchema().load({"participant_org_ids": request.form.getlist("participant_org_ids")})
+    except ValidationError:
+        flash("参加機関の指定が正しくありません。", "error")
+        return redirect(url_for("drills.detail_page", drill_id=drill_id))
+    failed = _page_action(drill_id, lambda: services.update_drill(
+        db.session, current_actor(), drill_id, data, now=_now(), notifier=adapters.notifier(),
+        base_url=_base_url()), "参加機関を更新しました。")
     return failed or redirect(url_for("drills.detail_page", drill_id=drill_id))
 
 
