@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Iterable
+from itertools import chain, islice
+from typing import Iterable, Iterator
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -109,42 +110,65 @@ def _insert_ignore(session: Session, rows: list[dict]) -> None:
     session.execute(insert(table).on_conflict_do_nothing(index_elements=["key"]), rows)
 
 
-def _copy_insert_ignore(session: Session, rows: list[dict]) -> None:
+class _RepeatedKey(Exception):
+    """A key came twice in one batch: the straight COPY cannot keep the first, the slower path can."""
+
+
+def _copy_insert_ignore(session: Session, rows: Iterator[dict]) -> int:
     """PostgreSQL: the same result as ``_insert_ignore`` for thousands of rows, by binary COPY.
 
+    ``rows`` is consumed lazily: each row is made and checked while the server writes the ones
+    before it, so building a fan-out (one-tap links, validation) overlaps with the database's work.
     Usually no key exists yet (a new outage's round 1), so the rows are copied straight into the
-    table under a savepoint and the server writes them while we stream. A key that already exists
-    aborts that COPY; the savepoint undoes it and the rows go through a temporary table and one
+    table under a savepoint. A key that already exists (or one repeated in the batch) aborts that
+    COPY; the savepoint undoes it and the rows go through a temporary table and one
     ``INSERT … SELECT … ON CONFLICT DO NOTHING`` in the given order instead: existing rows are kept
-    and the first of a repeated key wins. All of it belongs to the caller's transaction.
+    and the first of a repeated key wins. An invalid row aborts the COPY too and raises
+    ``Invalid`` with nothing written. All of it belongs to the caller's transaction. Returns how
+    many rows were given.
     """
     import psycopg
 
     table = OutboxMessage.__table__.name
-    values = [tuple(r[c] for c in _COPY_COLUMNS) for r in rows]
     raw = session.connection().connection.driver_connection
-    if len({r["key"] for r in rows}) == len(rows):
+    given: list[dict] = []
+    keys: set[str] = set()
+
+    def stream():
+        for r in rows:                       # _row() validates as the rows are made
+            given.append(r)
+            if r["key"] in keys:
+                raise _RepeatedKey(r["key"])
+            keys.add(r["key"])
+            yield tuple(r[c] for c in _COPY_COLUMNS)
+
+    with raw.cursor() as cur:
+        cur.execute("SAVEPOINT outbox_copy")
+    try:
+        copy_rows(session, table, _COPY_COLUMNS, stream())
+    except (psycopg.errors.UniqueViolation, _RepeatedKey):
         with raw.cursor() as cur:
-            cur.execute("SAVEPOINT outbox_copy")
-        try:
-            copy_rows(session, table, _COPY_COLUMNS, values)
-        except psycopg.errors.UniqueViolation:
-            with raw.cursor() as cur:
-                cur.execute("ROLLBACK TO SAVEPOINT outbox_copy")
-        else:
-            with raw.cursor() as cur:
-                cur.execute("RELEASE SAVEPOINT outbox_copy")
-            return
+            cur.execute("ROLLBACK TO SAVEPOINT outbox_copy")
+    except BaseException:
+        with raw.cursor() as cur:
+            cur.execute("ROLLBACK TO SAVEPOINT outbox_copy")
+        raise
+    else:
+        with raw.cursor() as cur:
+            cur.execute("RELEASE SAVEPOINT outbox_copy")
+        return len(given)
+    given.extend(rows)                       # whatever the aborted COPY had not read yet
     cols = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
     with raw.cursor() as cur:
         cur.execute(f"CREATE TEMPORARY TABLE outbox_stage ON COMMIT DROP AS "
                     f"SELECT {cols} FROM {table} WITH NO DATA")
         cur.execute("ALTER TABLE outbox_stage ADD COLUMN ord serial")
-    copy_rows(session, "outbox_stage", _COPY_COLUMNS, values)
+    copy_rows(session, "outbox_stage", _COPY_COLUMNS, (tuple(r[c] for c in _COPY_COLUMNS) for r in given))
     with raw.cursor() as cur:
         cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM outbox_stage ORDER BY ord "
                     f"ON CONFLICT (key) DO NOTHING")
         cur.execute("DROP TABLE outbox_stage")
+    return len(given)
 
 
 def enqueue(session: Session, *, key: str, to: str, body: str | None = None, channel: str = "sms",
@@ -163,17 +187,24 @@ def enqueue(session: Session, *, key: str, to: str, body: str | None = None, cha
 
 
 def enqueue_many(session: Session, rows: Iterable[dict], *, now: datetime | None = None) -> int:
-    """Enqueue many messages; all are validated before any is written. Returns how many were given."""
+    """Enqueue many messages, in the given order; nothing is written if any row is invalid.
+    ``rows`` may be a generator (a fan-out is then built while it is written). Returns how many
+    were given."""
     at = _now(now)
-    prepared = [_row(at, **{k: v for k, v in r.items() if k in _FIELDS}) for r in rows]
-    if len(prepared) >= COPY_FROM_ROWS and session.get_bind().dialect.name == "postgresql":
-        _copy_insert_ignore(session, prepared)
-    else:
-        for i in range(0, len(prepared), CHUNK):
-            _insert_ignore(session, prepared[i:i + CHUNK])
-    if prepared:
+    prepared = (_row(at, **{k: v for k, v in r.items() if k in _FIELDS}) for r in rows)
+    if session.get_bind().dialect.name == "postgresql":
+        head = list(islice(prepared, COPY_FROM_ROWS))
+        if len(head) == COPY_FROM_ROWS:
+            n = _copy_insert_ignore(session, chain(head, prepared))
+            wakeup.request(session)
+            return n
+        prepared = iter(head)
+    batch = list(prepared)                   # every row validated before the first is written
+    for i in range(0, len(batch), CHUNK):
+        _insert_ignore(session, batch[i:i + CHUNK])
+    if batch:
         wakeup.request(session)
-    return len(prepared)
+    return len(batch)
 
 
 def get_by_key(session: Session, key: str) -> OutboxMessage | None:

@@ -70,21 +70,22 @@ class OutboxNotifier:
             return 0
         key = "checkin" if round_no == 1 else "reminder"
         template = texts.render(key, {"hub_name": self.hub_name, "link": _LINK}, drill=outage.drill)
-        sent = 0
-        rows = []
-        for r in recipients:
-            if not r.phone_e164:
-                continue
-            for channel in rounds.channels_for_round(round_no, r.phone_kind):
-                body = template.replace(_LINK, self.link("checkin", r.patient_id, outage.id)) \
-                    if channel == "sms" else None
-                rows.append(dict(key=f"outage:{outage.id}:patient:{r.patient_id}:round:{round_no}:{channel}",
-                                 to=r.phone_e164, channel=channel, body=body, purpose="checkin",
-                                 priority=r.priority, patient_id=r.patient_id, outage_id=outage.id,
-                                 round=round_no, drill=outage.drill))
-                sent += 1
-        self._enqueue_many(session, rows, now=now)
-        return sent
+
+        def rows():
+            # Whoever runs out first is sent first (the dispatcher takes the lowest priority number).
+            # A generator: the outbox writes the first rows while the later links are still signed.
+            for r in sorted(recipients, key=lambda r: r.priority):
+                if not r.phone_e164:
+                    continue
+                for channel in rounds.channels_for_round(round_no, r.phone_kind):
+                    body = template.replace(_LINK, self.link("checkin", r.patient_id, outage.id)) \
+                        if channel == "sms" else None
+                    yield dict(key=f"outage:{outage.id}:patient:{r.patient_id}:round:{round_no}:{channel}",
+                               to=r.phone_e164, channel=channel, body=body, purpose="checkin",
+                               priority=r.priority, patient_id=r.patient_id, outage_id=outage.id,
+                               round=round_no, drill=outage.drill)
+
+        return outbox.enqueue_many(session, rows(), now=now)
 
     def _enqueue_many(self, session: Session, rows: list[dict], *, now: datetime) -> None:
         # Whoever runs out first is sent first (the dispatcher takes the lowest priority number).

@@ -213,37 +213,38 @@ def _add_patients(session: Session, outage: Outage, candidates: Sequence[_Candid
         return 0, 0
     coverage = _active_coverage(session, drill=outage.drill, exclude_outage=outage.id)
     policy = _policy(outage)
-    rows, to_message = [], []
-    for c in candidates:
-        out = triage.runs_out_at(outage.started_at, c.runway_hours)
-        covered = coverage.get(c.id)
-        rows.append({
-            "outage_id": outage.id, "patient_id": c.id, "in_area": True, "runway_hours": c.runway_hours,
-            "dependent_24h": c.dependent_24h, "runs_out_at": out, "checkin": "pending",
-            "round": 0 if covered else 1,
-            "round_sent_at": None if covered else now,
-            "first_sent_at": None if covered else now,
-            "next_action_at": None if covered else rounds.next_action_at(
-                round_sent=1, sent_at=now, runs_out_at=out, policy=policy),
-            "covered_by_outage_id": covered, "added_at": now,
-        })
-        if not covered:
-            to_message.append(Recipient(c.id, c.phone_e164, c.phone_kind, _priority(out, now)))
-    bulk_insert(session, OutagePatient.__table__, rows)
+    to_message: list[Recipient] = []
+    columns = ("outage_id", "patient_id", "in_area", "runway_hours", "dependent_24h", "runs_out_at", "checkin",
+               "round", "round_sent_at", "first_sent_at", "next_action_at", "covered_by_outage_id", "added_at")
+
+    def rows():
+        # A generator: triage runs while the database writes the rows before (COPY on PostgreSQL).
+        for c in candidates:
+            out = triage.runs_out_at(outage.started_at, c.runway_hours)
+            covered = coverage.get(c.id)
+            if not covered:
+                to_message.append(Recipient(c.id, c.phone_e164, c.phone_kind, _priority(out, now)))
+            yield (outage.id, c.id, True, c.runway_hours, c.dependent_24h, out, "pending",
+                   0 if covered else 1, None if covered else now, None if covered else now,
+                   None if covered else rounds.next_action_at(round_sent=1, sent_at=now, runs_out_at=out,
+                                                              policy=policy),
+                   covered, now)
+
+    bulk_insert(session, OutagePatient.__table__, columns, rows())
     notifier.checkin(session, outage, to_message, round_no=1, now=now)
-    return len(to_message), len(rows) - len(to_message)
+    return len(to_message), len(candidates) - len(to_message)
 
 
-def bulk_insert(session: Session, table, rows: list[dict]) -> None:
-    """Many rows in the caller's transaction. On PostgreSQL through binary COPY (an executemany costs
-    one round trip per row: 20,000 rows took over a second); elsewhere a plain executemany."""
-    if not rows:
-        return
+def bulk_insert(session: Session, table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Many rows (tuples in ``columns`` order) in the caller's transaction. On PostgreSQL through
+    binary COPY, consumed as the server writes (an executemany costs one round trip per row: 20,000
+    rows took over a second); elsewhere a plain executemany."""
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), rows)
+        batch = [dict(zip(columns, r)) for r in rows]
+        if batch:
+            session.execute(insert(table), batch)
         return
-    cols = list(rows[0])
-    copy_rows(session, table.name, cols, (tuple(r[c] for c in cols) for r in rows))
+    copy_rows(session, table.name, columns, rows)
 
 
 def _check_times(started_at: datetime, expected: datetime | None) -> None:

@@ -134,3 +134,19 @@ def test_large_fan_out_rolls_back_with_the_caller(session, clock):
     outbox.enqueue_many(session, rows)        # the savepoint and temporary table left nothing behind
     session.commit()
     assert _count(session) == len(rows)
+
+
+def test_large_fan_out_with_one_invalid_row_writes_nothing_and_leaves_the_transaction_usable(session, clock):
+    def rows():
+        for i in range(outbox.COPY_FROM_ROWS + 300):
+            yield dict(key=f"inv:{i}", to=f"+8190000{i:05d}" if i != outbox.COPY_FROM_ROWS + 150 else "090-bad",
+                       body="x", purpose="checkin")
+
+    outbox.enqueue(session, key="before", to=PHONE, body="同じトランザクション", purpose="checkin")
+    with pytest.raises(Invalid) as exc:
+        outbox.enqueue_many(session, rows())          # a generator, validated while it is written
+    assert "to" in exc.value.fields
+    assert _count(session) == 1                        # the earlier row of the caller's transaction stays
+    outbox.enqueue(session, key="after", to=PHONE, body="続けて使える", purpose="checkin")
+    session.commit()
+    assert _count(session) == 2
