@@ -5,8 +5,10 @@
 Strategies, timed in the same run against the same fresh database (outbox emptied before each run),
 each including validation of every row and the final commit:
   per_row          naive baseline: one ``INSERT … ON CONFLICT (key) DO NOTHING`` executed per row
-  enqueue_many     ``outbox.enqueue_many`` as shipped: one statement executed with a list of parameter
-                   sets per 500 rows (SQLAlchemy executemany; psycopg 3 pipelines it, prepared)
+  enqueue_many     ``outbox.enqueue_many`` as shipped: on PostgreSQL a binary COPY straight into the
+                   table under a savepoint (the replay below takes its fallback: COPY into a temporary
+                   table + ``INSERT … SELECT … ON CONFLICT DO NOTHING``); on SQLite an executemany
+                   per 500 rows
   multi_values     the candidate: one multi-row ``insert().values([...]).on_conflict_do_nothing`` per
                    1,000 rows via SQLAlchemy Core
   multi_values_raw the same multi-row SQL built once per chunk size and sent with
