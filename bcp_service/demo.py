@@ -31,6 +31,7 @@ MUNICIPALITIES = (
     ("131067", "台東区", 35.7126, 139.7800),
 )
 
+FIELD_TEAM_KINDS = ("home_nursing", "clinic", "community_support_center")
 # (name, kind, municipality index, offset lat, offset lon, capabilities)
 ORGANIZATIONS = (
     ("試験中央総合病院", "hospital", 1, 0.004, -0.003, dict(has_generator=True, accepts_ventilator=True, ventilator_beds=6, power_supply_point=True, on_call_24h=True)),
@@ -91,11 +92,13 @@ def seed(*, patients: int = 300) -> DemoSummary:
     region = Region(**REGION, municipality_codes=[m[0] for m in MUNICIPALITIES], created_at=now)
     session.add(region)
     ctx = DemoContext(region=region, patients=patients)
-    for name, kind, muni, dlat, dlon, caps in ORGANIZATIONS:
+    for i, (name, kind, muni, dlat, dlon, caps) in enumerate(ORGANIZATIONS):
         code, ward, lat, lon = MUNICIPALITIES[muni]
+        # Teams that receive field tasks by SMS carry an (unallocated, fictional) mobile number.
+        phone = f"090-0000-2{i:03d}" if kind in FIELD_TEAM_KINDS else "03-0000-0000"
         org = Organization(name=name, kind=kind, region_code=region.code, municipality_code=code,
                            address=f"東京都{ward}（架空の所在地）", lat=round(lat + dlat, 5),
-                           lon=round(lon + dlon, 5), phone="03-0000-0000", created_at=now,
+                           lon=round(lon + dlon, 5), phone=phone, created_at=now,
                            **{"has_generator": False, "accepts_ventilator": False, "ventilator_beds": 0,
                               "power_supply_point": False, "on_call_24h": False, **caps})
         session.add(org)

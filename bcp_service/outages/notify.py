@@ -24,6 +24,7 @@ from bcp_service.messaging import outbox, texts
 from bcp_service.messaging.tokens import TapClaims, make_token
 from bcp_service.outages import rounds
 from bcp_service.outages.models import FieldTask, Outage
+from bcp_service.registry.phones import PhoneError, parse_phone
 
 log = logging.getLogger(__name__)
 _LINK = "\x00LINK\x00"
@@ -44,6 +45,21 @@ def read_restoration_token(secret: str, token: str) -> tuple[int, int] | None:
         return int(patient, 16), int(outage, 16)
     except (BadSignature, UnicodeError, ValueError):
         return None
+
+
+def team_sms_number(phone: str | None) -> tuple[str | None, str | None]:
+    """An organisation's phone as typed (「03-1234-5678」, 「090…」, 「+8190…」) → (E.164 mobile, None), or
+    (None, why not): ``no_phone``, ``invalid_phone``, ``not_mobile`` (Japanese SMS cannot reach a
+    landline). A task that cannot be texted stays on the desk's list with a timeline entry instead."""
+    if not phone:
+        return None, "no_phone"
+    try:
+        parsed = parse_phone(phone)
+    except PhoneError:
+        return None, "invalid_phone"
+    if not parsed.sms_capable:
+        return None, "not_mobile"
+    return parsed.e164, None
 
 
 @dataclass(frozen=True)
@@ -93,29 +109,35 @@ class OutboxNotifier:
         outbox.enqueue_many(session, rows, now=now)
 
     def field_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
-                   now: datetime) -> None:
-        if not to:
-            log.warning("outage %s task %s: no phone for the field team; desk must call", outage.id, task.id)
-            return
+                   now: datetime) -> str | None:
+        number, unsent = team_sms_number(to)
+        if unsent:
+            log.warning("outage %s task %s: field team not reachable by SMS (%s); desk must call",
+                        outage.id, task.id, unsent)
+            return unsent
         d = task.details or {}
         body = texts.render("field_task", {
             "area": f"担当患者（ID {task.patient_id}）", "hours": f"{d.get('runway_hours_left', 0):.1f}",
             "link": self.task_link("field_task", task.id, outage.id)}, drill=outage.drill)
-        self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", to=to, channel="sms", body=body,
+        self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", to=number, channel="sms", body=body,
                       purpose="field_task", priority=0, patient_id=task.patient_id, outage_id=outage.id,
                       round=3, ref_id=task.id, drill=outage.drill, now=now)
+        return None
 
     def transport_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
-                       facility_name: str, now: datetime) -> None:
-        if not to:
-            log.warning("outage %s transport task %s: no phone for the team; desk must call", outage.id, task.id)
-            return
+                       facility_name: str, now: datetime) -> str | None:
+        number, unsent = team_sms_number(to)
+        if unsent:
+            log.warning("outage %s transport task %s: team not reachable by SMS (%s); desk must call",
+                        outage.id, task.id, unsent)
+            return unsent
         body = texts.render("transport_task", {
             "area": f"担当患者（ID {task.patient_id}）", "facility": facility_name,
             "link": self.task_link("transport_task", task.id, outage.id)}, drill=outage.drill)
-        self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", to=to, channel="sms", body=body,
+        self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", to=number, channel="sms", body=body,
                       purpose="transport_task", priority=0, patient_id=task.patient_id, outage_id=outage.id,
                       ref_id=task.id, drill=outage.drill, now=now)
+        return None
 
     def restoration_url(self, patient_id: int, outage_id: int) -> str:
         """The TwiML a landline's restoration call plays (a signed token: no guessable ids)."""

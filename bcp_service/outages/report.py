@@ -25,6 +25,7 @@ EVENT_LABELS = {
     "task_acknowledged": "依頼受諾", "field_report": "現場報告", "transport": "搬送手配",
     "transport_proposed": "搬送案", "transports_proposed": "搬送案（一括）", "transport_status": "搬送状態変更",
     "resolved": "復旧", "unreachable": "連絡不能（全経路失敗）", "coverage_handed_over": "重複停電からの引継ぎ",
+    "task_unsent": "依頼をSMSで送れず（本部から電話してください）",
 }
 
 
@@ -44,7 +45,8 @@ _VALUE_LABELS = {
     "channel": {"sms": "SMS", "voice": "電話", "tap": "ワンタップ", "desk": "本部入力", "demo": "電話シミュレータ"},
     "via": {"one_tap": "ワンタップ", "desk": "本部入力"},
     "reason": {"answer": "回答", "field_report": "現場報告", "runs_out_before_restoration": "復旧前に電源切れ",
-               "desk": "本部判断"},
+               "desk": "本部判断", "no_phone": "電話番号なし", "invalid_phone": "電話番号が不正",
+               "not_mobile": "携帯電話ではない（SMS不可）"},
 }
 
 

@@ -57,11 +57,13 @@ class Notifier(Protocol):
     def checkin(self, session: Session, outage: Outage, recipients: Sequence[Recipient], *,
                 round_no: int, now: datetime) -> int: ...
 
+    # The task messages return None when queued, or why the team cannot be texted (no_phone,
+    # invalid_phone, not_mobile): the task then waits on the desk's list for a phone call.
     def field_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
-                   now: datetime) -> None: ...
+                   now: datetime) -> str | None: ...
 
     def transport_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
-                       facility_name: str, now: datetime) -> None: ...
+                       facility_name: str, now: datetime) -> str | None: ...
 
     def restoration(self, session: Session, outage: Outage, recipients: Sequence[Recipient], *,
                     now: datetime) -> int: ...
@@ -458,6 +460,9 @@ def record_answer(session: Session, *, outage_id: int, patient_id: int, answer: 
 
 # --- rounds (the clock) ---------------------------------------------------------------------------
 
+FIELD_TASK_RETRY = timedelta(minutes=1)
+
+
 def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: int = 500) -> int:
     """Take the next step for every patient whose ``next_action_at`` has come. Rows are claimed with
     FOR UPDATE SKIP LOCKED on PostgreSQL, so a second clock never doubles a round."""
@@ -487,9 +492,14 @@ def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: i
                     Recipient(patient.id, patient.phone_e164, patient.phone_kind, _priority(r.runs_out_at, now)))
             event(session, outage.id, "round_2", at=now, patient_id=r.patient_id)
         else:
-            r.round, r.round_sent_at, r.next_action_at = rounds.ROUND_FIELD, now, None
-            r.checkin = "no_answer"
-            create_field_task(session, outage, r, patient, now=now, notifier=notifier)
+            try:
+                with session.begin_nested():      # one patient's failure must not stop the others'
+                    r.round, r.round_sent_at, r.next_action_at = rounds.ROUND_FIELD, now, None
+                    r.checkin = "no_answer"
+                    create_field_task(session, outage, r, patient, now=now, notifier=notifier)
+            except Exception:  # noqa: BLE001 - logged; the row is as before and retried shortly
+                log.exception("outage %s patient %s: field task failed; retrying", outage.id, r.patient_id)
+                r.next_action_at = now + FIELD_TASK_RETRY
     for oid, recipients in round2.items():
         notifier.checkin(session, outages[oid], recipients, round_no=2, now=now)
     return len(due)
@@ -542,9 +552,12 @@ def create_field_task(session: Session, outage: Outage, r: OutagePatient, patien
                      created_at=now)
     session.add(task)
     session.flush()
-    notifier.field_task(session, outage, task, to=org.phone if org else None, now=now)
+    unsent = notifier.field_task(session, outage, task, to=org.phone if org else None, now=now)
     event(session, outage.id, "field_task", at=now, patient_id=r.patient_id, task_id=task.id,
           organization_id=org.id if org else None)
+    if unsent:
+        event(session, outage.id, "task_unsent", at=now, patient_id=r.patient_id, task_id=task.id,
+              organization_id=org.id if org else None, reason=unsent)
     return task
 
 
@@ -731,8 +744,11 @@ def _transport_task(session: Session, outage: Outage, transport: Transport, pati
                      details=details, created_at=now)
     session.add(task)
     session.flush()
-    notifier.transport_task(session, outage, task, to=team.phone if team else None,
-                            facility_name=facility_name, now=now)
+    unsent = notifier.transport_task(session, outage, task, to=team.phone if team else None,
+                                     facility_name=facility_name, now=now)
+    if unsent:
+        event(session, outage.id, "task_unsent", at=now, patient_id=transport.patient_id, task_id=task.id,
+              organization_id=team.id if team else None, reason=unsent)
 
 
 def propose_transport(session: Session, outage: Outage, row: OutagePatient, *, now: datetime) -> Transport | None:

@@ -41,7 +41,7 @@ def test_declare_answer_by_tap_sms_voice_transport_and_resolve(app, client, sess
                                                                 make_region, make_org, make_user, auth_headers):
     make_region()
     fire = make_org(name="試験消防署", kind="fire_department", lat=35.68, lon=139.77)
-    fire.phone = "+81300000119"
+    fire.phone = "+819000000119"     # the transport team's duty mobile
     dark = make_org(name="試験停電中病院", lat=35.6705, lon=139.7705, accepts_ventilator=True, ventilator_beds=4)
     dark.municipality_code = "131024"      # inside the outage, no generator
     right = make_org(name="試験発電機病院", lat=35.690, lon=139.780, has_generator=True, accepts_ventilator=True,
@@ -120,7 +120,7 @@ def test_declare_answer_by_tap_sms_voice_transport_and_resolve(app, client, sess
     assert session.get(FacilityReservation, right.id).reserved == 1
     # The transport team (fire department) gets an SMS with a one-tap status page.
     dispatch(app)
-    task_sms = [m for m in twilio_fake.messages if m["to"] == "+81300000119"]
+    task_sms = [m for m in twilio_fake.messages if m["to"] == "+819000000119"]
     assert len(task_sms) == 1 and "試験発電機病院" in task_sms[0]["body"]
     task_token = re.search(r"/t/(\S+)", task_sms[0]["body"]).group(1)
     page = client.get(f"/t/{task_token}")

@@ -22,7 +22,7 @@ def world(session, clock, make_region, make_org):
     """A 圏域 with a nursing station, two hospitals with generators and a dark one, and patients."""
     make_region()
     nursing = make_org(name="試験訪問看護ステーション", kind="home_nursing", lat=35.671, lon=139.771)
-    nursing.phone = "+81300000001"
+    nursing.phone = "090-0000-0001"      # as typed on the organisation; texted as +819000000001
     near = make_org(name="試験近所病院", lat=35.690, lon=139.775, has_generator=True, accepts_ventilator=True,
                     ventilator_beds=1)
     far = make_org(name="試験遠方病院", lat=35.760, lon=139.800, has_generator=True, accepts_ventilator=True,
@@ -212,7 +212,48 @@ def test_silence_escalates_round_two_then_field_task_and_resumes_after_clock_res
     assert t.details["address"] and t.details["devices"][0]["kind"] == "ventilator"
     assert t.details["contacts"][0]["relation"] == "妻"
     assert f"outage:{o}:task:{t.id}:sms" in outbox_keys(session)
+    task_sms = session.scalars(select(OutboxMessage).where(OutboxMessage.key == f"outage:{o}:task:{t.id}:sms")).one()
+    assert task_sms.to == "+819000000001"                  # the organisation's 090-… as E.164
     assert jobs.run_due(app, now=clock.now()) == 0        # nothing left, nothing doubled
+
+
+def test_a_team_without_a_mobile_gets_no_sms_and_the_desk_sees_it_on_the_timeline(app, session, clock, world):
+    world.nursing.phone = "03-0000-0001"                   # a landline: Japanese SMS cannot reach it
+    session.commit()
+    r = declare(session, clock, app, area={"municipality_codes": [WARD]})
+    clock.advance(hours=2)
+    jobs.run_due(app, now=clock.now())
+    jobs.run_due(app, now=clock.now())
+    tasks = session.scalars(select(FieldTask).where(FieldTask.outage_id == r.outage.id)).all()
+    assert tasks and not [k for k in outbox_keys(session) if ":task:" in k]
+    unsent = session.scalars(select(OutageEvent).where(OutageEvent.kind == "task_unsent")).all()
+    assert {e.detail["task_id"] for e in unsent} == {t.id for t in tasks}
+    assert {e.detail["reason"] for e in unsent} == {"not_mobile"}
+    from bcp_service.outages.report import detail_text
+    assert "携帯電話ではない" in detail_text(unsent[0].detail)
+
+
+def test_one_patients_failed_escalation_does_not_stop_the_others(app, session, clock, world, monkeypatch):
+    r = declare(session, clock, app)
+    clock.advance(minutes=15)
+    jobs.run_due(app, now=clock.now())                    # round 2 for everyone
+    real = services.create_field_task
+
+    def flaky(session_, outage, row, patient, **kw):
+        if row.patient_id == world.short.id:
+            raise RuntimeError("a broken record")
+        return real(session_, outage, row, patient, **kw)
+
+    monkeypatch.setattr(services, "create_field_task", flaky)
+    clock.advance(hours=1)
+    jobs.run_due(app, now=clock.now())
+    tasks = {t.patient_id for t in session.scalars(select(FieldTask).where(FieldTask.outage_id == r.outage.id))}
+    assert world.mid.id in tasks and world.mid24.id in tasks and world.short.id not in tasks
+    monkeypatch.setattr(services, "create_field_task", real)
+    clock.advance(minutes=1)                               # retried at the next beat
+    jobs.run_due(app, now=clock.now())
+    tasks = {t.patient_id for t in session.scalars(select(FieldTask).where(FieldTask.outage_id == r.outage.id))}
+    assert world.short.id in tasks
 
 
 def test_short_runway_shrinks_the_timers(app, session, clock, world):
