@@ -534,11 +534,19 @@ def _task_details(outage: Outage, r: OutagePatient, patient: Patient | None, *, 
 
 
 def _hub_on_call(session: Session, region_code: str | None) -> Organization | None:
+    """The team on call for the 圏域: one that can be texted first, the 拠点 itself before other
+    on-call organisations; failing that, any on-call organisation (the desk then phones it)."""
     if region_code is None:
         return None
-    return session.scalars(select(Organization).where(
+    from bcp_service.outages.notify import team_sms_number
+
+    on_call = session.scalars(select(Organization).where(
         Organization.region_code == region_code, Organization.on_call_24h.is_(True),
-        Organization.phone.is_not(None)).order_by(Organization.id)).first()
+        Organization.phone.is_not(None)).order_by(Organization.id)).all()
+    if not on_call:
+        return None
+    return min(on_call, key=lambda o: (team_sms_number(o.phone)[0] is None,
+                                       o.kind != "community_support_center", o.id))
 
 
 def create_field_task(session: Session, outage: Outage, r: OutagePatient, patient: Patient | None, *,
@@ -725,10 +733,18 @@ def _transport_team(session: Session, outage: Outage, patient: Patient | None) -
     region = outage.region_code or (patient.region_code if patient else None)
     if region is None:
         return None
+    from bcp_service.outages.notify import team_sms_number
+
     fire = session.scalars(select(Organization).where(
         Organization.region_code == region, Organization.kind == "fire_department",
-        Organization.phone.is_not(None)).order_by(Organization.id)).first()
-    return fire or _hub_on_call(session, region)
+        Organization.phone.is_not(None)).order_by(Organization.id)).all()
+    textable = [f for f in fire if team_sms_number(f.phone)[0] is not None]
+    hub = _hub_on_call(session, region)
+    if textable:
+        return textable[0]
+    if hub is not None and team_sms_number(hub.phone)[0] is not None:
+        return hub
+    return fire[0] if fire else hub          # nobody can be texted: the desk phones them
 
 
 def _transport_task(session: Session, outage: Outage, transport: Transport, patient: Patient | None, *,

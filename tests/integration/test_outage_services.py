@@ -504,3 +504,22 @@ def test_drawn_area_includes_patients_without_coordinates_in_the_municipalities_
     declared = session.scalars(select(OutageEvent).where(OutageEvent.outage_id == r.outage.id,
                                                          OutageEvent.kind == "declared")).one()
     assert declared.detail["without_coordinates"] == 1
+
+
+def test_patients_without_a_nursing_station_go_to_the_on_call_team_that_can_be_texted(app, session, clock, world,
+                                                                                       make_org):
+    landline = make_org(name="試験当番病院", on_call_24h=True)
+    landline.phone = "03-0000-0002"
+    hub = make_org(name="試験連携拠点", kind="community_support_center", on_call_24h=True)
+    hub.phone = "090-0000-0003"
+    world.short.nursing_org_id = None
+    session.commit()
+    r = declare(session, clock, app)
+    clock.advance(hours=2)
+    jobs.run_due(app, now=clock.now())
+    jobs.run_due(app, now=clock.now())
+    task = session.scalars(select(FieldTask).where(FieldTask.outage_id == r.outage.id,
+                                                   FieldTask.patient_id == world.short.id)).one()
+    assert task.organization_id == hub.id
+    assert session.scalars(select(OutboxMessage.to).where(
+        OutboxMessage.key == f"outage:{r.outage.id}:task:{task.id}:sms")).one() == "+819000000003"
