@@ -47,19 +47,26 @@ def read_restoration_token(secret: str, token: str) -> tuple[int, int] | None:
         return None
 
 
-def team_sms_number(phone: str | None) -> tuple[str | None, str | None]:
-    """An organisation's phone as typed (「03-1234-5678」, 「090…」, 「+8190…」) → (E.164 mobile, None), or
-    (None, why not): ``no_phone``, ``invalid_phone``, ``not_mobile`` (Japanese SMS cannot reach a
-    landline). A task that cannot be texted stays on the desk's list with a timeline entry instead."""
+def team_number(phone: str | None) -> tuple[str | None, str | None, str | None]:
+    """An organisation's phone as typed (「03-1234-5678」, 「090…」, 「+8190…」) →
+    (E.164, channel, None) — ``sms`` for a mobile, ``voice`` for a landline or IP phone (Japanese SMS
+    cannot reach those) — or (None, None, why not): ``no_phone``, ``invalid_phone``. A task that
+    cannot be sent stays on the desk's list with a timeline entry instead."""
     if not phone:
-        return None, "no_phone"
+        return None, None, "no_phone"
     try:
         parsed = parse_phone(phone)
     except PhoneError:
-        return None, "invalid_phone"
-    if not parsed.sms_capable:
-        return None, "not_mobile"
-    return parsed.e164, None
+        return None, None, "invalid_phone"
+    return parsed.e164, ("sms" if parsed.sms_capable else "voice"), None
+
+
+def team_sms_number(phone: str | None) -> tuple[str | None, str | None]:
+    """(E.164 mobile, None) or (None, why not) — ``not_mobile`` for a landline."""
+    number, channel, unsent = team_number(phone)
+    if unsent:
+        return None, unsent
+    return (number, None) if channel == "sms" else (None, "not_mobile")
 
 
 @dataclass(frozen=True)
@@ -108,36 +115,40 @@ class OutboxNotifier:
         rows.sort(key=lambda r: r.get("priority", 100))
         outbox.enqueue_many(session, rows, now=now)
 
+    def task_call_url(self, purpose: str, task: FieldTask) -> str:
+        """The TwiML a landline team's task call plays (the task's own one-tap token names it)."""
+        token = make_token(self.secret, TapClaims(purpose, task.id, task.outage_id))
+        return f"{self.base_url.rstrip('/')}/outages/voice/task?t={token}"
+
+    def _send_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None, purpose: str,
+                   body: str, now: datetime, **extra) -> str | None:
+        number, channel, unsent = team_number(to)
+        if unsent:
+            log.warning("outage %s task %s: team cannot be reached (%s); desk must call", outage.id, task.id, unsent)
+            return unsent
+        common = dict(to=number, purpose=purpose, priority=0, patient_id=task.patient_id, outage_id=outage.id,
+                      ref_id=task.id, drill=outage.drill, now=now, **extra)
+        if channel == "sms":
+            self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", channel="sms", body=body, **common)
+        else:       # a landline: a call that reads the task and takes 1 as acceptance
+            self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:voice", channel="voice",
+                          twiml_url=self.task_call_url(purpose, task), **common)
+        return None
+
     def field_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
                    now: datetime) -> str | None:
-        number, unsent = team_sms_number(to)
-        if unsent:
-            log.warning("outage %s task %s: field team not reachable by SMS (%s); desk must call",
-                        outage.id, task.id, unsent)
-            return unsent
         d = task.details or {}
         body = texts.render("field_task", {
             "area": f"担当患者（ID {task.patient_id}）", "hours": f"{d.get('runway_hours_left', 0):.1f}",
             "link": self.task_link("field_task", task.id, outage.id)}, drill=outage.drill)
-        self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", to=number, channel="sms", body=body,
-                      purpose="field_task", priority=0, patient_id=task.patient_id, outage_id=outage.id,
-                      round=3, ref_id=task.id, drill=outage.drill, now=now)
-        return None
+        return self._send_task(session, outage, task, to=to, purpose="field_task", body=body, now=now, round=3)
 
     def transport_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
                        facility_name: str, now: datetime) -> str | None:
-        number, unsent = team_sms_number(to)
-        if unsent:
-            log.warning("outage %s transport task %s: team not reachable by SMS (%s); desk must call",
-                        outage.id, task.id, unsent)
-            return unsent
         body = texts.render("transport_task", {
             "area": f"担当患者（ID {task.patient_id}）", "facility": facility_name,
             "link": self.task_link("transport_task", task.id, outage.id)}, drill=outage.drill)
-        self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", to=number, channel="sms", body=body,
-                      purpose="transport_task", priority=0, patient_id=task.patient_id, outage_id=outage.id,
-                      ref_id=task.id, drill=outage.drill, now=now)
-        return None
+        return self._send_task(session, outage, task, to=to, purpose="transport_task", body=body, now=now)
 
     def restoration_url(self, patient_id: int, outage_id: int) -> str:
         """The TwiML a landline's restoration call plays (a signed token: no guessable ids)."""

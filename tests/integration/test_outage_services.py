@@ -217,8 +217,9 @@ def test_silence_escalates_round_two_then_field_task_and_resumes_after_clock_res
     assert jobs.run_due(app, now=clock.now()) == 0        # nothing left, nothing doubled
 
 
-def test_a_team_without_a_mobile_gets_no_sms_and_the_desk_sees_it_on_the_timeline(app, session, clock, world):
-    world.nursing.phone = "03-0000-0001"                   # a landline: Japanese SMS cannot reach it
+def test_a_team_that_cannot_be_reached_leaves_its_task_on_the_desk_with_a_timeline_entry(app, session, clock,
+                                                                                         world):
+    world.nursing.phone = "電話なし"                        # not a number: nothing can be sent
     session.commit()
     r = declare(session, clock, app, area={"municipality_codes": [WARD]})
     clock.advance(hours=2)
@@ -228,9 +229,25 @@ def test_a_team_without_a_mobile_gets_no_sms_and_the_desk_sees_it_on_the_timelin
     assert tasks and not [k for k in outbox_keys(session) if ":task:" in k]
     unsent = session.scalars(select(OutageEvent).where(OutageEvent.kind == "task_unsent")).all()
     assert {e.detail["task_id"] for e in unsent} == {t.id for t in tasks}
-    assert {e.detail["reason"] for e in unsent} == {"not_mobile"}
+    assert {e.detail["reason"] for e in unsent} == {"invalid_phone"}
     from bcp_service.outages.report import detail_text
-    assert "携帯電話ではない" in detail_text(unsent[0].detail)
+    assert "電話番号が不正" in detail_text(unsent[0].detail)
+
+
+def test_a_landline_team_gets_a_call_instead_of_an_sms(app, session, clock, world):
+    world.nursing.phone = "03-0000-0001"                   # Japanese SMS cannot reach a landline
+    session.commit()
+    r = declare(session, clock, app, area={"municipality_codes": [WARD]})
+    clock.advance(hours=2)
+    jobs.run_due(app, now=clock.now())
+    jobs.run_due(app, now=clock.now())
+    task = session.scalars(select(FieldTask).where(FieldTask.outage_id == r.outage.id,
+                                                   FieldTask.patient_id == world.short.id)).one()
+    call = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.key == f"outage:{r.outage.id}:task:{task.id}:voice")).one()
+    assert (call.channel, call.to, call.purpose) == ("voice", "+81300000001", "field_task")
+    assert "/outages/voice/task?t=" in call.twiml_url
+    assert not session.scalars(select(OutageEvent).where(OutageEvent.kind == "task_unsent")).all()
 
 
 def test_one_patients_failed_escalation_does_not_stop_the_others(app, session, clock, world, monkeypatch):
