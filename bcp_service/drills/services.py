@@ -255,6 +255,7 @@ def update_drill(session: Session, actor: Actor, drill_id: int, data: dict, *, n
     if regroup:
         added, removed = _regroup(drill, current, contacts, orgs, phones)
         if added or removed:
+            drill.sequence += 1              # calendars update the event (its description lists them)
             parts = ([f"追加: {'、'.join(added)}"] if added else []) + ([f"削除: {'、'.join(removed)}"] if removed else [])
             _log(session, drill, now=now, kind="event", text=f"参加機関を変更しました（{'／'.join(parts)}）", actor=actor)
         detail["participants"] = len(drill.participants)

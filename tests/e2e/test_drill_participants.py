@@ -73,6 +73,8 @@ def test_patch_adds_and_removes_organisations_and_invites_only_the_added_contact
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
     assert sorted(body["participant_org_ids"]) == sorted([world["clinic"].id, world["pharmacy"].id])
+    session.expire_all()
+    assert session.get(Drill, d["id"]).sequence == 1            # the calendar event is updated
     assert {p["organization_id"]: p["invited"] for p in body["participants"]} == {
         world["clinic"].id: True, world["pharmacy"].id: True}
     assert body["status"] == "scheduled" and "warnings" in body
@@ -258,3 +260,14 @@ def test_the_form_is_only_for_writers_and_only_before_the_start(client, world, c
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert "実施前の訓練だけ参加機関を変更できます" in page
     assert set(participant_rows(session, d["id"])) == {world["clinic"].id, world["nursing"].id}
+
+
+def test_an_organisation_removed_and_added_again_is_invited_again(client, world, clock, session):
+    d = create(client, world, clock, orgs=[], participants=[
+        {"organization_id": world["clinic"].id, "contact_phone": "090-0000-4011"}])
+    assert len(invitations(session)) == 1
+    assert patch(client, world, d["id"], {"participant_org_ids": []}).status_code == 200
+    r = patch(client, world, d["id"], {"participants": [
+        {"organization_id": world["clinic"].id, "contact_phone": "090-0000-4011"}]})
+    assert r.status_code == 200, r.get_json()
+    assert len(invitations(session)) == 2                       # a new invitation for the new booking
