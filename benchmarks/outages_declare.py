@@ -1,11 +1,14 @@
 """Benchmark: declare an outage at national scale, on PostgreSQL and SQLite.
 
-Synthetic 50,000 registered patients and 2,000 facilities (``synthetic.py``). Measured, in one process:
+Synthetic 50,000 registered patients and 2,000 facilities (``synthetic.py``). Measured in this process
+(the PostgreSQL clock in a subprocess of its own):
 
 - declare (affected selection + triage + OutagePatient rows + round-1 outbox rows, one transaction,
   committed) for 5,000 / 10,000 / 20,000 affected patients — linear growth;
-- first message handed to the provider: declare + commit + one dispatcher pass with ``batch=1``
-  (console channel: provider latency excluded);
+- first message handed to the provider through the real clock, from the start of the declaration until
+  its first outbox row leaves ``queued`` (console channel: provider latency excluded): PostgreSQL with
+  ``bcp-service clock`` as a subprocess, woken by LISTEN/NOTIFY; SQLite with the clock thread of
+  ``bcp-service demo``, woken in-process; the dispatcher idle when each declaration starts;
 - the triage list of 20,000 served over HTTP (``GET /api/v1/outages/<id>/patients``, Flask test client);
 - transport proposals for everyone who runs out before restoration (grid + geodesic matching);
 - the naive baseline in the same process: per-patient queries and per-row inserts/enqueues (ORM
