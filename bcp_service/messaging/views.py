@@ -22,6 +22,7 @@ from bcp_service.extensions import limiter
 from bcp_service.web import register_nav
 from bcp_service.messaging import answers, inbound, rollcall, texts
 from bcp_service.messaging.models import OutboxMessage, ProviderEvent, Rollcall
+from bcp_service.messaging.signature import twilio_signature_ok
 from bcp_service.messaging.tokens import InvalidToken, TapClaims, read_token
 
 bp = Blueprint("messaging", __name__)
@@ -55,23 +56,6 @@ def _twiml(xml: str, status: int = 200) -> Response:
 
 # --- signature ---------------------------------------------------------------------------------
 
-def _signature_ok() -> bool:
-    """``X-Twilio-Signature`` over PUBLIC_BASE_URL + path + query and the POST form.
-
-    PUBLIC_BASE_URL (not the Host header) is what Twilio requested, so the check holds behind a proxy
-    or load balancer that rewrites scheme, host or port.
-    """
-    from twilio.request_validator import RequestValidator
-
-    token = current_app.config.get("TWILIO_AUTH_TOKEN")
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not token or not signature:
-        return False
-    path = request.full_path if request.query_string else request.path
-    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
-    return RequestValidator(token).validate(url, request.form, signature)
-
-
 def _forbidden() -> Response:
     # Nothing is read from the body or stored before this point.
     return Response("invalid signature", status=403, mimetype="text/plain")
@@ -80,7 +64,7 @@ def _forbidden() -> Response:
 # Genuine (correctly signed) requests are exempt and never counted, so forged traffic cannot starve
 # Twilio's callbacks even when both arrive through one proxy address; only failures are counted.
 _only_failures = dict(deduct_when=lambda response: response.status_code == 403,
-                      exempt_when=lambda: _signature_ok())
+                      exempt_when=lambda: twilio_signature_ok())
 
 
 # --- webhooks ----------------------------------------------------------------------------------
@@ -89,7 +73,7 @@ _only_failures = dict(deduct_when=lambda response: response.status_code == 403,
 @csrf_exempt
 @limiter.limit(WEBHOOK_FAILURE_LIMIT, **_only_failures)
 def sms_status():
-    if not _signature_ok():
+    if not twilio_signature_ok():
         return _forbidden()
     outbox_id = request.args.get("o", type=int)
     inbound.handle_status(db.session, request.form.to_dict(), outbox_id=outbox_id, now=_now())
@@ -101,7 +85,7 @@ def sms_status():
 @csrf_exempt
 @limiter.limit(WEBHOOK_FAILURE_LIMIT, **_only_failures)
 def sms_inbound():
-    if not _signature_ok():
+    if not twilio_signature_ok():
         return _forbidden()
     inbound.handle_inbound_sms(db.session, request.form.to_dict(), now=_now())
     db.session.commit()
@@ -123,7 +107,7 @@ def _voice_claims() -> TapClaims | None:
 def voice_checkin():
     from twilio.twiml.voice_response import Gather, VoiceResponse
 
-    if not _signature_ok():
+    if not twilio_signature_ok():
         return _forbidden()
     claims = _voice_claims()
     vr = VoiceResponse()

@@ -15,6 +15,7 @@ from bcp_service.auth.scope import check_region
 from bcp_service.clock import get_clock, iso_local, to_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid, NotFound, OutOfScope
+from bcp_service.messaging.signature import twilio_signature_ok
 from bcp_service.outages import hooks, queries, report, services  # noqa: F401 - hooks register with messaging
 from bcp_service.outages.models import CHECKIN_LABELS, TRANSPORT_LABELS, FieldTask, Outage, Transport
 from bcp_service.outages.notify import notifier_for
@@ -517,20 +518,6 @@ def task_action(token: str):
 
 # --- voice: restoration notice for landlines --------------------------------------------------------
 
-def _twilio_signature_ok() -> bool:
-    """``X-Twilio-Signature`` over PUBLIC_BASE_URL + path + query and the POST form (as messaging's
-    webhooks check it: the public URL is what Twilio requested, whatever a proxy rewrote)."""
-    from twilio.request_validator import RequestValidator
-
-    token = current_app.config.get("TWILIO_AUTH_TOKEN")
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not token or not signature:
-        return False
-    path = request.full_path if request.query_string else request.path
-    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
-    return RequestValidator(token).validate(url, request.form, signature)
-
-
 @bp.route("/outages/voice/restoration", methods=["POST"])
 @csrf_exempt
 def voice_restoration():
@@ -541,7 +528,7 @@ def voice_restoration():
     from bcp_service.messaging import texts
     from bcp_service.outages.notify import read_restoration_token
 
-    if not _twilio_signature_ok():
+    if not twilio_signature_ok():
         return Response("forbidden", status=403, mimetype="text/plain")
     vr = VoiceResponse()
     ids = read_restoration_token(current_app.config["SECRET_KEY"], request.args.get("t", ""))
@@ -596,7 +583,7 @@ def voice_task():
     SMS link's 受諾 does), 9 repeats. Ids only: whoever picks up a station's phone hears no name."""
     from bcp_service.messaging import texts
 
-    if not _twilio_signature_ok():
+    if not twilio_signature_ok():
         return Response("forbidden", status=403, mimetype="text/plain")
     task, vr = _voice_task()
     if task is None:
@@ -616,7 +603,7 @@ def voice_task():
 def voice_task_answer():
     from bcp_service.messaging import texts
 
-    if not _twilio_signature_ok():
+    if not twilio_signature_ok():
         return Response("forbidden", status=403, mimetype="text/plain")
     task, vr = _voice_task()
     if task is None:
