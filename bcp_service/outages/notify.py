@@ -24,7 +24,7 @@ from bcp_service.messaging import outbox, texts
 from bcp_service.messaging.tokens import TapClaims, make_token
 from bcp_service.outages import rounds
 from bcp_service.outages.models import FieldTask, Outage
-from bcp_service.registry.phones import PhoneError, parse_phone
+from bcp_service.registry.phones import route as phone_route
 
 log = logging.getLogger(__name__)
 _LINK = "\x00LINK\x00"
@@ -45,28 +45,6 @@ def read_restoration_token(secret: str, token: str) -> tuple[int, int] | None:
         return int(patient, 16), int(outage, 16)
     except (BadSignature, UnicodeError, ValueError):
         return None
-
-
-def team_number(phone: str | None) -> tuple[str | None, str | None, str | None]:
-    """An organisation's phone as typed (「03-1234-5678」, 「090…」, 「+8190…」) →
-    (E.164, channel, None) — ``sms`` for a mobile, ``voice`` for a landline or IP phone (Japanese SMS
-    cannot reach those) — or (None, None, why not): ``no_phone``, ``invalid_phone``. A task that
-    cannot be sent stays on the desk's list with a timeline entry instead."""
-    if not phone:
-        return None, None, "no_phone"
-    try:
-        parsed = parse_phone(phone)
-    except PhoneError:
-        return None, None, "invalid_phone"
-    return parsed.e164, ("sms" if parsed.sms_capable else "voice"), None
-
-
-def team_sms_number(phone: str | None) -> tuple[str | None, str | None]:
-    """(E.164 mobile, None) or (None, why not) — ``not_mobile`` for a landline."""
-    number, channel, unsent = team_number(phone)
-    if unsent:
-        return None, unsent
-    return (number, None) if channel == "sms" else (None, "not_mobile")
 
 
 @dataclass(frozen=True)
@@ -122,7 +100,7 @@ class OutboxNotifier:
 
     def _send_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None, purpose: str,
                    body: str, now: datetime, **extra) -> str | None:
-        number, channel, unsent = team_number(to)
+        number, channel, unsent = phone_route(to)
         if unsent:
             log.warning("outage %s task %s: team cannot be reached (%s); desk must call", outage.id, task.id, unsent)
             return unsent

@@ -28,6 +28,7 @@ from bcp_service.outages.models import (
     FacilityReservation, FieldTask, Outage, OutageEvent, OutagePatient, Transport,
 )
 from bcp_service.registry.models import Patient, PatientDevice
+from bcp_service.registry.phones import route as phone_route
 
 log = logging.getLogger(__name__)
 
@@ -533,20 +534,21 @@ def _task_details(outage: Outage, r: OutagePatient, patient: Patient | None, *, 
     }
 
 
+def _textable(org: Organization) -> bool:
+    return phone_route(org.phone)[1] == "sms"
+
+
 def _hub_on_call(session: Session, region_code: str | None) -> Organization | None:
     """The team on call for the 圏域: one that can be texted first, the 拠点 itself before other
     on-call organisations; failing that, any on-call organisation (the desk then phones it)."""
     if region_code is None:
         return None
-    from bcp_service.outages.notify import team_sms_number
-
     on_call = session.scalars(select(Organization).where(
         Organization.region_code == region_code, Organization.on_call_24h.is_(True),
         Organization.phone.is_not(None)).order_by(Organization.id)).all()
     if not on_call:
         return None
-    return min(on_call, key=lambda o: (team_sms_number(o.phone)[0] is None,
-                                       o.kind != "community_support_center", o.id))
+    return min(on_call, key=lambda o: (not _textable(o), o.kind != "community_support_center", o.id))
 
 
 def create_field_task(session: Session, outage: Outage, r: OutagePatient, patient: Patient | None, *,
@@ -733,16 +735,14 @@ def _transport_team(session: Session, outage: Outage, patient: Patient | None) -
     region = outage.region_code or (patient.region_code if patient else None)
     if region is None:
         return None
-    from bcp_service.outages.notify import team_sms_number
-
     fire = session.scalars(select(Organization).where(
         Organization.region_code == region, Organization.kind == "fire_department",
         Organization.phone.is_not(None)).order_by(Organization.id)).all()
-    textable = [f for f in fire if team_sms_number(f.phone)[0] is not None]
+    textable = [f for f in fire if _textable(f)]
     hub = _hub_on_call(session, region)
     if textable:
         return textable[0]
-    if hub is not None and team_sms_number(hub.phone)[0] is not None:
+    if hub is not None and _textable(hub):
         return hub
     return fire[0] if fire else hub          # nobody can be texted: the desk phones them
 

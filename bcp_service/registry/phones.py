@@ -80,6 +80,19 @@ def parse_phone(text: str, *, region: str = "JP") -> Phone:
     )
 
 
+def route(text: str | None) -> tuple[str | None, str | None, str | None]:
+    """How to reach a number as typed (an organisation's free-text phone, say): (E.164, ``sms`` for a
+    mobile or ``voice`` for a landline / IP phone — Japanese SMS cannot reach those —, None), or
+    (None, None, why not): ``no_phone``, ``invalid_phone``."""
+    if not text:
+        return None, None, "no_phone"
+    try:
+        phone = parse_phone(text)
+    except PhoneError:
+        return None, None, "invalid_phone"
+    return phone.e164, ("sms" if phone.sms_capable else "voice"), None
+
+
 def display_phone(e164: str | None) -> str:
     """E.164 back to the national form people read (090-1234-5678); '' for None."""
     if not e164:

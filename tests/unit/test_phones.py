@@ -33,3 +33,13 @@ def test_display_round_trip():
     assert display_phone("+819000000001") == "090-0000-0001"
     assert display_phone("+81300001234") == "03-0000-1234"
     assert display_phone(None) == ""
+
+
+def test_route_says_how_a_number_typed_on_an_organisation_is_reached():
+    from bcp_service.registry.phones import route
+
+    assert route("090-0000-0001") == ("+819000000001", "sms", None)
+    assert route("03-0000-0001") == ("+81300000001", "voice", None)       # SMS cannot reach a landline
+    assert route("050-0000-0001")[1] == "voice"
+    assert route(None) == (None, None, "no_phone") and route("") == (None, None, "no_phone")
+    assert route("電話なし") == (None, None, "invalid_phone")
