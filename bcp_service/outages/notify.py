@@ -93,6 +93,14 @@ class OutboxNotifier:
         rows.sort(key=lambda r: r.get("priority", 100))
         outbox.enqueue_many(session, rows, now=now)
 
+    def task_call_text(self, task: FieldTask, outage: Outage | None) -> str:
+        """What a landline team hears on a task call (alerts/messages.yaml ``voice``), ids only."""
+        d = task.details or {}
+        context = {"hub_name": self.hub_name, "area": f"担当患者、ID {task.patient_id}",
+                   "hours": f"{d.get('runway_hours_left', 0):.1f}", "facility": d.get("facility_name") or "受入先"}
+        key = "transport_task" if task.kind == "transport" else "field_task"
+        return texts.render_voice(key, context, drill=bool(outage and outage.drill))
+
     def task_call_url(self, purpose: str, task: FieldTask) -> str:
         """The TwiML a landline team's task call plays (the task's own one-tap token names it)."""
         token = make_token(self.secret, TapClaims(purpose, task.id, task.outage_id))

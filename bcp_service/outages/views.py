@@ -548,32 +548,27 @@ def voice_restoration():
 
 # --- voice: tasks for teams whose phone is a landline -------------------------------------------------
 
-def _voice_task():
-    """(task, TwiML VoiceResponse, texts context) for a signed Twilio request about a task call;
-    task is None when the call should only say that the request is closed or invalid."""
-    from twilio.twiml.voice_response import VoiceResponse
-
+def _open_task_for_call() -> FieldTask | None:
+    """The task a signed task call names, or None when it is closed, resolved or the token is bad."""
     from bcp_service.errors import Gone
 
-    vr = VoiceResponse()
     try:
         task = _task_from_token(request.args.get("t", ""))
     except (NotFound, Gone):
-        return None, vr
-    if task.status in ("done", "cancelled"):
-        return None, vr
-    return task, vr
+        return None
+    return None if task.status in ("done", "cancelled") else task
 
 
-def _task_call_text(task: FieldTask) -> str:
+def _twiml_say(key: str) -> Response:
+    """A call that only says one thing from alerts/messages.yaml and hangs up."""
+    from twilio.twiml.voice_response import VoiceResponse
+
     from bcp_service.messaging import texts
 
-    d = task.details or {}
-    outage = db.session.get(Outage, task.outage_id)
-    context = {"hub_name": notifier_for(current_app).hub_name, "area": f"担当患者、ID {task.patient_id}",
-               "hours": f"{d.get('runway_hours_left', 0):.1f}", "facility": d.get("facility_name") or "受入先"}
-    key = "transport_task" if task.kind == "transport" else "field_task"
-    return texts.render_voice(key, context, drill=bool(outage and outage.drill))
+    vr = VoiceResponse()
+    vr.say(texts.render_voice(key, {}), language="ja-JP")
+    vr.hangup()
+    return Response(str(vr), mimetype="application/xml")
 
 
 @bp.route("/outages/voice/task", methods=["POST"])
@@ -581,18 +576,20 @@ def _task_call_text(task: FieldTask) -> str:
 def voice_task():
     """TwiML for a task call to a landline team: the request read twice at most, 1 accepts (as the
     SMS link's 受諾 does), 9 repeats. Ids only: whoever picks up a station's phone hears no name."""
+    from twilio.twiml.voice_response import VoiceResponse
+
     from bcp_service.messaging import texts
 
     if not twilio_signature_ok():
         return Response("forbidden", status=403, mimetype="text/plain")
-    task, vr = _voice_task()
+    task = _open_task_for_call()
     if task is None:
-        vr.say(texts.render_voice("task_closed", {}), language="ja-JP")
-        vr.hangup()
-        return Response(str(vr), mimetype="application/xml")
+        return _twiml_say("task_closed")
+    vr = VoiceResponse()
     action = url_for("outages.voice_task_answer", t=request.args.get("t", ""))
     gather = vr.gather(num_digits=1, action=action, method="POST", timeout=10, language="ja-JP")
-    gather.say(_task_call_text(task), language="ja-JP")
+    gather.say(notifier_for(current_app).task_call_text(task, db.session.get(Outage, task.outage_id)),
+               language="ja-JP")
     vr.say(texts.render_voice("task_no_input", {}), language="ja-JP")
     vr.hangup()
     return Response(str(vr), mimetype="application/xml")
@@ -601,21 +598,17 @@ def voice_task():
 @bp.route("/outages/voice/task/answer", methods=["POST"])
 @csrf_exempt
 def voice_task_answer():
-    from bcp_service.messaging import texts
+    from twilio.twiml.voice_response import VoiceResponse
 
     if not twilio_signature_ok():
         return Response("forbidden", status=403, mimetype="text/plain")
-    task, vr = _voice_task()
+    task = _open_task_for_call()
     if task is None:
-        vr.say(texts.render_voice("task_closed", {}), language="ja-JP")
-        vr.hangup()
-        return Response(str(vr), mimetype="application/xml")
-    digits = (request.form.get("Digits") or "").strip()
-    if digits == "1":
+        return _twiml_say("task_closed")
+    if (request.form.get("Digits") or "").strip() == "1":
         services.acknowledge_task(db.session, task.id, now=_now())
         db.session.commit()
-        vr.say(texts.render_voice("task_accepted", {}), language="ja-JP")
-        vr.hangup()
-    else:       # 9, or anything else: read it again
-        vr.redirect(url_for("outages.voice_task", t=request.args.get("t", "")), method="POST")
+        return _twiml_say("task_accepted")
+    vr = VoiceResponse()        # 9, or anything else: read it again
+    vr.redirect(url_for("outages.voice_task", t=request.args.get("t", "")), method="POST")
     return Response(str(vr), mimetype="application/xml")
