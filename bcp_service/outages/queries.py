@@ -18,6 +18,7 @@ from bcp_service.errors import OutOfScope
 from bcp_service.orgs.models import Organization
 from bcp_service.outages import triage
 from bcp_service.outages.models import CHECKIN_STATES, FieldTask, Outage, OutageEvent, OutagePatient, Transport
+from bcp_service.outages.report import detail_text
 from bcp_service.registry.models import Patient
 
 
@@ -172,8 +173,6 @@ def events(session: Session, outage_id: int, *, limit: int | None = None) -> lis
     stmt = select(OutageEvent).where(OutageEvent.outage_id == outage_id).order_by(OutageEvent.id.desc())
     if limit:
         stmt = stmt.limit(limit)
-    from bcp_service.outages.report import detail_text
-
     return [{"id": e.id, "at": iso_local(e.at), "kind": e.kind, "patient_id": e.patient_id,
              "detail": e.detail or {}, "detail_text": detail_text(e.detail or {})} for e in session.scalars(stmt)]
 
