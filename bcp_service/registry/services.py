@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import Select, and_, false, or_, select, text
+from sqlalchemy import Select, and_, false, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from bcp_service.auth import audit
@@ -354,6 +354,25 @@ def contactable_patients(*, region_codes: Iterable[str] | None = None,
     if drill:
         stmt = stmt.where(Patient.drill_opt_in.is_(True))
     return stmt
+
+
+@dataclass(frozen=True)
+class MapPatients:
+    patients: list[Patient]        # the most urgent first, at most ``limit``
+    located_total: int             # active patients with coordinates (more than shown when capped)
+    without_coordinates: int       # active patients the map cannot place
+
+
+def map_patients(session: Session, actor: Actor, *, limit: int) -> MapPatients:
+    """Active patients for the map. A browser draws a few thousand markers at most; past that, the
+    most urgent (shortest runway, unknown first) are the ones to see, and the page says so."""
+    active = patients_query(session, actor, status="active")
+    located = active.where(Patient.lat.is_not(None), Patient.lon.is_not(None))
+    patients = list(session.scalars(located.order_by(None).order_by(Patient.runway_hours.asc().nulls_first(),
+                                                                    Patient.id).limit(limit)))
+    located_total = session.scalar(select(func.count()).select_from(located.order_by(None).subquery()))
+    active_total = session.scalar(select(func.count()).select_from(active.order_by(None).subquery()))
+    return MapPatients(patients, located_total, active_total - located_total)
 
 
 def facilities_query(session: Session, actor: Actor, *, region_code: str | None = None) -> Select:

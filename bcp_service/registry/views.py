@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bcp_service.api import api_doc, json_body, page_args
 from bcp_service.auth import STAFF_ROLES, Role, current_actor, require
@@ -385,13 +385,8 @@ MAP_LIMIT = 5000
 @require(*STAFF_ROLES)
 def patient_map():
     actor = current_actor()
-    active = services.patients_query(db.session, actor, status="active")
-    located = active.where(m.Patient.lat.is_not(None), m.Patient.lon.is_not(None))
-    # A browser draws a few thousand markers at most; past that, the most urgent are the ones to see.
-    patients = list(db.session.scalars(located.order_by(None).order_by(m.Patient.runway_hours.asc().nulls_first(), m.Patient.id)
-                                       .limit(MAP_LIMIT)))
-    located_total = db.session.scalar(select(func.count()).select_from(located.order_by(None).subquery()))
-    active_total = db.session.scalar(select(func.count()).select_from(active.order_by(None).subquery()))
+    shown = services.map_patients(db.session, actor, limit=MAP_LIMIT)
+    patients = shown.patients
     facilities = list(db.session.scalars(services.facilities_query(db.session, actor)))
     from bcp_service.auth import audit
 
@@ -402,8 +397,8 @@ def patient_map():
               + [{"id": f.id, "name": f.name, "lat": f.lat, "lon": f.lon, "type": "facility"}
                  for f in facilities if f.lat is not None and f.lon is not None])
     return render_template("registry/map.html", patients=patients, facilities=facilities, map_points=points,
-                           plot=_svg_plot(patients, facilities), located_total=located_total,
-                           without_coordinates=active_total - located_total, map_limit=MAP_LIMIT,
+                           plot=_svg_plot(patients, facilities), located_total=shown.located_total,
+                           without_coordinates=shown.without_coordinates, map_limit=MAP_LIMIT,
                            **_page_context(actor))
 
 
