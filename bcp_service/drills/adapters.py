@@ -5,7 +5,6 @@ Each factory returns None while its subsystem is not installed, so drills degrad
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,17 +17,9 @@ from bcp_service.auth import Actor
 from bcp_service.drills.metrics import CheckinRecord
 from bcp_service.errors import Conflict, Unprocessable
 from bcp_service.orgs.models import Region
+from bcp_service.plugins import optional_module
 
 log = logging.getLogger(__name__)
-
-
-def _module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            return None
-        raise
 
 
 class OutagesDesk:
@@ -83,9 +74,9 @@ def outage_desk() -> OutagesDesk | None:
 
     if not hasattr(Drill, "outage_id"):
         return None   # 0007_drill_outages not applied to the models yet
-    services = _module("bcp_service.outages.services")
-    models = _module("bcp_service.outages.models")
-    notify = _module("bcp_service.outages.notify")
+    services = optional_module("bcp_service.outages.services")
+    models = optional_module("bcp_service.outages.models")
+    notify = optional_module("bcp_service.outages.notify")
     if services is None or models is None or notify is None or not hasattr(services, "declare_outage"):
         return None
     return OutagesDesk(services, models, notify)
@@ -106,7 +97,7 @@ class OutboxNotifier:
 
 
 def notifier() -> OutboxNotifier | None:
-    outbox = _module("bcp_service.messaging.outbox")
+    outbox = optional_module("bcp_service.messaging.outbox")
     if outbox is None or not hasattr(outbox, "enqueue"):
         return None
     return OutboxNotifier(outbox)

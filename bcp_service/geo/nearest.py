@@ -62,18 +62,9 @@ class GridIndex(Generic[T]):
             cols = [k[1] for k in self.cells]
             self._bounds = (min(rows), max(rows), min(cols), max(cols))
 
-    def remove(self, item: T) -> bool:
-        """Drop a point (e.g. a facility that has just become full) so later queries skip it."""
-        for key, pts in self.cells.items():
-            for i, p in enumerate(pts):
-                if p.item is item:
-                    del pts[i]
-                    self.count -= 1
-                    return True
-        return False
-
     def discard_at(self, lat: float, lon: float, item: T) -> bool:
-        """Like ``remove`` but looks only in the point's own cell (O(cell size))."""
+        """Drop a point (e.g. a facility that has just become full) so later queries skip it; looks
+        only in the point's own cell (O(cell size))."""
         pts = self.cells.get(self._key(lat, lon), [])
         for i, p in enumerate(pts):
             if p.item is item:
