@@ -120,43 +120,32 @@ def to_docx(r: IncidentReport) -> bytes:
         f"停電開始: {to_local(o.started_at).strftime(fmt)}　宣言: {to_local(o.declared_at).strftime(fmt)}　"
         f"復旧: {to_local(o.resolved_at).strftime(fmt) if o.resolved_at else '継続中'}　原因: {o.cause or '—'}")
     doc.add_heading("安否確認の到達", level=1)
-    t = doc.add_table(rows=1, cols=2)
-    t.style = "Table Grid"
-    t.rows[0].cells[0].text, t.rows[0].cells[1].text = "指標", "値"
-    for label, value in (("対象者", f"{r.figures.affected} 人"), ("到達（回答あり）", f"{r.figures.reached} 人"),
-                         ("50% 到達まで", _minutes(r.figures.minutes_to[50])),
-                         ("90% 到達まで", _minutes(r.figures.minutes_to[90])),
-                         ("100% 到達まで", _minutes(r.figures.minutes_to[100])),
-                         ("現場訪問依頼", f"{r.field_tasks} 件")):
-        cells = t.add_row().cells
-        cells[0].text, cells[1].text = label, value
+    _docx_table(doc, ("指標", "値"), [
+        ("対象者", f"{r.figures.affected} 人"), ("到達（回答あり）", f"{r.figures.reached} 人"),
+        ("50% 到達まで", _minutes(r.figures.minutes_to[50])), ("90% 到達まで", _minutes(r.figures.minutes_to[90])),
+        ("100% 到達まで", _minutes(r.figures.minutes_to[100])), ("現場訪問依頼", f"{r.field_tasks} 件")])
     doc.add_heading("安否確認の状態", level=1)
-    t = doc.add_table(rows=1, cols=2)
-    t.style = "Table Grid"
-    t.rows[0].cells[0].text, t.rows[0].cells[1].text = "状態", "人数"
-    for key, n in r.checkin.items():
-        cells = t.add_row().cells
-        cells[0].text, cells[1].text = CHECKIN_LABELS[key], str(n)
+    _docx_table(doc, ("状態", "人数"), [(CHECKIN_LABELS[k], str(n)) for k, n in r.checkin.items()])
     doc.add_heading("搬送", level=1)
-    t = doc.add_table(rows=1, cols=2)
-    t.style = "Table Grid"
-    t.rows[0].cells[0].text, t.rows[0].cells[1].text = "状態", "件数"
-    for key, n in r.transports.items():
-        cells = t.add_row().cells
-        cells[0].text, cells[1].text = TRANSPORT_LABELS[key], str(n)
+    _docx_table(doc, ("状態", "件数"), [(TRANSPORT_LABELS[k], str(n)) for k, n in r.transports.items()])
     doc.add_heading("連絡がつかなかった対象者", level=1)
     doc.add_paragraph("、".join(f"患者ID {i}" for i in r.unreachable) if r.unreachable else "なし")
     doc.add_heading("経過", level=1)
-    t = doc.add_table(rows=1, cols=3)
-    t.style = "Table Grid"
-    for cell, text in zip(t.rows[0].cells, ("時刻", "出来事", "内容")):
-        cell.text = text
-    for e in r.timeline:
-        cells = t.add_row().cells
-        cells[0].text = e["at"].strftime("%m/%d %H:%M:%S")
-        cells[1].text = e["label"] + (f"（患者ID {e['patient_id']}）" if e["patient_id"] else "")
-        cells[2].text = e["detail"]
+    _docx_table(doc, ("時刻", "出来事", "内容"), [
+        (e["at"].strftime("%m/%d %H:%M:%S"),
+         e["label"] + (f"（患者ID {e['patient_id']}）" if e["patient_id"] else ""), e["detail"])
+        for e in r.timeline])
     doc.add_paragraph(f"作成: {to_local(r.generated_at).strftime(fmt)}")
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()
+
+
+def _docx_table(doc, header: tuple[str, ...], rows) -> None:
+    table = doc.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, header):
+        cell.text = text
+    for row in rows:
+        for cell, text in zip(table.add_row().cells, row):
+            cell.text = text
