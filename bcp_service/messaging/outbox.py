@@ -142,32 +142,29 @@ def _copy_insert_ignore(session: Session, rows: Iterator[dict]) -> int:
             keys.add(r["key"])
             yield tuple(r[c] for c in _COPY_COLUMNS)
 
-    with raw.cursor() as cur:
-        cur.execute("SAVEPOINT outbox_copy")
+    def run(*statements: str) -> None:
+        with raw.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+
+    run("SAVEPOINT outbox_copy")
     try:
         copy_rows(session, table, _COPY_COLUMNS, stream())
     except (psycopg.errors.UniqueViolation, _RepeatedKey):
-        with raw.cursor() as cur:
-            cur.execute("ROLLBACK TO SAVEPOINT outbox_copy")
+        run("ROLLBACK TO SAVEPOINT outbox_copy")
     except BaseException:
-        with raw.cursor() as cur:
-            cur.execute("ROLLBACK TO SAVEPOINT outbox_copy")
+        run("ROLLBACK TO SAVEPOINT outbox_copy")
         raise
     else:
-        with raw.cursor() as cur:
-            cur.execute("RELEASE SAVEPOINT outbox_copy")
+        run("RELEASE SAVEPOINT outbox_copy")
         return len(given)
     given.extend(rows)                       # whatever the aborted COPY had not read yet
     cols = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)
-    with raw.cursor() as cur:
-        cur.execute(f"CREATE TEMPORARY TABLE outbox_stage ON COMMIT DROP AS "
-                    f"SELECT {cols} FROM {table} WITH NO DATA")
-        cur.execute("ALTER TABLE outbox_stage ADD COLUMN ord serial")
+    run(f"CREATE TEMPORARY TABLE outbox_stage ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA",
+        "ALTER TABLE outbox_stage ADD COLUMN ord serial")
     copy_rows(session, "outbox_stage", _COPY_COLUMNS, (tuple(r[c] for c in _COPY_COLUMNS) for r in given))
-    with raw.cursor() as cur:
-        cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM outbox_stage ORDER BY ord "
-                    f"ON CONFLICT (key) DO NOTHING")
-        cur.execute("DROP TABLE outbox_stage")
+    run(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM outbox_stage ORDER BY ord ON CONFLICT (key) DO NOTHING",
+        "DROP TABLE outbox_stage")
     return len(given)
 
 
