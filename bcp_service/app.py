@@ -1,4 +1,5 @@
-"""Application factory: ``gunicorn "bcp_service.app:create_app()"``."""
+"""Application factory: ``gunicorn "bcp_service.app:create_app()"``. What the app is made of
+(blueprints, navigation, answer handlers, clock jobs) is listed in ``bcp_service/wiring.py``."""
 from __future__ import annotations
 
 import logging
@@ -8,8 +9,9 @@ from flask import Flask, request
 from flask_login import current_user
 
 from bcp_service import config as config_module
+from bcp_service import wiring
 from bcp_service.clock import Clock, SystemClock, iso_local, to_local
-from bcp_service.db import db, import_all_models
+from bcp_service.db import db
 from bcp_service.extensions import csrf, limiter, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +45,6 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The scheduler would log every 2-second beat; its warnings and errors are what matter.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    import_all_models()
     db.init_app(app)
     login_manager.init_app(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False   # checked in _csrf_guard below
@@ -54,7 +55,7 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
     from bcp_service.api import register_error_handlers
 
     register_error_handlers(app)
-    _register_blueprints(app)
+    wiring.install(app)     # blueprints, navigation, answer handlers, clock jobs: see bcp_service/wiring.py
     app.jinja_env.filters["local"] = lambda dt, fmt="%Y-%m-%d %H:%M": to_local(dt).strftime(fmt) if dt else ""
     app.jinja_env.filters["iso_local"] = iso_local
 
@@ -87,15 +88,3 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
 
     return app
 
-
-def _register_blueprints(app: Flask) -> None:
-    """Register ``bp`` from bcp_service.api, .web and every ``bcp_service.<pkg>.views``."""
-    from bcp_service import api, web
-    from bcp_service.plugins import subpackage_modules
-
-    app.register_blueprint(api.bp)
-    app.register_blueprint(web.bp)
-    for views in subpackage_modules("views"):
-        blueprint = getattr(views, "bp", None)
-        if blueprint is not None:
-            app.register_blueprint(blueprint)

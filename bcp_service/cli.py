@@ -51,13 +51,13 @@ def serve(host: str, port: int, with_clock: bool) -> None:
 
 @main.command(help="Run the clock process (APScheduler): due check-ins, retries, reminders")
 def clock() -> None:
-    from bcp_service.clock import run_clock
+    from bcp_service.scheduler import run_clock
 
     run_clock(_app())
 
 
 def _start_clock_thread(app) -> threading.Event:
-    from bcp_service.clock import run_clock
+    from bcp_service.scheduler import run_clock
 
     stop = threading.Event()
     threading.Thread(target=run_clock, args=(app,), kwargs={"stop_event": stop},
@@ -78,6 +78,7 @@ def users() -> None:
 @click.option("--name", "display_name", default="")
 @click.password_option(prompt="パスワード", help="at least 10 characters")
 def users_create(email, role, scope, organization_id, display_name, password) -> None:
+    from bcp_service.appclock import get_clock
     from bcp_service.auth import services
     from bcp_service.db import db as database
     from bcp_service.errors import DomainError
@@ -86,7 +87,8 @@ def users_create(email, role, scope, organization_id, display_name, password) ->
     with app.app_context():
         try:
             user = services.create_user(database.session, email=email, password=password, role=role, scope=scope,
-                                        organization_id=organization_id, display_name=display_name)
+                                        organization_id=organization_id, display_name=display_name,
+                                        now=get_clock().now())
             database.session.commit()
         except DomainError as exc:
             database.session.rollback()
@@ -115,9 +117,10 @@ def _for_user(email: str, action) -> str:
 @users.command("token", help="Print a new API token for EMAIL (only the token, on stdout)")
 @click.argument("email")
 def users_token(email) -> None:
+    from bcp_service.appclock import get_clock
     from bcp_service.auth.services import issue_token
 
-    click.echo(_for_user(email, issue_token))
+    click.echo(_for_user(email, lambda session, user: issue_token(session, user, now=get_clock().now())))
 
 
 @users.command("totp", help="Turn on the TOTP second factor and print the provisioning URI")
@@ -154,17 +157,15 @@ def demo(port: int, host: str, patients: int, no_serve: bool) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
-def _add_subpackage_commands() -> None:
-    """``bcp_service.<pkg>.cli.cli`` click groups become ``bcp-service <name> …``."""
-    from bcp_service.plugins import subpackage_modules
+def _add_wired_commands() -> None:
+    """The click groups listed in ``wiring.CLI_GROUPS`` become ``bcp-service <name> …``."""
+    from bcp_service.wiring import CLI_GROUPS
 
-    for mod in subpackage_modules("cli"):
-        group = getattr(mod, "cli", None)
-        if isinstance(group, click.Command):
-            main.add_command(group)
+    for group in CLI_GROUPS:
+        main.add_command(group)
 
 
-_add_subpackage_commands()
+_add_wired_commands()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,25 +1,25 @@
 """Synthetic demo world: one real 圏域 (東京都 区中央部: real municipality codes and coordinates),
-invented organisations and people. Each subpackage extends it with ``<pkg>/demo.py: seed(session, ctx)``.
+invented organisations and people. The subpackages' seeds (``seed(session, ctx)``) extend it in the
+order listed in ``bcp_service.wiring.DEMO_SEEDS``.
 """
 from __future__ import annotations
 
 import logging
 import random
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 from sqlalchemy import select
 
 from bcp_service.auth import services as auth_services
 from bcp_service.auth.models import User
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
 from bcp_service.db import db
 from bcp_service.orgs.models import Organization, Region
-from bcp_service.plugins import optional_module
 
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo-password-2026"
-DEMO_ORDER = ("registry", "messaging", "plans", "drills", "outages")
 
 REGION = {"code": "1301", "name": "区中央部", "prefecture_code": "13", "kind": "secondary_medical_area"}
 # Municipality code (JIS X 0402 with check digit), name, ward-office coordinates.
@@ -81,8 +81,13 @@ DEMO_USERS = (
 )
 
 
-def seed(*, patients: int = 300) -> DemoSummary:
-    """Seed once; a second run leaves the data as it is and only reprints the logins."""
+def seed(*, patients: int = 300, seeds: Sequence[Callable] | None = None) -> DemoSummary:
+    """Seed once; a second run leaves the data as it is and only reprints the logins. ``seeds``: the
+    subpackage seeds to run after the foundation's world (default: ``wiring.DEMO_SEEDS``)."""
+    if seeds is None:
+        from bcp_service.wiring import DEMO_SEEDS
+
+        seeds = DEMO_SEEDS
     session = db.session
     logins = [f"{label}: {email} / {DEMO_PASSWORD}" for email, _r, _s, _o, label in DEMO_USERS]
     if session.get(Region, REGION["code"]) is not None:
@@ -108,14 +113,11 @@ def seed(*, patients: int = 300) -> DemoSummary:
         org = ctx.organizations.get(org_name) if org_name else None
         ctx.users[role] = auth_services.create_user(
             session, email=email, password=DEMO_PASSWORD, role=role, scope=scope,
-            organization_id=org.id if org else None, display_name=f"デモ{label}")
+            organization_id=org.id if org else None, display_name=f"デモ{label}", now=now)
     session.flush()
 
-    for name in DEMO_ORDER:
-        module = optional_module(f"bcp_service.{name}.demo")
-        if module is None:
-            continue
-        module.seed(session, ctx)
+    for seed_one in seeds:
+        seed_one(session, ctx)
         session.flush()
     session.commit()
     log.info("demo: seeded region %s with %d organisations", region.code, len(ctx.organizations))

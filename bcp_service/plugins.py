@@ -1,14 +1,12 @@
-"""How subpackages plug in: ``bcp_service.<pkg>.<leaf>`` modules found by name.
-
-One loop serves models (``models``), blueprints (``views``), clock jobs (``jobs``), CLI groups
-(``cli``) and demo seeds (``demo``), so adding a subpackage never means editing a list.
+"""Transitional: ``optional_module`` for the last guards between subpackages that always ship together
+(``drills/services.py``, ``drills/adapters.py``, ``reports/services.py``), which branch ``drillsplans``
+replaces with plain imports. Delete this file once they are gone. Discovery by module name
+(``subpackage_modules``) is gone: ``bcp_service/wiring.py`` lists what the app is made of.
 """
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from types import ModuleType
-from typing import Iterator
 
 
 def optional_module(name: str) -> ModuleType | None:
@@ -19,14 +17,3 @@ def optional_module(name: str) -> ModuleType | None:
         if exc.name and name.startswith(exc.name):
             return None
         raise
-
-
-def subpackage_modules(leaf: str) -> Iterator[ModuleType]:
-    """Every existing ``bcp_service.<pkg>.<leaf>`` module, in package-name order."""
-    import bcp_service
-
-    for info in sorted(pkgutil.iter_modules(bcp_service.__path__), key=lambda m: m.name):
-        if info.ispkg:
-            module = optional_module(f"bcp_service.{info.name}.{leaf}")
-            if module is not None:
-                yield module

@@ -1,4 +1,7 @@
-"""The web shell: navigation per role and the landing page."""
+"""The web shell: navigation per role and the landing page.
+
+The navigation entries are listed in ``bcp_service/wiring.py`` (``NAV``) and live on the app
+(``app.extensions["nav"]``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,17 +21,15 @@ class NavItem:
     description: str = ""
 
 
-_nav: dict[str, NavItem] = {}
-
-
-def register_nav(endpoint: str, label: str, roles, *, order: int = 50, description: str = "") -> None:
-    """Add a link to the navigation (called by a subpackage's views module at import)."""
-    _nav[endpoint] = NavItem(endpoint, label, frozenset(Role(r) for r in roles), order, description)
+def nav_item(endpoint: str, label: str, roles, *, order: int = 50, description: str = "") -> NavItem:
+    """A link in the navigation: shown to ``roles`` (Role members or their values), sorted by ``order``."""
+    return NavItem(endpoint, label, frozenset(Role(r) for r in roles), order, description)
 
 
 def nav_for(role: Role) -> list[NavItem]:
     """Links this role may use, to pages that exist in this app: no placeholders."""
-    return sorted((item for item in _nav.values()
+    items = current_app.extensions.get("nav", ())
+    return sorted((item for item in items
                    if role in item.roles and item.endpoint in current_app.view_functions),
                   key=lambda item: (item.order, item.label))
 

@@ -20,6 +20,7 @@ STAFF_ROLES = (Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF, Role.FIELD_TE
 
 
 def _actor_from_request() -> Actor | None:
+    from bcp_service.appclock import get_clock
     from bcp_service.auth.services import actor_for, user_for_token
     from bcp_service.db import db
 
@@ -28,7 +29,7 @@ def _actor_from_request() -> Actor | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization must be 'Bearer <token>'")
-        user = user_for_token(db.session, token.strip())
+        user = user_for_token(db.session, token.strip(), now=get_clock().now())
         if user is None:
             raise Unauthorized("invalid or revoked token")
         actor = actor_for(user)

@@ -1,7 +1,10 @@
-"""Use cases of auth: users, tokens, sign-in. Each takes a session; the caller commits."""
+"""Use cases of auth: users, tokens, sign-in. Each takes a session and ``now``; the caller commits.
+
+``now`` may be left out by older callers: it then defaults to the app's clock (``appclock``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyotp
 from sqlalchemy import select
@@ -11,7 +14,6 @@ from bcp_service.auth import audit
 from bcp_service.auth.models import ApiToken, User
 from bcp_service.auth.passwords import hash_password, hash_token, new_api_token, verify_password
 from bcp_service.auth.roles import Actor, Role, scope_problem
-from bcp_service.clock import get_clock
 from bcp_service.errors import Conflict, Invalid, NotFound
 from bcp_service.orgs.models import Organization, Region
 
@@ -20,12 +22,21 @@ def actor_for(user: User) -> Actor:
     return Actor(user_id=user.id, role=Role(user.role), scope=user.scope, organization_id=user.organization_id)
 
 
+def _at(now: datetime | None) -> datetime:
+    if now is not None:
+        return now
+    from bcp_service.appclock import get_clock
+
+    return get_clock().now()
+
+
 def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
 def create_user(session: Session, *, email: str, password: str, role: str, scope: str | None = None,
-                organization_id: int | None = None, display_name: str = "", phone_e164: str | None = None) -> User:
+                organization_id: int | None = None, display_name: str = "", phone_e164: str | None = None,
+                now: datetime | None = None) -> User:
     email = normalize_email(email)
     fields: dict[str, list[str]] = {}
     if "@" not in email:
@@ -60,7 +71,7 @@ def create_user(session: Session, *, email: str, password: str, role: str, scope
         raise Conflict(f"a user with e-mail {email} exists")
     user = User(email=email, password_hash=password_hash, role=role_enum.value, scope=scope or None,
                 organization_id=organization_id, display_name=display_name, phone_e164=phone_e164,
-                created_at=get_clock().now(), active=True)
+                created_at=_at(now), active=True)
     session.add(user)
     session.flush()
     return user
@@ -73,18 +84,18 @@ def user_by_email(session: Session, email: str) -> User:
     return user
 
 
-def issue_token(session: Session, user: User) -> str:
+def issue_token(session: Session, user: User, *, now: datetime | None = None) -> str:
     """Make a new API token for the user; returns the token (only its hash is kept)."""
     token, digest = new_api_token()
-    session.add(ApiToken(user_id=user.id, token_hash=digest, prefix=token[:10], created_at=get_clock().now()))
+    session.add(ApiToken(user_id=user.id, token_hash=digest, prefix=token[:10], created_at=_at(now)))
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
-    row.last_used_at = get_clock().now()
+    row.last_used_at = _at(now)
     return row.user
 
 
@@ -101,19 +112,20 @@ class SignIn:
     error: str | None = None
 
 
-def sign_in(session: Session, *, email: str, password: str, otp: str | None) -> SignIn:
+def sign_in(session: Session, *, email: str, password: str, otp: str | None, now: datetime | None = None) -> SignIn:
     """Check credentials (and TOTP when on); audit success and failure alike."""
+    now = _at(now)
     user = session.scalar(select(User).where(User.email == normalize_email(email)))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
-        audit.record(session, None, "sign_in_failed", "user", user.id if user else None)
+        audit.record(session, None, "sign_in_failed", "user", user.id if user else None, now=now)
         return SignIn(None, error="メールアドレスまたはパスワードが正しくありません。")
     if user.totp_secret:
         if not otp:
             return SignIn(None, needs_otp=True, error="確認コード（6桁）を入力してください。")
         if not pyotp.TOTP(user.totp_secret).verify(otp.strip(), valid_window=1):
-            audit.record(session, actor_for(user), "sign_in_failed_otp", "user", user.id)
+            audit.record(session, actor_for(user), "sign_in_failed_otp", "user", user.id, now=now)
             return SignIn(None, needs_otp=True, error="確認コードが正しくありません。")
-    user.last_login_at = get_clock().now()
-    audit.record(session, actor_for(user), "sign_in", "user", user.id)
+    user.last_login_at = now
+    audit.record(session, actor_for(user), "sign_in", "user", user.id, now=now)
     return SignIn(user)

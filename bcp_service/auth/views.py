@@ -10,12 +10,12 @@ from sqlalchemy import select
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from bcp_service.appclock import get_clock
 from bcp_service.auth import Role, require, services
 from bcp_service.auth.models import AuditEvent, User
 from bcp_service.db import db
 from bcp_service.extensions import limiter, login_manager
 
-from bcp_service.web import register_nav
 
 bp = Blueprint("auth", __name__)
 
@@ -50,7 +50,7 @@ def login():
     needs_otp = False
     if form.validate_on_submit():
         result = services.sign_in(db.session, email=form.email.data, password=form.password.data,
-                                  otp=form.otp.data)
+                                  otp=form.otp.data, now=get_clock().now())
         db.session.commit()
         if result.user is not None:
             login_user(result.user)
@@ -70,9 +70,6 @@ def logout():
 
 
 # --- the audit log (admin) ----------------------------------------------------------------------
-
-
-register_nav("auth.audit_page", "監査ログ", [Role.ADMIN], order=90, description="サインインと個人情報の閲覧・変更の記録")
 
 
 @bp.get("/admin/audit")

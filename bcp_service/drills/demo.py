@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bcp_service.auth.roles import Actor, Role
-from bcp_service.clock import get_clock, to_local
+from bcp_service.appclock import get_clock
+from bcp_service.clock import to_local
 from bcp_service.drills import services
 from bcp_service.drills.scenarios import load_library
 

@@ -1,5 +1,8 @@
 """Clock jobs: drill reminders (7 days, 1 day, 1 hour before) and overdue corrective actions.
 
+Scheduled by ``bcp_service/wiring.py``: ``run_reminders`` on every metronome beat, ``run_overdue`` daily
+at 09:00 Tokyo; each runs its due work in ``db.run_in_transaction``.
+
 Due work is in our rows (``Drill.next_reminder_at``; ``CorrectiveAction.due`` + ``last_reminded_on``),
 claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so a second clock never sends twice; the outbox
 keys make a retried send a no-op as well.
@@ -12,6 +15,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bcp_service.appclock import get_clock
+from bcp_service.clock import to_local
+from bcp_service.db import run_in_transaction
 from bcp_service.drills.models import CorrectiveAction, Drill, DrillParticipant
 from bcp_service.drills.reminders import (REMINDER_LABEL_JA, drill_reminder, next_drill_reminder_at,
                                           overdue_reminder_due)
@@ -91,46 +97,31 @@ def remind_overdue_actions(session: Session, *, today: date, now: datetime, noti
     return sent
 
 
-def _commit(fn) -> None:
-    from bcp_service.db import db
-
-    try:
-        fn(db.session)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-
-
 def run_reminders(app, *, now: datetime | None = None, notifier: Notifier | None = None) -> None:
-    from bcp_service.clock import get_clock
+    """Metronome tick ``drills.reminders`` (listed in ``wiring.TICKS``)."""
     from bcp_service.drills import adapters
 
     notifier = notifier or adapters.notifier()
     if notifier is None:
-        return  # messaging not installed: the rows stay due and go out once it is
+        return  # no outbox to send through: the rows stay due
     at = now or get_clock().now()
     base = app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
-    _commit(lambda s: send_due_reminders(s, now=at, notifier=notifier, base_url=base))
+    run_in_transaction(app, "drills.reminders",
+                       lambda s: send_due_reminders(s, now=at, notifier=notifier, base_url=base))
 
 
 def run_overdue(app, *, now: datetime | None = None, notifier: Notifier | None = None) -> None:
-    from bcp_service.clock import get_clock, to_local
+    """Daily job ``drills.overdue_actions`` at ``OVERDUE_HOUR`` (listed in ``wiring.JOBS``)."""
     from bcp_service.drills import adapters
 
-    with app.app_context():
-        notifier = notifier or adapters.notifier()
-        if notifier is None:
-            return
+    notifier = notifier or adapters.notifier()
+    if notifier is None:
+        return
+    base = app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+
+    def work(session: Session) -> int:
         at = now or get_clock().now()
-        base = app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
-        _commit(lambda s: remind_overdue_actions(s, today=to_local(at).date(), now=at, notifier=notifier,
-                                                 base_url=base))
+        return remind_overdue_actions(session, today=to_local(at).date(), now=at, notifier=notifier,
+                                      base_url=base)
 
-
-def register(scheduler, app) -> None:
-    from bcp_service.clock import on_tick
-
-    on_tick("drills.reminders")(run_reminders)
-    scheduler.add_job(run_overdue, "cron", args=[app], hour=OVERDUE_HOUR, minute=0, id="drills.overdue_actions",
-                      max_instances=1, coalesce=True, misfire_grace_time=3600, replace_existing=True)
+    run_in_transaction(app, "drills.overdue_actions", work)

@@ -25,7 +25,6 @@ from bcp_service.drills.schemas import (ActionUpdateSchema, CorrectiveActionSche
                                         DrillSchema, DrillUpdateSchema, EvaluationCreateSchema, EvaluationSchema,
                                         LogCreateSchema, LogEntrySchema)
 from bcp_service.errors import Invalid, NotFound, DomainError
-from bcp_service.web import register_nav
 
 bp = Blueprint("drills", __name__)
 
@@ -298,8 +297,6 @@ def calendar_ics():
 
 
 # --- pages -------------------------------------------------------------------------------------------
-
-register_nav("drills.calendar_page", "訓練", STAFF, order=40, description="訓練の予定・実施・評価・報告書")
 
 
 def _month_arg() -> date:

@@ -1,112 +1,103 @@
-"""Hooks through which answers leave the messaging layer (messaging never imports outages/registry).
+"""Where answers leave the messaging layer (messaging never imports outages or registry).
 
 When a one-tap POST (``/r/<token>``), an SMS reply or a DTMF digit arrives, messaging parses it and
-calls the handler registered for the token's purpose:
+calls the handler listed for the token's purpose in ``bcp_service/wiring.py`` (``ANSWER_HANDLERS``).
+Every handler has one signature, ``handler(received: AnswerReceived) -> None``:
 
-    from bcp_service.messaging import answers
+* ``received.answer`` is ``"ok" | "low_battery" | "needs_help"`` (rollcall answers are handled in
+  messaging itself); ``received.channel`` is ``"tap" | "sms" | "voice"``.
+* ``received.context_id`` / ``received.subject_id`` are the token's ids: the outage and the patient for
+  ``checkin``, the outage and the task for ``field_task`` / ``transport_task``.
+* ``received.text`` is the raw SMS body as received (full-width digits and all), for handlers that read
+  more than the answer (「2 あと3時間」 re-computes a runway); ``None`` for one-tap and DTMF answers.
+  ``answer`` is already parsed from it.
+* The handler runs inside the request's transaction (``received.session``); the view commits. A
+  ``DomainError`` it raises (e.g. ``Gone`` because the outage was resolved) becomes the HTTP answer and
+  nothing is stored.
 
-    def on_checkin(session, *, outage_id, patient_id, answer, channel, now): ...
-    answers.register_answer_handler("checkin", on_checkin)
-
-* ``answer`` is ``"ok" | "low_battery" | "needs_help"`` (rollcall answers are handled here).
-* ``channel`` is ``"tap" | "sms" | "voice"``.
-* ``outage_id`` / ``patient_id`` are the token's context and subject ids; for ``field_task`` and
-  ``transport_task`` the subject is the task id (passed as ``patient_id``, and also as ``subject_id``
-  when the handler accepts it).
-* ``text`` (optional keyword, passed only when the handler accepts it — a ``text`` parameter or
-  ``**kwargs``): the raw reply as received, for handlers that read more than the answer (e.g. 「2 あと3時間」
-  to re-compute a runway). The SMS body, unnormalised (full-width digits and all); ``None`` for one-tap
-  and DTMF answers. ``answer`` is already parsed from it; the text is for extra detail only. The parser
-  reads lone digits 1–3 as answers (the most severe wins) but not numbers with a unit, so
-  「2 あと3時間」, 「2 あと5時間」 and 「２ 残り1.5時間」 all arrive as ``low_battery``. Existing handlers without the parameter keep working unchanged:
-
-      def on_checkin(session, *, outage_id, patient_id, answer, channel, now, text=None): ...
-* The handler runs inside the request's transaction; the view commits. A ``DomainError`` it raises
-  (e.g. ``Gone`` because the outage was resolved) becomes the HTTP answer and nothing is stored.
-
-Validity of a token beyond its signature (410 once the outage is resolved):
-
-    answers.register_token_validity_check(lambda session, claims: <True while still open>)
-
-Each check sees :class:`~bcp_service.messaging.tokens.TapClaims`; returning False means gone.
-
-Escalation after a message could not be delivered by any channel (invalid number, voice failed):
-
-    answers.register_escalation_handler(fn)  # fn(session, message: OutboxMessage, reason: str, now)
-
-Register from a module every process imports (your ``views.py`` or ``jobs.py``); registering the same
-function twice is harmless.
+Also listed in the wiring: the token validity checks (``fn(session, claims) -> bool``, False → 410) and
+the escalation handlers for messages no channel could deliver (``fn(session, message, reason, now)``).
+They live on the app (``app.extensions["answers"]``, an :class:`AnswerHooks`), so a test changes them
+for its own app only.
 """
 from __future__ import annotations
 
-import inspect
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Mapping
 
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from bcp_service.messaging.tokens import TapClaims
 
 log = logging.getLogger(__name__)
 
-AnswerHandler = Callable[..., object]
+
+@dataclass(frozen=True)
+class AnswerReceived:
+    """One parsed answer to a signed link, SMS or call, as its purpose's handler receives it."""
+
+    session: Session
+    purpose: str
+    context_id: int
+    subject_id: int
+    answer: str
+    channel: str
+    now: datetime
+    text: str | None = None
+
+
+AnswerHandler = Callable[[AnswerReceived], object]
 ValidityCheck = Callable[[Session, TapClaims], bool]
-EscalationHandler = Callable[..., object]
-
-_answer_handlers: dict[str, AnswerHandler] = {}
-_validity_checks: list[ValidityCheck] = []
-_escalation_handlers: list[EscalationHandler] = []
+EscalationHandler = Callable[[Session, object, str, datetime], object]
 
 
-def register_answer_handler(purpose: str, fn: AnswerHandler) -> None:
-    _answer_handlers[purpose] = fn
+@dataclass(frozen=True)
+class AnswerHooks:
+    """The app's answer handlers (by purpose), token validity checks and escalation handlers."""
+
+    handlers: Mapping[str, AnswerHandler] = field(default_factory=dict)
+    validity_checks: tuple[ValidityCheck, ...] = ()
+    escalations: tuple[EscalationHandler, ...] = ()
 
 
-def register_token_validity_check(fn: ValidityCheck) -> None:
-    if fn not in _validity_checks:
-        _validity_checks.append(fn)
+EXTENSION = "answers"
+_NONE = AnswerHooks()
 
 
-def register_escalation_handler(fn: EscalationHandler) -> None:
-    if fn not in _escalation_handlers:
-        _escalation_handlers.append(fn)
-
-
-def has_handler(purpose: str) -> bool:
-    return purpose in _answer_handlers
+def hooks_of(app=None) -> AnswerHooks:
+    """The hooks of ``app`` (default: the current app); none outside an app (e.g. a bare dispatcher)."""
+    if app is None:
+        if not has_app_context():
+            return _NONE
+        app = current_app
+    return app.extensions.get(EXTENSION, _NONE)
 
 
 def token_is_valid(session: Session, claims: TapClaims) -> bool:
-    return all(check(session, claims) for check in _validity_checks)
+    return all(check(session, claims) for check in hooks_of().validity_checks)
 
 
 def deliver(session: Session, claims: TapClaims, *, answer: str, channel: str, now: datetime,
             text: str | None = None) -> bool:
-    """Hand a parsed answer to its purpose's handler. Returns False when no handler is registered.
-
-    ``text`` is the raw SMS body (None for one-tap/DTMF); ``subject_id`` and ``text`` are passed only to
-    handlers that accept them."""
-    fn = _answer_handlers.get(claims.purpose)
+    """Hand a parsed answer to its purpose's handler. Returns False when no handler is listed.
+    ``text`` is the raw SMS body (None for one-tap/DTMF)."""
+    fn = hooks_of().handlers.get(claims.purpose)
     if fn is None:
         log.warning("no answer handler for purpose %s; answer stored only as a provider event", claims.purpose)
         return False
-    kwargs = dict(outage_id=claims.context_id, patient_id=claims.subject_id, answer=answer,
-                  channel=channel, now=now)
-    params = inspect.signature(fn).parameters
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    if "subject_id" in params or takes_any:
-        kwargs["subject_id"] = claims.subject_id
-    if "text" in params or takes_any:
-        kwargs["text"] = text
-    fn(session, **kwargs)
+    fn(AnswerReceived(session=session, purpose=claims.purpose, context_id=claims.context_id,
+                      subject_id=claims.subject_id, answer=answer, channel=channel, now=now, text=text))
     return True
 
 
 def escalate(session: Session, message, reason: str, now: datetime) -> int:
     """Call every escalation handler; returns how many ran. Without handlers the failure is logged."""
-    if not _escalation_handlers:
+    handlers = hooks_of().escalations
+    if not handlers:
         log.error("outbox %s undeliverable (%s) and no escalation handler is registered", message.id, reason)
-    for fn in list(_escalation_handlers):
+    for fn in handlers:
         fn(session, message, reason, now)
-    return len(_escalation_handlers)
+    return len(handlers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
 from bcp_service.messaging import rollcall
 
 STAFF = (("試験 一郎", "+819000009001"), ("試験 二郎", "+819000009002"), ("試験 三子", "+819000009003"),

@@ -1,10 +1,13 @@
 """Clock jobs for messaging: the dispatcher, woken by commits, polling every 2 seconds as a fallback.
 
-Its own APScheduler job (not the 10 s metronome). Each run drains what is due, then lingers until
-just before its next run, draining again whenever ``wakeup.committed`` fires — so a declaration's
+Its own APScheduler job (not the 10 s metronome), listed in ``bcp_service/wiring.py``. Each run drains
+what is due, then lingers until just before its next run, draining again whenever ``wakeup.committed`` fires — so a declaration's
 first check-in leaves as soon as the declaration commits, not at the next poll. ``max_instances=1``
 + ``coalesce`` keep one run at a time in this process; more clock or worker processes are safe
 because rows are claimed with FOR UPDATE SKIP LOCKED.
+
+The dispatcher keeps its own short transactions (claim, send, record: see ``dispatcher.py``), so this
+job does not use ``db.run_in_transaction``.
 
 ``background`` runs for the clock's whole life: on PostgreSQL it LISTENs for the NOTIFY that a
 committing enqueue sends from any process (web workers included).
@@ -29,7 +32,7 @@ def dispatch(app, *, wake: threading.Event = wakeup.committed, linger: float = L
     from bcp_service.messaging.dispatcher import dispatcher_for
 
     deadline = monotonic() + linger
-    stopping = app.extensions.get("clock.stopping")     # set by run_clock on SIGTERM
+    stopping = app.extensions.get("clock.stopping")     # set by scheduler.run_clock on SIGTERM
     with app.app_context():
         dispatcher = dispatcher_for(app)
         while True:
@@ -45,25 +48,6 @@ def dispatch(app, *, wake: threading.Event = wakeup.committed, linger: float = L
 
 
 JOB_ID = "messaging.dispatch"
-
-
-class ExpectedOverlap(logging.Filter):
-    """A dispatcher run that is sending a backlog outlasts its 2 s interval by design, and APScheduler
-    warns at every run it skips meanwhile; that is not news for whoever reads the log at 3 a.m."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args if isinstance(record.args, tuple) else ()
-        job = args[0] if args else None
-        return not (getattr(job, "id", None) == JOB_ID and "maximum number of running" in str(record.msg))
-
-
-def register(scheduler, app) -> None:
-    scheduler.add_job(dispatch, "interval", args=[app], seconds=DISPATCH_SECONDS, id=JOB_ID,
-                      max_instances=1, coalesce=True, misfire_grace_time=DISPATCH_SECONDS * 5,
-                      replace_existing=True)
-    scheduler_log = getattr(scheduler, "_logger", None) or logging.getLogger("apscheduler.scheduler")
-    if not any(isinstance(f, ExpectedOverlap) for f in scheduler_log.filters):
-        scheduler_log.addFilter(ExpectedOverlap())
 
 
 def background(app, stop: threading.Event) -> None:

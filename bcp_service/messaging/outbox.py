@@ -56,7 +56,7 @@ _FIELDS = ("key", "to", "body", "channel", "priority", "purpose", "patient_id", 
 def _now(now: datetime | None) -> datetime:
     if now is not None:
         return now
-    from bcp_service.clock import get_clock
+    from bcp_service.appclock import get_clock
 
     return get_clock().now()
 

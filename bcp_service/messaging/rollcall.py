@@ -120,3 +120,11 @@ def close_rollcall(session: Session, rollcall_id: int, *, now: datetime) -> Roll
     if rc.closed_at is None:
         rc.closed_at = now
     return rc
+
+
+def still_open(session: Session, claims: TapClaims) -> bool:
+    """Token validity check (listed in ``wiring.TOKEN_CHECKS``): a roll-call link dies once closed."""
+    if claims.purpose != "rollcall":
+        return True
+    rc = session.get(Rollcall, claims.context_id)
+    return rc is not None and rc.closed_at is None

@@ -14,32 +14,19 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from bcp_service.api import api_doc, csrf_exempt, json_body
+from bcp_service.appclock import get_clock
 from bcp_service.auth import Role, audit, current_actor, require
-from bcp_service.clock import get_clock
 from bcp_service.db import db
 from bcp_service.errors import Invalid, OutOfScope
 from bcp_service.extensions import limiter
-from bcp_service.web import register_nav
 from bcp_service.messaging import answers, inbound, rollcall, texts
-from bcp_service.messaging.models import OutboxMessage, ProviderEvent, Rollcall
+from bcp_service.messaging.models import OutboxMessage, ProviderEvent
 from bcp_service.messaging.signature import twilio_signature_ok
 from bcp_service.messaging.tokens import InvalidToken, TapClaims, read_token
 
 bp = Blueprint("messaging", __name__)
-register_nav("messaging.simulator", "電話シミュレータ", [Role.ADMIN, Role.HUB_STAFF], order=90,
-             description="デモ: 送られたSMS・電話を見て、患者として答える")
 
 WEBHOOK_FAILURE_LIMIT = "30 per minute"
-
-
-def _rollcall_open(session, claims: TapClaims) -> bool:
-    if claims.purpose != "rollcall":
-        return True
-    rc = session.get(Rollcall, claims.context_id)
-    return rc is not None and rc.closed_at is None
-
-
-answers.register_token_validity_check(_rollcall_open)
 
 
 def _now():

@@ -1,23 +1,33 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bcp_service.auth import Actor, Role
 from bcp_service.auth import audit
 from bcp_service.auth.scope import check_region, require_role, visible_region_codes
-from bcp_service.clock import get_clock
 from bcp_service.errors import Conflict, Invalid
 from bcp_service.orgs.models import CAPABILITIES, Organization, Region
 
 
-def create_region(session: Session, actor: Actor, data: dict) -> Region:
+def _at(now: datetime | None) -> datetime:
+    if now is not None:
+        return now
+    from bcp_service.appclock import get_clock
+
+    return get_clock().now()
+
+
+def create_region(session: Session, actor: Actor, data: dict, *, now: datetime | None = None) -> Region:
     require_role(actor, Role.ADMIN)
+    now = _at(now)
     if session.get(Region, data["code"]) is not None:
         raise Conflict(f"region {data['code']} exists", fields={"code": ["既に登録されています"]})
-    region = Region(**data, created_at=get_clock().now())
+    region = Region(**data, created_at=now)
     session.add(region)
-    audit.record(session, actor, "create", "region", data["code"])
+    audit.record(session, actor, "create", "region", data["code"], now=now)
     return region
 
 
@@ -31,8 +41,9 @@ def list_regions_stmt(session: Session, actor: Actor, *, prefecture_code: str | 
     return stmt
 
 
-def create_organization(session: Session, actor: Actor, data: dict) -> Organization:
+def create_organization(session: Session, actor: Actor, data: dict, *, now: datetime | None = None) -> Organization:
     require_role(actor, Role.ADMIN, Role.HUB_STAFF)
+    now = _at(now)
     region = session.get(Region, data["region_code"])
     if region is None:
         raise Invalid("unknown region", fields={"region_code": ["存在しない圏域です"]})
@@ -40,10 +51,10 @@ def create_organization(session: Session, actor: Actor, data: dict) -> Organizat
     capabilities = data.pop("capabilities", {}) or {}
     org = Organization(**data, **{k: capabilities.get(k, 0 if k == "ventilator_beds" else False)
                                   for k in CAPABILITIES},
-                       created_at=get_clock().now())
+                       created_at=now)
     session.add(org)
     session.flush()
-    audit.record(session, actor, "create", "organization", org.id)
+    audit.record(session, actor, "create", "organization", org.id, now=now)
     return org
 
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from bcp_service.api import api_doc, json_body, page_args, paginate
+from bcp_service.appclock import get_clock
 from bcp_service.auth import Role, current_actor, require
 from bcp_service.db import db
 from bcp_service.orgs import services
 from bcp_service.orgs.schemas import OrganizationQuery, OrganizationSchema, RegionQuery, RegionSchema
 from bcp_service.orgs.models import ORGANIZATION_KIND_LABELS, ORGANIZATION_KINDS
-from bcp_service.web import register_nav
 
 bp = Blueprint("orgs", __name__)
 
@@ -18,7 +18,7 @@ bp = Blueprint("orgs", __name__)
 @api_doc(summary="圏域を登録する", request_schema=RegionSchema, response_schema=RegionSchema, status=201)
 def create_region():
     data = RegionSchema().load(json_body())
-    region = services.create_region(db.session, current_actor(), data)
+    region = services.create_region(db.session, current_actor(), data, now=get_clock().now())
     db.session.commit()
     return RegionSchema().dump(region), 201
 
@@ -39,7 +39,7 @@ def list_regions():
          response_schema=OrganizationSchema, status=201)
 def create_organization():
     data = OrganizationSchema().load(json_body())
-    org = services.create_organization(db.session, current_actor(), data)
+    org = services.create_organization(db.session, current_actor(), data, now=get_clock().now())
     db.session.commit()
     return OrganizationSchema().dump(org), 201
 
@@ -56,10 +56,6 @@ def list_organizations():
 
 
 # --- pages --------------------------------------------------------------------------------------
-
-
-register_nav("orgs.organizations_page", "機関・施設", list(Role), order=80,
-             description="圏域の医療機関・施設と電源・受入能力")
 
 
 @bp.get("/organizations")

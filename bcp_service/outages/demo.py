@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
 from bcp_service.errors import DomainError
 from bcp_service.outages import services
 from bcp_service.outages.models import OutagePatient

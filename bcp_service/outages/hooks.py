@@ -1,7 +1,7 @@
 """What the outage desk plugs into messaging (``messaging.answers``): answer handlers for check-ins
 and tasks, the validity check that makes one-tap links die (410) once an outage is resolved, and the
-escalation handler for messages no channel could deliver. Imported by ``views`` and ``jobs`` so
-every process (web, clock) registers them.
+escalation handler for messages no channel could deliver. ``bcp_service/wiring.py`` lists them
+(``ANSWER_HANDLERS``, ``TOKEN_CHECKS``, ``ESCALATIONS``); nothing here registers itself.
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bcp_service.errors import Gone, NotFound
-from bcp_service.messaging import answers
+from bcp_service.errors import NotFound
+from bcp_service.messaging.answers import AnswerReceived
 from bcp_service.messaging.tokens import TapClaims
 from bcp_service.outages import services, triage
 from bcp_service.outages.models import FieldTask, Outage, OutagePatient
@@ -23,23 +23,24 @@ log = logging.getLogger(__name__)
 OUR_PURPOSES = ("checkin", "field_task", "transport_task")
 
 
-def on_checkin(session: Session, *, outage_id: int, patient_id: int, answer: str, channel: str,
-               now: datetime, text: str | None = None) -> None:
-    """``text`` is the family's own words (SMS body) when messaging passes it; None for one-tap and
-    DTMF. Hours in it (「2 あと3時間」) re-compute the runway; without a figure nothing changes."""
+def on_checkin(received: AnswerReceived) -> None:
+    """A family's answer to a check-in (the token's context is the outage, its subject the patient).
+    ``text`` is the family's own words (SMS body); None for one-tap and DTMF. Hours in it
+    (「2 あと3時間」) re-compute the runway; without a figure nothing changes."""
+    text, answer = received.text, received.answer
     reported = triage.parse_reported_hours(text) if text and answer in services.REPORTS_HOURS else None
-    services.record_answer(session, outage_id=outage_id, patient_id=patient_id, answer=answer, channel=channel,
-                           now=now, notifier=notifier_for(current_app), reported_hours=reported)
+    services.record_answer(received.session, outage_id=received.context_id, patient_id=received.subject_id,
+                           answer=answer, channel=received.channel, now=received.now,
+                           notifier=notifier_for(current_app), reported_hours=reported)
 
 
-def on_task(session: Session, *, outage_id: int, patient_id: int, answer: str, channel: str, now: datetime,
-            subject_id: int | None = None) -> None:
-    """A task link answered through messaging's page or a reply: any answer acknowledges the task."""
-    task_id = subject_id if subject_id is not None else patient_id
-    task = session.get(FieldTask, task_id)
-    if task is None or task.outage_id != outage_id:
+def on_task(received: AnswerReceived) -> None:
+    """A task link answered through messaging's page or a reply (the token's subject is the task):
+    any answer acknowledges the task."""
+    task = received.session.get(FieldTask, received.subject_id)
+    if task is None or task.outage_id != received.context_id:
         raise NotFound("task not found")
-    services.acknowledge_task(session, task_id, now=now)
+    services.acknowledge_task(received.session, task.id, now=received.now)
 
 
 def still_open(session: Session, claims: TapClaims) -> bool:
@@ -60,13 +61,3 @@ def on_undeliverable(session: Session, message, reason: str, now: datetime) -> N
         return
     services.mark_unreachable(session, row, reason=reason, now=now, notifier=notifier_for(current_app))
 
-
-def register() -> None:
-    answers.register_answer_handler("checkin", on_checkin)
-    answers.register_answer_handler("field_task", on_task)
-    answers.register_answer_handler("transport_task", on_task)
-    answers.register_token_validity_check(still_open)
-    answers.register_escalation_handler(on_undeliverable)
-
-
-register()

@@ -1,9 +1,10 @@
 """Clock work for outages: advance due check-in rounds and escalations.
 
-Due work lives in ``outage_patients.next_action_at``; the metronome (``bcp_service.clock``) calls
-``tick`` every few seconds. A clock that was down simply finds overdue rows and acts on them at
-once, so rounds and escalations resume on time after a restart. Each batch is its own transaction,
-and rows are claimed with FOR UPDATE SKIP LOCKED (PostgreSQL), so a stand-by clock is harmless.
+Due work lives in ``outage_patients.next_action_at``; the metronome (``bcp_service.scheduler``) calls
+``tick`` every few seconds (listed in ``bcp_service/wiring.py``). A clock that was down simply finds
+overdue rows and acts on them at once, so rounds and escalations resume on time after a restart. Each
+batch is its own transaction (``db.run_in_transaction``), and rows are claimed with FOR UPDATE SKIP
+LOCKED (PostgreSQL), so a stand-by clock is harmless.
 """
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import logging
 
 from sqlalchemy import select
 
-from bcp_service.clock import get_clock, on_tick
-from bcp_service.db import db
-from bcp_service.outages import hooks, services  # noqa: F401 - hooks register with messaging
+from bcp_service.appclock import get_clock
+from bcp_service.db import db, run_in_transaction
+from bcp_service.outages import services
 from bcp_service.outages.models import Outage
 from bcp_service.outages.notify import notifier_for
 
@@ -25,16 +26,11 @@ MAX_BATCHES = 40   # one beat handles at most 20,000 rows; the next beat continu
 def run_due(app, *, now=None, notifier=None) -> int:
     """Advance every due row (in batches); returns how many rows were handled."""
     notifier = notifier or notifier_for(app)
-    session = db.session
     total = 0
     for _ in range(MAX_BATCHES):
         at = now or get_clock().now()
-        try:
-            n = services.advance_due(session, now=at, notifier=notifier, limit=BATCH)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
+        n = run_in_transaction(app, "outages.rounds",
+                               lambda s: services.advance_due(s, now=at, notifier=notifier, limit=BATCH))
         total += n
         if n < BATCH:
             break
@@ -43,25 +39,19 @@ def run_due(app, *, now=None, notifier=None) -> int:
 
 def run_proposals(app, *, now=None) -> int:
     """Retry transport proposals for active outages (declare proposes at once; this catches failures)."""
-    session = db.session
     made = 0
-    for oid in session.scalars(select(Outage.id).where(Outage.status == "active")).all():
+    for oid in db.session.scalars(select(Outage.id).where(Outage.status == "active")).all():
         try:
-            made += services.propose_transports(session, oid, now=now or get_clock().now())
-            session.commit()
+            made += run_in_transaction(app, f"outages.proposals outage {oid}",
+                                       lambda s: services.propose_transports(s, oid, now=now or get_clock().now()))
         except Exception:  # noqa: BLE001 - one outage's failure must not stop the others
-            session.rollback()
             log.exception("outage %s: transport proposals failed", oid)
     return made
 
 
-@on_tick("outages.rounds")
 def tick(app) -> None:
+    """Metronome tick ``outages.rounds``."""
     handled = run_due(app)
     run_proposals(app)
     if handled:
         log.info("outages: %d due check-in steps handled", handled)
-
-
-def register(scheduler, app) -> None:
-    """Nothing to add to APScheduler itself: the metronome calls ``tick`` (registered above)."""

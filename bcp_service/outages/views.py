@@ -16,21 +16,17 @@ from bcp_service.clock import get_clock, iso_local, to_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid, NotFound, OutOfScope
 from bcp_service.messaging.signature import twilio_signature_ok
-from bcp_service.outages import hooks, queries, report, services  # noqa: F401 - hooks register with messaging
+from bcp_service.outages import hooks, queries, report, services
 from bcp_service.outages.models import CHECKIN_LABELS, TRANSPORT_LABELS, FieldTask, Outage, Transport
 from bcp_service.outages.notify import notifier_for
 from bcp_service.outages.schemas import (
     CheckinAnswerSchema, ChangeOutageSchema, DeclareOutageSchema, FieldReportSchema, OutageSchema,
     TransportPatchSchema, TransportRequestSchema, TriageRowSchema,
 )
-from bcp_service.web import register_nav
 
 bp = Blueprint("outages", __name__)
 DESK = (Role.ADMIN, Role.HUB_STAFF)
 TEAM = (Role.ADMIN, Role.HUB_STAFF, Role.FIELD_TEAM)
-
-register_nav("outages.desk", "停電対応", [Role.ADMIN, Role.HUB_STAFF], order=20,
-             description="停電の宣言・トリアージ・安否確認・搬送")
 
 
 def _now():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bcp_service.auth.services import actor_for
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
 
 from . import services
 

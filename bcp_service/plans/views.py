@@ -8,7 +8,6 @@ from bcp_service.auth import Role, current_actor, require
 from bcp_service.clock import get_clock, iso_local, to_local
 from bcp_service.db import db
 from bcp_service.errors import DomainError, NotFound
-from bcp_service.web import register_nav
 
 from . import review, services
 from .completeness import PlanProgress
@@ -340,9 +339,6 @@ def my_reminders():
 
 
 # --- pages ------------------------------------------------------------------------------------------
-
-register_nav("plans.plans_page", "BCP計画", [r.value for r in LIST_ROLES], order=20,
-             description="機関型・連携型・地域BCPの作成、確認、承認、書き出し")
 
 
 @bp.get("/plans")

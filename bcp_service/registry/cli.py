@@ -22,7 +22,7 @@ def import_file(file: Path, as_user: str | None) -> None:
     from bcp_service.app import create_app
     from bcp_service.auth.models import User
     from bcp_service.auth.roles import Actor, Role
-    from bcp_service.clock import get_clock
+    from bcp_service.appclock import get_clock
     from bcp_service.db import db
     from bcp_service.errors import DomainError
     from bcp_service.registry import services, tabular

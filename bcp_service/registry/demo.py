@@ -3,7 +3,7 @@ region's municipalities and linked to its clinics, nursing stations and receivin
 from __future__ import annotations
 
 from bcp_service.auth.roles import Actor, Role
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
 from bcp_service.registry import services
 from bcp_service.registry.schemas import PatientIn
 from bcp_service.registry.synthetic import synthetic_rows

@@ -16,15 +16,11 @@ from bcp_service.registry import models as m
 from bcp_service.registry import runway as rw
 from bcp_service.registry.presets import load_presets
 from bcp_service.registry.schemas import BackupIn, DeviceIn, PatientIn, PatientListArgs, PatientOut, PowerOut
-from bcp_service.web import register_nav
 
 bp = Blueprint("registry", __name__)
 
 WRITERS = (Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 MAX_UPLOAD = 20 * 1024 * 1024
-
-register_nav("registry.patient_list", "患者台帳", STAFF_ROLES, order=20, description="人工呼吸器等の在宅患者と予備電源")
-register_nav("registry.patient_map", "地図", STAFF_ROLES, order=25, description="患者と受入施設の地図")
 
 
 def _policy() -> services.RunwayPolicy:

@@ -12,7 +12,6 @@ from bcp_service.errors import NotFound
 from bcp_service.reports import services
 from bcp_service.reports.aggregate import (PLAN_STATE_JA, PLAN_STATES, PLAN_TYPE_JA, PLAN_TYPES, TIER_JA, TIERS,
                                            to_csv)
-from bcp_service.web import register_nav
 
 bp = Blueprint("reports", __name__)
 REVIEWERS = (Role.ADMIN, Role.PREFECTURE_REVIEWER)
@@ -59,10 +58,6 @@ def prefecture_home():
     if not codes:
         raise NotFound("圏域が登録されていません")
     return redirect(url_for("reports.prefecture_page", pref_code=codes[0]))
-
-
-register_nav("reports.prefecture_home", "都道府県集計", REVIEWERS, order=60,
-             description="圏域ごとの計画・登録患者数・訓練・是正措置の集計（個人情報なし）")
 
 
 @bp.get("/reports/prefecture/<pref_code>")

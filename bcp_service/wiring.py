@@ -1,0 +1,133 @@
+"""What the app is made of, by name, in one place and in the order it runs.
+
+``create_app`` calls :func:`install`; nothing registers itself when imported. To add a page, a clock
+job, a command or an answer handler, add it to the list here.
+
+Where does an SMS reply change an outage? Twilio posts to ``messaging.views`` (``/sms/inbound``), which
+calls ``messaging.inbound``; it parses the reply and hands it to ``messaging.answers.deliver``, which
+calls the handler listed in ``ANSWER_HANDLERS`` for the token's purpose: ``outages.hooks.on_checkin``,
+which calls ``outages.services.record_answer``.
+"""
+from __future__ import annotations
+
+from flask import Flask
+
+from bcp_service import api, web
+from bcp_service.auth import STAFF_ROLES, Role
+from bcp_service.auth import models as auth_models
+from bcp_service.auth import views as auth_views
+from bcp_service.drills import demo as drills_demo
+from bcp_service.drills import jobs as drills_jobs
+from bcp_service.drills import models as drills_models
+from bcp_service.drills import views as drills_views
+from bcp_service.messaging import demo as messaging_demo
+from bcp_service.messaging import jobs as messaging_jobs
+from bcp_service.messaging import models as messaging_models
+from bcp_service.messaging import rollcall
+from bcp_service.messaging import views as messaging_views
+from bcp_service.messaging.answers import AnswerHooks
+from bcp_service.orgs import models as orgs_models
+from bcp_service.orgs import views as orgs_views
+from bcp_service.outages import demo as outages_demo
+from bcp_service.outages import hooks as outages_hooks
+from bcp_service.outages import jobs as outages_jobs
+from bcp_service.outages import models as outages_models
+from bcp_service.outages import views as outages_views
+from bcp_service.plans import cli as plans_cli
+from bcp_service.plans import demo as plans_demo
+from bcp_service.plans import jobs as plans_jobs
+from bcp_service.plans import models as plans_models
+from bcp_service.plans import views as plans_views
+from bcp_service.registry import cli as registry_cli
+from bcp_service.registry import demo as registry_demo
+from bcp_service.registry import models as registry_models
+from bcp_service.registry import views as registry_views
+from bcp_service.reports import views as reports_views
+from bcp_service.scheduler import Background, Job, Schedule, Tick
+from bcp_service.web import nav_item
+
+# --- tables: every model module (Base.metadata; Alembic's autogenerate and the tests read it) -------
+MODELS = (auth_models, orgs_models, registry_models, messaging_models, plans_models, drills_models,
+          outages_models)
+
+# --- HTTP: blueprints, registered in this order ---------------------------------------------------
+BLUEPRINTS = (
+    api.bp,                 # /api/v1 docs, error handlers' home
+    web.bp,                 # landing page and navigation
+    auth_views.bp,
+    drills_views.bp,
+    messaging_views.bp,     # Twilio webhooks, one-tap page /r/<token>, roll-call, phone simulator
+    orgs_views.bp,
+    outages_views.bp,
+    plans_views.bp,
+    registry_views.bp,
+    reports_views.bp,
+)
+
+# --- navigation: (endpoint, label, roles, order, description); shown when the endpoint exists -------
+NAV = (
+    nav_item("outages.desk", "停電対応", [Role.ADMIN, Role.HUB_STAFF], order=20,
+             description="停電の宣言・トリアージ・安否確認・搬送"),
+    nav_item("plans.plans_page", "BCP計画",
+             [r.value for r in (Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF, Role.PREFECTURE_REVIEWER)],
+             order=20, description="機関型・連携型・地域BCPの作成、確認、承認、書き出し"),
+    nav_item("registry.patient_list", "患者台帳", STAFF_ROLES, order=20, description="人工呼吸器等の在宅患者と予備電源"),
+    nav_item("registry.patient_map", "地図", STAFF_ROLES, order=25, description="患者と受入施設の地図"),
+    nav_item("drills.calendar_page", "訓練", STAFF_ROLES, order=40, description="訓練の予定・実施・評価・報告書"),
+    nav_item("reports.prefecture_home", "都道府県集計", [Role.ADMIN, Role.PREFECTURE_REVIEWER], order=60,
+             description="圏域ごとの計画・登録患者数・訓練・是正措置の集計（個人情報なし）"),
+    nav_item("orgs.organizations_page", "機関・施設", list(Role), order=80,
+             description="圏域の医療機関・施設と電源・受入能力"),
+    nav_item("auth.audit_page", "監査ログ", [Role.ADMIN], order=90, description="サインインと個人情報の閲覧・変更の記録"),
+    nav_item("messaging.simulator", "電話シミュレータ", [Role.ADMIN, Role.HUB_STAFF], order=90,
+             description="デモ: 送られたSMS・電話を見て、患者として答える"),
+)
+
+# --- answers: what a one-tap link, SMS reply or DTMF digit does, by the token's purpose -------------
+# (rollcall answers are messaging's own: messaging.inbound → messaging.rollcall.record_answer)
+ANSWER_HANDLERS = {
+    "checkin": outages_hooks.on_checkin,          # → outages.services.record_answer
+    "field_task": outages_hooks.on_task,          # → outages.services.acknowledge_task
+    "transport_task": outages_hooks.on_task,
+}
+# A link is answerable only while every check says so (False → 410 Gone).
+TOKEN_CHECKS = (rollcall.still_open, outages_hooks.still_open)
+# A message no channel could deliver (invalid number, every retry spent).
+ESCALATIONS = (outages_hooks.on_undeliverable,)
+
+# --- the clock process (bcp_service.scheduler) --------------------------------------------------------
+# On every metronome beat (10 s), in this order:
+TICKS = (
+    Tick("drills.reminders", drills_jobs.run_reminders),
+    Tick("outages.rounds", outages_jobs.tick),
+)
+# APScheduler jobs with their own trigger:
+JOBS = (
+    Job("messaging.dispatch", messaging_jobs.dispatch, "interval", {"seconds": messaging_jobs.DISPATCH_SECONDS},
+        misfire_grace_time=messaging_jobs.DISPATCH_SECONDS * 5, overlap_expected=True),
+    Job("drills.overdue_actions", drills_jobs.run_overdue, "cron", {"hour": drills_jobs.OVERDUE_HOUR, "minute": 0},
+        misfire_grace_time=3600),
+    Job("plans.review_reminders", plans_jobs.run_review_reminders, "interval",
+        {"minutes": plans_jobs.EVERY_MINUTES}, misfire_grace_time=plans_jobs.EVERY_MINUTES * 60),
+)
+# Threads for the clock's whole life:
+BACKGROUND = (
+    Background("messaging", messaging_jobs.background),   # LISTEN for dispatcher wake-ups (PostgreSQL)
+)
+
+# --- command line: ``bcp-service <group> …`` (bcp_service.cli adds its own commands first) ---------
+CLI_GROUPS = (plans_cli.cli, registry_cli.cli)
+
+# --- demo world: seeds run in this order after bcp_service.demo's region, organisations and users ----
+DEMO_SEEDS = (registry_demo.seed, messaging_demo.seed, plans_demo.seed, drills_demo.seed, outages_demo.seed)
+
+
+def install(app: Flask) -> None:
+    """Put the lists above on ``app``: blueprints registered, the rest in ``app.extensions`` (copies,
+    so a test may change its app's handlers or ticks without touching any other app)."""
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.extensions["nav"] = tuple(NAV)
+    app.extensions["answers"] = AnswerHooks(handlers=dict(ANSWER_HANDLERS), validity_checks=tuple(TOKEN_CHECKS),
+                                            escalations=tuple(ESCALATIONS))
+    app.extensions["schedule"] = Schedule(ticks=tuple(TICKS), jobs=tuple(JOBS), background=tuple(BACKGROUND))
