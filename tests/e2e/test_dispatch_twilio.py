@@ -1,13 +1,14 @@
 """The dispatcher with the real twilio client against the loopback fake: retries, permanent errors,
 fallback to voice, opt-outs, priority order after a provider outage. Time moves by an injected clock."""
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bcp_service.db import db
-from bcp_service.messaging import answers, outbox
+from bcp_service.messaging import outbox
 from bcp_service.messaging.dispatcher import DispatchConfig, Dispatcher
 from bcp_service.messaging.channels import SendError, TwilioChannel
 from bcp_service.messaging.models import OptOut, OutboxMessage
@@ -44,6 +45,11 @@ def dispatcher(app, channel, clock):
                       sleep=ns.sleep, rand=lambda: 1.0)
 
 
+def _escalate_to(app, handler) -> None:
+    """This test's app escalates undeliverable messages to ``handler`` only (the hooks live on the app)."""
+    app.extensions["answers"] = replace(app.extensions["answers"], escalations=(handler,))
+
+
 def _row(session, key):
     session.expire_all()
     return session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).one()
@@ -74,18 +80,13 @@ def test_429_then_500_then_success_sends_exactly_once(session, clock, twilio_fak
     assert twilio_fake.messages[0]["status_callback"] == f"http://bcp.test/sms/status?o={row.id}"
 
 
-def test_invalid_number_fails_permanently_and_escalates(session, twilio_fake, dispatcher):
+def test_invalid_number_fails_permanently_and_escalates(app, session, twilio_fake, dispatcher):
     seen = []
-    saved = list(answers._escalation_handlers)
-    answers._escalation_handlers[:] = []
-    answers.register_escalation_handler(lambda s, msg, reason, now: seen.append((msg.key, reason)))
-    try:
-        twilio_fake.fail_number("+819000000002", 400, 21211)
-        outbox.enqueue(session, key="bad", to="+819000000002", body="x", purpose="field_task")
-        session.commit()
-        stats = dispatcher.run_once()
-    finally:
-        answers._escalation_handlers[:] = saved
+    _escalate_to(app, lambda s, msg, reason, now: seen.append((msg.key, reason)))
+    twilio_fake.fail_number("+819000000002", 400, 21211)
+    outbox.enqueue(session, key="bad", to="+819000000002", body="x", purpose="field_task")
+    session.commit()
+    stats = dispatcher.run_once()
     row = _row(session, "bad")
     assert (row.status, row.error_code, stats.failed) == ("failed", 21211, 1)
     assert seen == [("bad", "permanent")] and row.escalated_at is not None
@@ -167,20 +168,16 @@ def test_expired_lease_is_recovered_and_sent_once(session, clock, twilio_fake, d
     assert _row(session, "stuck").attempts == 2 and len(twilio_fake.messages) == 1
 
 
-def test_retries_exhausted_give_up_and_escalate(session, clock, twilio_fake, dispatcher):
+def test_retries_exhausted_give_up_and_escalate(app, session, clock, twilio_fake, dispatcher):
     seen = []
-    saved = list(answers._escalation_handlers)
-    answers._escalation_handlers[:] = [lambda s, msg, reason, now: seen.append((msg.key, reason))]
-    try:
-        dispatcher.config = DispatchConfig(**{**dispatcher.config.__dict__, "max_attempts": 3})
-        twilio_fake.down = True
-        outbox.enqueue(session, key="doomed", to=PHONE, body="x", purpose="field_task")
-        session.commit()
-        for _ in range(5):
-            dispatcher.run_once()
-            clock.advance(minutes=10)
-    finally:
-        answers._escalation_handlers[:] = saved
+    _escalate_to(app, lambda s, msg, reason, now: seen.append((msg.key, reason)))
+    dispatcher.config = DispatchConfig(**{**dispatcher.config.__dict__, "max_attempts": 3})
+    twilio_fake.down = True
+    outbox.enqueue(session, key="doomed", to=PHONE, body="x", purpose="field_task")
+    session.commit()
+    for _ in range(5):
+        dispatcher.run_once()
+        clock.advance(minutes=10)
     row = _row(session, "doomed")
     assert (row.status, row.attempts, row.error_code) == ("failed", 3, 503)
     # Three attempts: a send answered 503 (maybe taken), then two lookups that could not tell whether

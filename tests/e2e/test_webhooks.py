@@ -1,5 +1,6 @@
 """Twilio webhooks, voice TwiML and the one-tap page over HTTP, with signatures made by the real
 RequestValidator. Replays are no-ops; a bad signature is 403 and records nothing."""
+from dataclasses import fields, replace
 from datetime import timedelta
 
 import pytest
@@ -20,18 +21,20 @@ def app_config():
     return {"TWILIO_AUTH_TOKEN": AUTH, "PUBLIC_BASE_URL": BASE}
 
 
+def _checkin_handler(app, handler) -> None:
+    """This test's app answers 'checkin' with ``handler`` and has no validity checks (these tests have no
+    outage rows; validity is tested below). The hooks live on the app: nothing to restore."""
+    hooks = app.extensions["answers"]
+    app.extensions["answers"] = replace(hooks, handlers={**hooks.handlers, "checkin": handler}, validity_checks=())
+
+
 @pytest.fixture
 def recorded(app):
-    """Answers delivered to the 'checkin' purpose, with the previous hooks restored afterwards."""
+    """Answers delivered to the 'checkin' purpose, as dicts of the AnswerReceived fields (no session)."""
     calls = []
-    saved = dict(answers._answer_handlers)
-    saved_checks = list(answers._validity_checks)
-    answers.register_answer_handler("checkin", lambda session, **kw: calls.append(kw))
-    answers._validity_checks[:] = []     # these tests have no outage rows; validity is tested below
-    yield calls
-    answers._answer_handlers.clear()
-    answers._answer_handlers.update(saved)
-    answers._validity_checks[:] = saved_checks
+    _checkin_handler(app, lambda received: calls.append(
+        {f.name: getattr(received, f.name) for f in fields(received) if f.name != "session"}))
+    return calls
 
 
 def post_signed(client, path, form, *, base=BASE, token=AUTH):
@@ -113,8 +116,8 @@ def test_inbound_sms_answer_is_delivered_once_despite_three_replays(client, sess
         resp = post_signed(client, "/sms/inbound", form)
         assert resp.status_code == 200 and resp.mimetype == "text/xml"
     assert len(recorded) == 1
-    assert recorded[0] | {"now": None} == dict(outage_id=7, patient_id=42, subject_id=42, answer="needs_help", channel="sms",
-                                               now=None, text="３ 助けて")
+    assert recorded[0] | {"now": None} == dict(purpose="checkin", context_id=7, subject_id=42, answer="needs_help",
+                                               channel="sms", now=None, text="３ 助けて")
 
 
 def test_stop_and_start_in_japanese(client, session):
@@ -176,7 +179,8 @@ def test_forged_token_is_404(client):
 
 
 def test_resolved_outage_makes_the_link_gone(app, client, recorded):
-    answers.register_token_validity_check(lambda session, claims: claims.context_id != 7)
+    app.extensions["answers"] = replace(app.extensions["answers"],
+                                        validity_checks=(lambda session, claims: claims.context_id != 7,))
     token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", 42, 7))
     assert client.get(f"/r/{token}").status_code == 410
     assert client.post(f"/r/{token}", data={"answer": "1"}).status_code == 410
@@ -193,20 +197,14 @@ def test_forged_webhooks_are_rate_limited_but_genuine_ones_still_pass(client, se
 
 @pytest.fixture
 def handler_with_text(app):
-    """A 'checkin' handler that names ``text`` (no **kwargs), previous hooks restored afterwards."""
+    """A 'checkin' handler that reads the answer, the channel and the raw text."""
     calls = []
-    saved = dict(answers._answer_handlers)
-    saved_checks = list(answers._validity_checks)
 
-    def on_checkin(session, *, outage_id, patient_id, answer, channel, now, text=None):
-        calls.append(dict(answer=answer, channel=channel, text=text))
+    def on_checkin(received: answers.AnswerReceived) -> None:
+        calls.append(dict(answer=received.answer, channel=received.channel, text=received.text))
 
-    answers.register_answer_handler("checkin", on_checkin)
-    answers._validity_checks[:] = []
-    yield calls
-    answers._answer_handlers.clear()
-    answers._answer_handlers.update(saved)
-    answers._validity_checks[:] = saved_checks
+    _checkin_handler(app, on_checkin)
+    return calls
 
 
 def test_sms_reply_text_reaches_a_handler_that_accepts_it(client, session, handler_with_text):
@@ -224,21 +222,10 @@ def test_one_tap_and_dtmf_answers_pass_text_none(app, client, handler_with_text)
                                  dict(answer="ok", channel="voice", text=None)]
 
 
-def test_handler_without_text_parameter_is_called_without_it(client, session):
+def test_sms_reply_reaches_the_handler_of_the_token_purpose_with_its_ids(app, client, session):
     calls = []
-    saved = dict(answers._answer_handlers)
-    saved_checks = list(answers._validity_checks)
-
-    def strict(session, *, outage_id, patient_id, answer, channel, now):   # the documented old signature
-        calls.append(answer)
-
-    answers.register_answer_handler("checkin", strict)
-    answers._validity_checks[:] = []
-    try:
-        _checkin_row(session)
-        resp = post_signed(client, "/sms/inbound", {"MessageSid": "SM" + "u" * 32, "From": PHONE, "Body": "1 大丈夫"})
-        assert resp.status_code == 200 and calls == ["ok"]
-    finally:
-        answers._answer_handlers.clear()
-        answers._answer_handlers.update(saved)
-        answers._validity_checks[:] = saved_checks
+    _checkin_handler(app, lambda received: calls.append((received.purpose, received.context_id,
+                                                         received.subject_id, received.answer)))
+    _checkin_row(session)
+    resp = post_signed(client, "/sms/inbound", {"MessageSid": "SM" + "u" * 32, "From": PHONE, "Body": "1 大丈夫"})
+    assert resp.status_code == 200 and calls == [("checkin", 7, 42, "ok")]

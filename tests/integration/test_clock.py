@@ -6,28 +6,26 @@ import sys
 import threading
 import time
 
-from bcp_service import clock as clock_module
+from bcp_service import scheduler as clock_module
 from bcp_service.db import db
 from bcp_service.leader import ClockLock
+from bcp_service.scheduler import Schedule, Tick
 
 
 def test_metronome_runs_every_tick_and_survives_a_failing_one(app):
     seen = []
 
-    @clock_module.on_tick("test-good")
     def _good(app_):
         seen.append("good")
 
-    @clock_module.on_tick("test-bad")
     def _bad(app_):
         raise RuntimeError("boom")
 
-    try:
-        results = clock_module.run_metronome_once(app)
-        assert results["test-good"] == "ok" and results["test-bad"] == "error"
-        assert seen == ["good"]
-    finally:
-        clock_module._ticks[:] = [t for t in clock_module._ticks if not t[0].startswith("test-")]
+    # The schedule lives on this test's app: nothing to restore afterwards.
+    app.extensions["schedule"] = Schedule(ticks=(Tick("test-good", _good), Tick("test-bad", _bad)))
+    results = clock_module.run_metronome_once(app)
+    assert results["test-good"] == "ok" and results["test-bad"] == "error"
+    assert seen == ["good"]
 
 
 def test_second_clock_stands_by_while_first_holds_the_lock(app):

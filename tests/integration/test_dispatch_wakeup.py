@@ -124,8 +124,9 @@ def test_listen_ignores_sqlite(tmp_path):
 def test_skipped_dispatcher_runs_are_not_logged_as_warnings_but_other_jobs_are(app, caplog):
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    scheduler = BackgroundScheduler()
-    jobs.register(scheduler, app)
+    from bcp_service.scheduler import build_scheduler
+
+    scheduler = build_scheduler(app, BackgroundScheduler)
     scheduler.add_job(lambda: None, "interval", seconds=60, id="other.job")
     log = scheduler._logger
     message = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'

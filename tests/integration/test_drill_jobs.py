@@ -103,12 +103,12 @@ def test_overdue_actions_remind_the_owner_first_day_then_weekly_until_done(sessi
 def test_clock_registers_the_drill_jobs_and_a_beat_sends_due_reminders(app, session, clock, drill):
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from bcp_service.clock import build_scheduler, registered_ticks, run_metronome_once
+    from bcp_service.scheduler import build_scheduler, run_metronome_once, schedule_of
 
     scheduler = build_scheduler(app, BackgroundScheduler)
     job = scheduler.get_job("drills.overdue_actions")
     assert job is not None and "hour='9'" in str(job.trigger)
-    assert "drills.reminders" in registered_ticks()
+    assert "drills.reminders" in [t.name for t in schedule_of(app).ticks]
     d, _, _ = drill
     clock.set(d.scheduled_at - timedelta(days=1))
     assert run_metronome_once(app)["drills.reminders"] == "ok"

@@ -330,17 +330,18 @@ def test_runs_out_before_restoration_gets_a_proposal_and_low_battery_report_reco
 
 def test_sms_answer_2_with_hours_recomputes_runs_out_conservatively(app, session, clock, world):
     from bcp_service.messaging import answers
+    from bcp_service.messaging.answers import AnswerReceived
     from bcp_service.messaging.tokens import TapClaims
     from bcp_service.outages import hooks
 
     r = declare(session, clock, app)
     o, start = r.outage.id, clock.now()
     clock.advance(minutes=10)
-    hooks.on_checkin(session, outage_id=o, patient_id=world.long.id, answer="low_battery", channel="sms",
-                     now=clock.now(), text="２ 残り1.5時間")
+    hooks.on_checkin(AnswerReceived(session, "checkin", context_id=o, subject_id=world.long.id, answer="low_battery",
+                                    channel="sms", now=clock.now(), text="２ 残り1.5時間"))
     # 一郎: registry says 2 h from the start; the family hopes for 5 h: the earlier time stands.
-    hooks.on_checkin(session, outage_id=o, patient_id=world.short.id, answer="low_battery", channel="sms",
-                     now=clock.now(), text="2 あと5時間")
+    hooks.on_checkin(AnswerReceived(session, "checkin", context_id=o, subject_id=world.short.id, answer="low_battery",
+                                    channel="sms", now=clock.now(), text="2 あと5時間"))
     # No text (one-tap / DTMF, or messaging not passing it yet): nothing but the state changes.
     assert answers.deliver(session, TapClaims("checkin", world.mid24.id, o), answer="low_battery",
                            channel="sms", now=clock.now())
@@ -431,7 +432,7 @@ def outbox_keys(session):
 
 
 def test_metronome_tick_advances_due_rows_and_the_task_link_acknowledges(app, session, clock, world, client):
-    from bcp_service.clock import run_metronome_once
+    from bcp_service.scheduler import run_metronome_once
 
     r = declare(session, clock, app)
     clock.advance(minutes=15)

@@ -11,6 +11,7 @@ from bcp_service.auth.services import actor_for
 from bcp_service.cli import main
 from bcp_service.plans import jobs, services
 from bcp_service.plans.models import PlanReminder
+from bcp_service.scheduler import build_scheduler
 
 from .plan_helpers import fill_required
 
@@ -61,8 +62,7 @@ def test_plans_export_writes_docx_md_and_reports_unknown_plan(tmp_path, monkeypa
 
 
 def test_clock_job_is_registered_and_sends_due_reminders(app, session, clock, make_region, make_org, make_user):
-    scheduler = BackgroundScheduler()
-    jobs.register(scheduler, app)
+    scheduler = build_scheduler(app, BackgroundScheduler)
     assert scheduler.get_job("plans.review_reminders") is not None
 
     make_region("1301")
