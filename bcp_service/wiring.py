@@ -3,10 +3,10 @@
 ``create_app`` calls :func:`install`; nothing registers itself when imported. To add a page, a clock
 job, a command or an answer handler, add it to the list here.
 
-Where does an SMS reply change an outage? Twilio posts to ``messaging.views`` (``/sms/inbound``), which
-calls ``messaging.inbound``; it parses the reply and hands it to ``messaging.answers.deliver``, which
-calls the handler listed in ``ANSWER_HANDLERS`` for the token's purpose: ``outages.hooks.on_checkin``,
-which calls ``outages.services.record_answer``.
+Where does an SMS reply change an outage? Twilio posts to ``/sms/inbound`` (``messaging.views.sms_inbound``),
+which calls ``messaging.inbound.handle_inbound_sms``; ``inbound.apply_answer`` parses the reply and hands it
+to ``messaging.answers.deliver``, which calls the handler listed in ``ANSWER_HANDLERS`` for the token's
+purpose: ``outages.hooks.on_checkin``, which calls ``outages.services.record_answer``.
 """
 from __future__ import annotations
 

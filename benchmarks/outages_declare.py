@@ -77,7 +77,7 @@ def first_message_latencies(app, s, notifier, url: str, world, repeat: int) -> l
     import subprocess
     import threading
 
-    from bcp_service.clock import run_clock
+    from bcp_service.scheduler import run_clock
     from bcp_service.messaging.models import OutboxMessage
     from bcp_service.outages import services
 

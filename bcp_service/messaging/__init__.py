@@ -7,11 +7,10 @@ The stable API for other subpackages (messaging never imports outages or registr
   drill=False, now=None) -> OutboxMessage`` — idempotent by ``key``, inside the caller's transaction;
   ``outbox.enqueue_many(session, rows, now=...)`` for fan-outs; ``outbox.cancel_pending(...)``.
   Lower ``priority`` is sent first.
-* ``messaging.answers.register_answer_handler(purpose, fn)`` with
-  ``fn(session, *, outage_id, patient_id, answer, channel, now)`` — called for one-tap, SMS replies and
-  DTMF digits (optional keywords ``subject_id`` and ``text`` — the raw SMS body, None for one-tap/DTMF —
-  are passed when the handler accepts them); ``register_token_validity_check(fn(session, claims) -> bool)`` (False → 410);
-  ``register_escalation_handler(fn(session, message, reason, now))``.
+* Answer handlers ``fn(received: messaging.answers.AnswerReceived)``, one per token purpose, listed in
+  ``bcp_service/wiring.py`` (``ANSWER_HANDLERS``) — called for one-tap, SMS replies and DTMF digits; token
+  validity checks ``fn(session, claims) -> bool`` (False → 410, ``TOKEN_CHECKS``); escalation handlers
+  ``fn(session, message, reason, now)`` (``ESCALATIONS``).
 * ``messaging.tokens.make_token(secret, TapClaims(purpose, subject_id, context_id))`` for ``/r/<token>``
   links; ``messaging.texts.render(key, context, drill=...)`` for texts from ``alerts/``.
 * ``messaging.rollcall`` — 職員安否確認 (``POST /api/v1/rollcalls``).

@@ -2,8 +2,8 @@
 
 A token names one purpose, one subject and one context, e.g. ``("checkin", patient_id, outage_id)``
 or ``("rollcall", member_id, rollcall_id)``. Validity beyond the signature is decided by whoever
-owns the context: outages registers ``messaging.answers.register_token_validity_check`` and answers
-"resolved" → the page says 410. Tokens carry ids only — no names, no phone numbers — because they
+owns the context: a check listed in ``wiring.TOKEN_CHECKS`` (e.g. ``outages.hooks.still_open``)
+answers "resolved" → the page says 410. Tokens carry ids only — no names, no phone numbers — because they
 travel in SMS bodies and web logs.
 
 The payload is ``<purpose code>-<subject base36>-<context base36>`` plus a 27-character HMAC so the
