@@ -12,6 +12,7 @@ HOSPITAL = {"name": "試験総合病院", "kind": "hospital", "region_code": "13
                              "power_supply_point": False, "on_call_24h": True}}
 
 
+@pytest.mark.sqlite_smoke
 def test_healthz_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
@@ -56,6 +57,7 @@ def test_every_api_endpoint_needs_a_token(client, app):
         assert bad.status_code == 401, (method, path)
 
 
+@pytest.mark.sqlite_smoke
 def test_create_and_list_regions(client, make_user, auth_headers, session):
     admin = auth_headers(make_user("admin"))
     body = {"code": "1301", "name": "区中央部", "prefecture_code": "13", "kind": "secondary_medical_area",
