@@ -95,6 +95,15 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
+    # Packages whose views are a package of modules, until wiring lists every blueprint by name.
+    from bcp_service.auth import STAFF_ROLES
+    from bcp_service.registry.views import api as registry_api, pages as registry_pages
+
+    app.register_blueprint(registry_api.bp)
+    app.register_blueprint(registry_pages.bp)
+    web.register_nav("registry.patient_list", "患者台帳", STAFF_ROLES, order=20,
+                     description="人工呼吸器等の在宅患者と予備電源")
+    web.register_nav("registry.patient_map", "地図", STAFF_ROLES, order=25, description="患者と受入施設の地図")
     for views in subpackage_modules("views"):
         blueprint = getattr(views, "bp", None)
         if blueprint is not None:
