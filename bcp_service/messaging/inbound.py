@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bcp_service.messaging import answers, replies
 from bcp_service.messaging.channels import UNDELIVERABLE_CALLBACK_CODES
-from bcp_service.messaging.dispatcher import fallback_or_escalate, record_opt_out
+from bcp_service.messaging.undeliverable import fallback_or_escalate, record_opt_out
 from bcp_service.messaging.models import (
     DELIVERED, QUEUED, SENDING, SENT, UNDELIVERED, OptOut, OutboxMessage, ProviderEvent,
 )
