@@ -71,6 +71,8 @@ def test_create_and_list_regions(client, make_user, auth_headers, session):
     listing = client.get("/api/v1/regions?prefecture_code=13", headers=admin).get_json()
     assert listing["total"] == 1 and listing["items"][0]["code"] == "1301"
     assert client.post("/api/v1/regions", json=body, headers=admin).status_code == 409
+    page = client.get("/api/v1/regions?limit=1&offset=1", headers=admin).get_json()
+    assert page["total"] == 2 and [r["code"] for r in page["items"]] == ["2701"]
 
 
 def test_bad_region_is_400_with_fields_and_stores_nothing(client, make_user, auth_headers, session):
