@@ -1,7 +1,7 @@
 """The API's shared pieces: error format, pagination, OpenAPI generated from marshmallow schemas."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from bcp_service.errors import DomainError, Invalid, Unauthorized
 
 MAX_LIMIT = 500
+T = TypeVar("T")
 
 
 def error_body(code: str, message: str, fields_: dict | None = None, **extra) -> dict:
@@ -76,13 +77,26 @@ def page_args() -> tuple[int, int]:
     return args["limit"], args["offset"]
 
 
-def paginate(session, stmt, schema: Schema, *, limit: int, offset: int) -> dict:
-    """``{"items", "total"}`` for a select statement."""
+def paginate(session, stmt, schema: Schema, *, limit: int | None = None, offset: int | None = None) -> dict:
+    """``{"items", "total"}`` for a select statement: one page (``?limit=&offset=`` unless given) and the
+    true total of rows the statement selects, counted in the database."""
     from sqlalchemy import func, select
 
+    if limit is None or offset is None:
+        limit, offset = page_args()
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = session.scalars(stmt.limit(limit).offset(offset)).all()
     return {"items": schema.dump(rows, many=True), "total": total}
+
+
+def paginate_items(items: Sequence[T], dump: Callable[[T], Any] | None = None, *, limit: int | None = None,
+                   offset: int | None = None) -> dict:
+    """``{"items", "total"}`` for a list already in memory (built by a service): one page of it
+    (``?limit=&offset=`` unless given) and the true total, however many the page shows."""
+    if limit is None or offset is None:
+        limit, offset = page_args()
+    chosen = items[offset:offset + limit]
+    return {"items": [dump(x) for x in chosen] if dump is not None else list(chosen), "total": len(items)}
 
 
 def csrf_exempt(view):

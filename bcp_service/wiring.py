@@ -41,7 +41,8 @@ from bcp_service.plans import views as plans_views
 from bcp_service.registry import cli as registry_cli
 from bcp_service.registry import demo as registry_demo
 from bcp_service.registry import models as registry_models
-from bcp_service.registry import views as registry_views
+from bcp_service.registry.views import api as registry_api_views
+from bcp_service.registry.views import pages as registry_pages
 from bcp_service.reports import views as reports_views
 from bcp_service.scheduler import Background, Job, Schedule, Tick
 from bcp_service.web import nav_item
@@ -60,7 +61,8 @@ BLUEPRINTS = (
     orgs_views.bp,
     outages_views.bp,
     plans_views.bp,
-    registry_views.bp,
+    registry_api_views.bp,
+    registry_pages.bp,
     reports_views.bp,
 )
 

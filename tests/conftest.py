@@ -1,7 +1,9 @@
 """Shared fixtures: a migrated database per backend (SQLite and PostgreSQL), an app per test.
 
-Every test that uses ``app`` runs twice, once on each backend. PostgreSQL gets a fresh database per
-run (dropped at the end). On CI a missing PostgreSQL is an error, never a skip.
+Unit and integration tests that use ``app`` run once on each backend. E2E tests (tests/e2e: HTTP and
+browser) run on PostgreSQL only, except the small smoke set marked ``sqlite_smoke``, which also runs on
+SQLite, the embedded default. ``BCP_TEST_DATABASES`` narrows the backends. PostgreSQL gets a fresh
+database per run (dropped at the end). On CI a missing PostgreSQL is an error, never a skip.
 """
 from __future__ import annotations
 
@@ -25,7 +27,28 @@ BACKENDS = [b.strip() for b in os.environ.get("BCP_TEST_DATABASES", "sqlite,post
 TEST_PASSWORD = "test-password-123"
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)   # 10:00 in Tokyo
 
+E2E_DIR = Path(__file__).parent / "e2e"
+
+# Argon2's cheap profile (honoured only under BCP_ENV=test): every test creates users and signs in.
+os.environ.setdefault("PASSWORD_HASH_PROFILE", "test")
+
 import_all_models()
+
+
+def backends_for(path: Path, smoke: bool) -> list[str]:
+    """The databases one test runs on: all for unit/integration, PostgreSQL (+ SQLite if smoke) for e2e."""
+    if E2E_DIR not in Path(path).parents:
+        return list(BACKENDS)
+    return [b for b in BACKENDS if b == "postgresql" or (smoke and b == "sqlite")]
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any("backend" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")):
+        return   # the test names its backends itself
+    smoke = metafunc.definition.get_closest_marker("sqlite_smoke") is not None
+    metafunc.parametrize("backend", backends_for(metafunc.definition.path, smoke), indirect=True)
 
 
 def _pg_available() -> str | None:
@@ -97,8 +120,9 @@ def _empty_tables(engine) -> None:
                 conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend(request) -> str:
+    """"sqlite" or "postgresql"; parametrised per test by ``pytest_generate_tests``."""
     return request.param
 
 

@@ -1,26 +1,55 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 10
+
+# Argon2 cost profiles. "standard" (argon2-cffi's RFC 9106 low-memory defaults) everywhere real;
+# "test" is cheap so a test suite that creates a user per test stays fast. A hash records its own
+# parameters, so either profile verifies hashes made with the other.
+PROFILES: dict[str, dict[str, int]] = {
+    "standard": {},
+    "test": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
+}
+
+
+def profile_name(env=None) -> str:
+    """``PASSWORD_HASH_PROFILE`` (default "standard"). The cheap "test" profile is honoured only when
+    BCP_ENV=test, so a test environment variable leaking into a real process never weakens its hashes."""
+    env = os.environ if env is None else env
+    name = env.get("PASSWORD_HASH_PROFILE") or "standard"
+    if name not in PROFILES:
+        raise ValueError(f"PASSWORD_HASH_PROFILE must be one of {', '.join(PROFILES)}, got {name!r}")
+    return name if env.get("BCP_ENV") == "test" else "standard"
+
+
+@lru_cache(maxsize=None)
+def _hasher(name: str) -> PasswordHasher:
+    return PasswordHasher(**PROFILES[name])
+
+
+@lru_cache(maxsize=None)
+def _dummy_hash(name: str) -> str:
+    # Verified against when the e-mail is unknown, so a wrong e-mail costs as long as a wrong password.
+    return _hasher(name).hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    return _hasher.hash(password)
+    return _hasher(profile_name()).hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
+    name = profile_name()
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher(name).verify(stored_hash or _dummy_hash(name), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

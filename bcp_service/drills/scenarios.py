@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -123,8 +124,16 @@ def parse_scenario(key: str, data: Any, schema: Mapping[str, Any]) -> Scenario:
 
 
 def load_library(directory: Path = DEFAULT_DIR) -> dict[str, Scenario]:
-    """All scenarios in ``directory`` keyed by file stem, sorted by key. Raises ``ScenarioError``."""
-    directory = Path(directory)
+    """All scenarios in ``directory`` keyed by file stem, sorted by key. Raises ``ScenarioError``.
+
+    Parsed and checked once per process while the directory's files are unchanged."""
+    directory = Path(directory).resolve()
+    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+    return dict(_load_once(directory, tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)))
+
+
+@lru_cache(maxsize=8)
+def _load_once(directory: Path, files_state: tuple) -> dict[str, Scenario]:
     try:
         schema = load_schema(directory)
     except (OSError, json.JSONDecodeError) as exc:

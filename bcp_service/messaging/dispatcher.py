@@ -43,68 +43,22 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bcp_service.messaging import answers
 from bcp_service.messaging.channels import Channel, Receipt, SendError
-from bcp_service.messaging.models import (
-    FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage,
+from bcp_service.messaging.claims import (
+    PROVIDER_CLOCK_SKEW, Claimed, claim_due, recover_expired, unknown_since,
 )
-from bcp_service.messaging.policy import (
-    MAX_ATTEMPTS, SPOKEN_PURPOSES, TokenBucket, load_escalation, next_attempt_at,
-)
-from bcp_service.messaging.tokens import TapClaims, make_token
+from bcp_service.messaging.dispatch_settings import DispatchConfig, config_from_app
+from bcp_service.messaging.models import FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage
+from bcp_service.messaging.policy import TokenBucket, next_attempt_at
+from bcp_service.messaging.undeliverable import fallback_or_escalate, record_opt_out
 
 log = logging.getLogger(__name__)
-
-VOICE_PURPOSES = SPOKEN_PURPOSES      # default; alerts/escalation.yaml may narrow it
-
-
-@dataclass(frozen=True)
-class DispatchConfig:
-    public_base_url: str
-    secret: str
-    rate_per_second: float = 10.0
-    concurrency: int = 16
-    batch: int = 200
-    claim_seconds: float = 5.0      # claim at most this many seconds of sending per pass (see batch_limit)
-    lease_seconds: float = 120.0
-    max_attempts: int = MAX_ATTEMPTS
-    commit_every: int = 50
-    backoff_base: float = 5.0
-    backoff_cap: float = 300.0
-    voice_for: frozenset = VOICE_PURPOSES
-
-    def status_callback(self, outbox_id: int) -> str:
-        return f"{self.public_base_url}/sms/status?o={outbox_id}"
-
-    def voice_url(self, purpose: str, patient_id: int | None, outage_id: int | None) -> str | None:
-        if purpose not in self.voice_for or patient_id is None or outage_id is None:
-            return None
-        token = make_token(self.secret, TapClaims("checkin", patient_id, outage_id))
-        return f"{self.public_base_url}/voice/checkin?t={token}"
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A claimed row as plain data: worker threads never touch the ORM session."""
-
-    id: int
-    key: str
-    channel: str
-    to: str
-    body: str | None
-    twiml_url: str | None
-    purpose: str
-    priority: int
-    patient_id: int | None
-    outage_id: int | None
-    attempts: int
-    unknown_since: datetime | None = None    # set: ask the provider before sending again
 
 
 @dataclass
@@ -124,53 +78,6 @@ class DispatchStats:
                      "reconciled"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.order.extend(other.order)
-
-
-_CLAIM_COLUMNS = (OutboxMessage.id, OutboxMessage.key, OutboxMessage.channel, OutboxMessage.to,
-                  OutboxMessage.body, OutboxMessage.twiml_url, OutboxMessage.purpose,
-                  OutboxMessage.priority, OutboxMessage.patient_id, OutboxMessage.outage_id,
-                  OutboxMessage.attempts, OutboxMessage.unknown_since)
-# Our clock and the provider's may disagree by a little; look this much further back.
-PROVIDER_CLOCK_SKEW = timedelta(seconds=30)
-
-
-def _unknown_since():
-    """For a row in ``sending``, ``updated_at`` is the moment it was claimed: the attempt began then.
-    An earlier unknown attempt keeps its (earlier) time."""
-    return func.coalesce(OutboxMessage.unknown_since, OutboxMessage.updated_at)
-
-
-def recover_expired(session: Session, *, now: datetime) -> int:
-    stmt = (update(OutboxMessage)
-            .where(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now)
-            .values(status=QUEUED, lease_until=None, next_attempt_at=now, updated_at=now,
-                    unknown_since=_unknown_since())
-            .execution_options(synchronize_session=False))
-    return session.execute(stmt).rowcount or 0
-
-
-def claim_due(session: Session, *, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
-    due = (select(OutboxMessage.id)
-           .where(OutboxMessage.status == QUEUED, OutboxMessage.next_attempt_at <= now)
-           .order_by(OutboxMessage.priority, OutboxMessage.id)
-           .limit(limit))
-    values = dict(status=SENDING, lease_until=now + timedelta(seconds=lease_seconds),
-                  attempts=OutboxMessage.attempts + 1, updated_at=now)
-    if session.get_bind().dialect.name == "postgresql":
-        # A CTE, not "WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)": PostgreSQL may run such a
-        # subquery more than once inside the UPDATE and then claims far more than n rows (seen in
-        # tests/integration/test_dispatch_claim.py). A locking CTE is evaluated exactly once.
-        picked = due.with_for_update(skip_locked=True).cte("due")
-        stmt = (update(OutboxMessage).where(OutboxMessage.id == picked.c.id).values(**values)
-                .returning(*_CLAIM_COLUMNS).execution_options(synchronize_session=False))
-    else:
-        # SQLite: one writer at a time, and a single statement is atomic.
-        stmt = (update(OutboxMessage)
-                .where(OutboxMessage.id.in_(due.scalar_subquery()), OutboxMessage.status == QUEUED)
-                .values(**values).returning(*_CLAIM_COLUMNS).execution_options(synchronize_session=False))
-    rows = [Claimed(*r) for r in session.execute(stmt).all()]
-    rows.sort(key=lambda c: (c.priority, c.id))
-    return rows
 
 
 def _opted_out(session: Session, phones: set[str]) -> set[str]:
@@ -391,7 +298,7 @@ class Dispatcher:
                 update(OutboxMessage).where(OutboxMessage.id == row.id, OutboxMessage.status == SENDING)
                 .values(status=QUEUED, lease_until=None, error_code=err.code or err.status,
                         error_message=str(err)[:200], updated_at=now,
-                        unknown_since=_unknown_since() if unknown else OutboxMessage.unknown_since,
+                        unknown_since=unknown_since() if unknown else OutboxMessage.unknown_since,
                         next_attempt_at=next_attempt_at(now, row.attempts, rand=self.rand,
                                                         base=self.config.backoff_base,
                                                         cap=self.config.backoff_cap))
@@ -412,50 +319,6 @@ class Dispatcher:
         msg = session.get(OutboxMessage, row.id)
         if fallback_or_escalate(session, msg, reason=outcome, now=now, voice_for=self.config.voice_for):
             stats.fallbacks += 1
-
-
-def record_opt_out(session: Session, phone: str, *, now: datetime, source: str) -> None:
-    if session.get(OptOut, phone) is None:
-        session.add(OptOut(phone=phone, opted_out_at=now, source=source))
-        session.flush()
-
-
-def fallback_or_escalate(session: Session, msg: OutboxMessage, *, reason: str, now: datetime,
-                         voice_for: frozenset | None = None) -> bool:
-    """An SMS that cannot arrive becomes a voice call (check-ins); anything else goes to people.
-
-    Returns True when a voice fallback was queued. Idempotent: the fallback has its own key.
-    """
-    from bcp_service.messaging import outbox
-
-    voice_for = voice_for if voice_for is not None else load_escalation().voice_for
-    if msg.channel == "sms" and msg.purpose in voice_for and reason in ("fallback", "opted_out", "undelivered"):
-        outbox.enqueue(session, key=f"{msg.key}:fallback:voice", to=msg.to, channel="voice",
-                       priority=msg.priority, purpose=msg.purpose, patient_id=msg.patient_id,
-                       outage_id=msg.outage_id, round=msg.round, ref_id=msg.ref_id, drill=msg.drill, now=now)
-        fb = outbox.get_by_key(session, f"{msg.key}:fallback:voice")
-        if fb.fallback_of_id is None:
-            fb.fallback_of_id = msg.id
-        return True
-    if msg.escalated_at is None:
-        msg.escalated_at = now
-        answers.escalate(session, msg, reason, now)
-    return False
-
-
-def config_from_app(app) -> DispatchConfig:
-    cfg = app.config
-    esc = load_escalation()
-    return DispatchConfig(
-        public_base_url=(cfg.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
-        secret=cfg["SECRET_KEY"],
-        rate_per_second=float(cfg.get("SMS_RATE_PER_SECOND", 10)),
-        concurrency=int(cfg.get("DISPATCH_CONCURRENCY", 16)),
-        batch=int(cfg.get("DISPATCH_BATCH", 200)),
-        lease_seconds=float(cfg.get("DISPATCH_LEASE_SECONDS", esc.lease_seconds)),
-        max_attempts=esc.max_attempts, backoff_base=esc.base_seconds, backoff_cap=esc.cap_seconds,
-        voice_for=esc.voice_for,
-    )
 
 
 def channel_from_app(app) -> Channel:

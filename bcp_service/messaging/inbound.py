@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from bcp_service.messaging import answers, replies
 from bcp_service.messaging.channels import UNDELIVERABLE_CALLBACK_CODES
-from bcp_service.messaging.dispatcher import fallback_or_escalate, record_opt_out
+from bcp_service.messaging.undeliverable import fallback_or_escalate, record_opt_out
 from bcp_service.messaging.models import (
     DELIVERED, QUEUED, SENDING, SENT, UNDELIVERED, OptOut, OutboxMessage, ProviderEvent,
 )
-from bcp_service.messaging.outbox import _RANK, status_from_provider
+from bcp_service.messaging.outbox_state import after_callback
 from bcp_service.messaging.tokens import TapClaims
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,9 @@ def handle_status(session: Session, form: dict, *, outbox_id: int | None, now: d
     if reconciled:
         msg.provider_id = sid
         log.warning("outbox %s reconciled from a status callback", msg.id)
-    new = status_from_provider(provider_status)
+    new = after_callback(msg.status, provider_status)
     if new is None:
-        return StatusResult(False, msg.id, msg.status)
-    if _RANK[new] <= _RANK.get(msg.status, 0):
-        return StatusResult(False, msg.id, msg.status)   # late or out-of-order callback: never go back
+        return StatusResult(False, msg.id, msg.status)   # unknown, late or out-of-order: never go back
     if msg.status in (QUEUED, SENDING):
         msg.sent_at = msg.sent_at or now
         msg.lease_until = None

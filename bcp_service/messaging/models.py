@@ -11,13 +11,13 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
+from bcp_service.messaging.outbox_state import OutboxStatus
 
-# Outbox states. queued → sending → sent → delivered | undelivered; failed = given up (permanent
-# error, or retries exhausted); cancelled = superseded (e.g. opted out and replaced by a call).
+# Outbox states: the state machine is messaging.outbox_state.
 QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED, CANCELLED = (
-    "queued", "sending", "sent", "delivered", "undelivered", "failed", "cancelled")
-STATUSES = (QUEUED, SENDING, SENT, DELIVERED, UNDELIVERED, FAILED, CANCELLED)
-FINAL = frozenset({DELIVERED, UNDELIVERED, FAILED, CANCELLED})
+    OutboxStatus.QUEUED, OutboxStatus.SENDING, OutboxStatus.SENT, OutboxStatus.DELIVERED,
+    OutboxStatus.UNDELIVERED, OutboxStatus.FAILED, OutboxStatus.CANCELLED)
+STATUSES = tuple(OutboxStatus)
 CHANNELS = ("sms", "voice")
 
 

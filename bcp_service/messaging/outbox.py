@@ -41,8 +41,9 @@ from bcp_service.db import copy_rows
 from bcp_service.errors import Invalid
 from bcp_service.messaging import wakeup
 from bcp_service.messaging.models import (
-    CHANNELS, DELIVERED, FAILED, FINAL, OutboxMessage, QUEUED, SENDING, SENT, UNDELIVERED,
+    CHANNELS, DELIVERED, FAILED, OutboxMessage, QUEUED, SENDING, SENT, UNDELIVERED,
 )
+from bcp_service.messaging.outbox_state import FINAL, OutboxStatus
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 CHUNK = 500
@@ -221,7 +222,7 @@ def cancel_pending(session: Session, *, outage_id: int, patient_id: int | None =
     """Cancel rows not yet handed to the provider (e.g. a patient answered before round 2 went out)."""
     stmt = (update(OutboxMessage)
             .where(OutboxMessage.outage_id == outage_id, OutboxMessage.status == QUEUED)
-            .values(status="cancelled", updated_at=_now(now)))
+            .values(status=OutboxStatus.CANCELLED, updated_at=_now(now)))
     if patient_id is not None:
         stmt = stmt.where(OutboxMessage.patient_id == patient_id)
     if purpose is not None:
@@ -229,21 +230,6 @@ def cancel_pending(session: Session, *, outage_id: int, patient_id: int | None =
     return session.execute(stmt.execution_options(synchronize_session=False)).rowcount or 0
 
 
-# Provider status → our status. Twilio sends no callback for queued/accepted.
-_PROVIDER_STATUS = {
-    "sending": SENT, "sent": SENT, "delivered": DELIVERED, "read": DELIVERED,
-    "undelivered": UNDELIVERED, "failed": UNDELIVERED,
-    # Calls
-    "completed": DELIVERED, "busy": UNDELIVERED, "no-answer": UNDELIVERED, "canceled": UNDELIVERED,
-    "ringing": SENT, "in-progress": SENT, "initiated": SENT,
-}
-_RANK = {QUEUED: 0, SENDING: 1, SENT: 2, DELIVERED: 3, UNDELIVERED: 3, FAILED: 3}
-
-
-def status_from_provider(provider_status: str) -> str | None:
-    return _PROVIDER_STATUS.get((provider_status or "").lower())
-
-
 __all__ = ["enqueue", "enqueue_many", "get_by_key", "counts", "cancel_pending", "validate",
-           "status_from_provider", "OutboxMessage", "FINAL", "SENDING", "SENT", "DELIVERED",
-           "UNDELIVERED", "FAILED", "_RANK"]
+           "OutboxMessage", "OutboxStatus", "FINAL", "QUEUED", "SENDING", "SENT", "DELIVERED",
+           "UNDELIVERED", "FAILED"]

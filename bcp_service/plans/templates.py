@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -268,7 +269,12 @@ class TemplateLibrary:
 
     @classmethod
     def load(cls, directory: Path | str | None = None) -> "TemplateLibrary":
-        directory = Path(directory or DEFAULT_DIR)
+        """The library in ``directory``, parsed and checked once per process while its files are unchanged."""
+        directory = Path(directory or DEFAULT_DIR).resolve()
+        return _load_once(directory, _files_state(directory))
+
+    @classmethod
+    def _read(cls, directory: Path) -> "TemplateLibrary":
         schema = _schema(directory)
         templates, problems = [], []
         for path in sorted(directory.glob("*.yaml")):
@@ -310,3 +316,14 @@ class TemplateLibrary:
 
     def get(self, plan_type: str, version: int) -> Template | None:
         return self._by.get(plan_type, {}).get(version)
+
+
+def _files_state(directory: Path) -> tuple:
+    """Names, sizes and modification times of the directory's files: an edit makes a new cache key."""
+    files = sorted(p for p in directory.iterdir() if p.is_file()) if directory.is_dir() else []
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+
+
+@lru_cache(maxsize=8)
+def _load_once(directory: Path, files_state: tuple) -> TemplateLibrary:
+    return TemplateLibrary._read(directory)

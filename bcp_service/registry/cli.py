@@ -25,7 +25,7 @@ def import_file(file: Path, as_user: str | None) -> None:
     from bcp_service.appclock import get_clock
     from bcp_service.db import db
     from bcp_service.errors import DomainError
-    from bcp_service.registry import services, tabular
+    from bcp_service.registry import bulk_import, services, tabular
     from bcp_service.registry.schemas import PatientIn
 
     app = create_app()
@@ -44,8 +44,8 @@ def import_file(file: Path, as_user: str | None) -> None:
             if bad:
                 _print_rows(bad)
                 raise click.ClickException(f"{len(bad)}行に誤りがあります。1件も登録していません")
-            n = services.import_patients(db.session, actor, good, now=get_clock().now(),
-                                         policy=services.RunwayPolicy.from_config(app.config))
+            n = bulk_import.import_patients(db.session, actor, good, now=get_clock().now(),
+                                            policy=services.RunwayPolicy.from_config(app.config))
             db.session.commit()
         except tabular.TableError as e:
             raise click.ClickException(str(e)) from None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bcp_service.auth.roles import Actor, Role
 from bcp_service.appclock import get_clock
-from bcp_service.registry import services
+from bcp_service.registry import bulk_import
+from bcp_service.registry.services import RunwayPolicy
 from bcp_service.registry.schemas import PatientIn
 from bcp_service.registry.synthetic import synthetic_rows
 from bcp_service.registry.tabular import Row, parse_rows
@@ -20,5 +21,4 @@ def seed(session, ctx) -> int:
     if bad:  # the generator and the schema disagree: a bug, not something to hide
         raise RuntimeError(f"synthetic rows failed validation: {bad[:3]}")
     system = Actor(user_id=None, role=Role.ADMIN, scope=None)
-    return services.import_patients(session, system, good, now=get_clock().now(),
-                                    policy=services.RunwayPolicy())
+    return bulk_import.import_patients(session, system, good, now=get_clock().now(), policy=RunwayPolicy())

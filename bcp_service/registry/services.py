@@ -1,32 +1,26 @@
-"""Registry use cases. Each takes a session and does one use case in the caller's transaction
-(the caller commits). Access rules and audit are enforced here, not only in views or templates.
-
-Who may do what with a patient:
-- admin: everything;
-- hub_staff: read and write patients of their region;
-- institution_staff: read and write patients of their region whose primary clinic, nursing
-  station or care manager is their organisation;
-- field_team: read patients of their region;
-- prefecture_reviewer: never sees a patient (aggregates only, elsewhere).
+"""Registry use cases for one patient: create, change, delete, read, and the stored runway. Each takes a
+session and does one use case in the caller's transaction (the caller commits). Access rules
+(``registry.access``) and audit are enforced here, not only in views or templates. Lists and
+searches are in ``registry.queries``, the all-or-nothing import in ``registry.bulk_import``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from sqlalchemy import Select, and_, false, func, or_, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bcp_service.auth import audit
 from bcp_service.auth.roles import Actor, Role
 from bcp_service.auth.scope import require_personal_data_role
-from bcp_service.errors import Invalid, NotFound, OutOfScope
+from bcp_service.errors import Invalid, OutOfScope
 from bcp_service.orgs.models import Organization, Region
 from bcp_service.registry import runway as rw
+from bcp_service.registry.access import load_patient, may_read, may_write, require_writer
 from bcp_service.registry.models import Patient, PatientBackup, PatientContact, PatientDevice
 
-WRITE_ROLES = (Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 ORG_FIELDS = ("primary_org_id", "nursing_org_id", "care_manager_org_id", "designated_facility_id")
 LIST_FIELDS = ("devices", "backups", "contacts")
 
@@ -41,59 +35,6 @@ class RunwayPolicy:
     def from_config(cls, config) -> "RunwayPolicy":
         return cls(float(config.get("RUNWAY_RED_HOURS", 6)), float(config.get("RUNWAY_YELLOW_HOURS", 24)))
 
-
-# --- access -------------------------------------------------------------------------------------
-
-def _linked(actor: Actor, p: Patient) -> bool:
-    return actor.organization_id is not None and actor.organization_id in (
-        p.primary_org_id, p.nursing_org_id, p.care_manager_org_id)
-
-
-def may_read(actor: Actor, p: Patient) -> bool:
-    if actor.role is Role.ADMIN:
-        return True
-    if actor.role is Role.PREFECTURE_REVIEWER or p.region_code != actor.scope:
-        return False
-    if actor.role is Role.INSTITUTION_STAFF:
-        return _linked(actor, p)
-    return actor.role in (Role.HUB_STAFF, Role.FIELD_TEAM)
-
-
-def may_write(actor: Actor, p: Patient) -> bool:
-    if actor.role is Role.ADMIN:
-        return True
-    if actor.role not in WRITE_ROLES or p.region_code != actor.scope:
-        return False
-    return actor.role is Role.HUB_STAFF or _linked(actor, p)
-
-
-def _visibility(actor: Actor):
-    """SQL filter equivalent to ``may_read``."""
-    if actor.role is Role.ADMIN:
-        return None
-    if actor.role is Role.PREFECTURE_REVIEWER or not actor.scope:
-        return false()
-    cond = Patient.region_code == actor.scope
-    if actor.role is Role.INSTITUTION_STAFF:
-        org = actor.organization_id
-        if org is None:
-            return false()
-        cond = and_(cond, or_(Patient.primary_org_id == org, Patient.nursing_org_id == org,
-                              Patient.care_manager_org_id == org))
-    return cond
-
-
-def _require_writer(actor: Actor) -> None:
-    require_personal_data_role(actor)
-    if actor.role not in WRITE_ROLES:
-        raise OutOfScope(f"role {actor.role.value} may read patients but not change them")
-
-
-def _load(session: Session, patient_id: int) -> Patient:
-    p = session.get(Patient, patient_id)
-    if p is None or p.deleted_at is not None:
-        raise NotFound("patient not found", fields={"id": ["該当する患者が見つかりません"]})
-    return p
 
 
 # --- runway -------------------------------------------------------------------------------------
@@ -128,7 +69,7 @@ def recompute_all(session: Session, policy: RunwayPolicy, *, batch: int = 1000) 
         session.flush()
 
 
-# --- write --------------------------------------------------------------------------------------
+
 
 def _check_references(session: Session, actor: Actor, data: dict, *, orgs: dict[int, Organization] | None = None
                       ) -> dict[str, list[str]]:
@@ -192,7 +133,7 @@ class _Links:
     care_manager_org_id: int | None
 
 
-def _prepare(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy,
+def prepare_new(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy,
              orgs: dict[int, Organization] | None = None, regions: set[str] | None = None) -> dict:
     """Validate references and scope of a new patient and compute its runway.
     Returns the complete field dict (with ``region_code`` and ``runway_*``); raises Invalid/OutOfScope."""
@@ -229,7 +170,7 @@ def _prepare(session: Session, actor: Actor, data: dict, *, now: datetime, polic
 
 
 def _build(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy) -> Patient:
-    prepared = _prepare(session, actor, data, now=now, policy=policy)
+    prepared = prepare_new(session, actor, data, now=now, policy=policy)
     p = Patient(created_at=now, updated_at=now, consent_scope=[], deleted_at=None)
     _apply(p, prepared)
     return p
@@ -237,7 +178,7 @@ def _build(session: Session, actor: Actor, data: dict, *, now: datetime, policy:
 
 def create_patient(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy) -> Patient:
     """``data`` is ``PatientIn().load(...)``. Adds the patient and an audit event; caller commits."""
-    _require_writer(actor)
+    require_writer(actor)
     p = _build(session, actor, data, now=now, policy=policy)
     session.add(p)
     session.flush()
@@ -250,8 +191,8 @@ def update_patient(session: Session, actor: Actor, patient_id: int, data: dict, 
     """``data`` is ``PatientIn().load(..., partial=True)``; lists given replace the stored ones."""
     from bcp_service.clock import to_local
 
-    _require_writer(actor)
-    p = _load(session, patient_id)
+    require_writer(actor)
+    p = load_patient(session, patient_id)
     if not may_write(actor, p):
         raise OutOfScope("this patient is outside your scope")
     data = dict(data)
@@ -274,8 +215,8 @@ def update_patient(session: Session, actor: Actor, patient_id: int, data: dict, 
 
 
 def delete_patient(session: Session, actor: Actor, patient_id: int, *, now: datetime) -> None:
-    _require_writer(actor)
-    p = _load(session, patient_id)
+    require_writer(actor)
+    p = load_patient(session, patient_id)
     if not may_write(actor, p):
         raise OutOfScope("this patient is outside your scope")
     p.deleted_at = now
@@ -283,224 +224,10 @@ def delete_patient(session: Session, actor: Actor, patient_id: int, *, now: date
     audit.record(session, actor, "delete", "patient", p.id)
 
 
-# --- read ---------------------------------------------------------------------------------------
-
 def get_patient(session: Session, actor: Actor, patient_id: int, *, purpose: str = "read") -> Patient:
     require_personal_data_role(actor)
-    p = _load(session, patient_id)
+    p = load_patient(session, patient_id)
     if not may_read(actor, p):
         raise OutOfScope("this patient is outside your scope")
     audit.record(session, actor, purpose, "patient", p.id)
     return p
-
-
-def patients_query(session: Session, actor: Actor, *, region_code: str | None = None, tier: str | None = None,
-                   status: str | None = None, municipality_code: str | None = None, org_id: int | None = None,
-                   q: str | None = None, consent_to_share: bool | None = None,
-                   drill_opt_in: bool | None = None) -> Select:
-    """The patients this actor may see, filtered, soonest runway first."""
-    require_personal_data_role(actor)
-    stmt = select(Patient).where(Patient.deleted_at.is_(None))
-    vis = _visibility(actor)
-    if vis is not None:
-        stmt = stmt.where(vis)
-    if region_code:
-        if actor.role is not Role.ADMIN and region_code != actor.scope:
-            raise OutOfScope("this region is outside your scope")
-        stmt = stmt.where(Patient.region_code == region_code)
-    if tier:
-        stmt = stmt.where(Patient.runway_tier == tier)
-    if status:
-        stmt = stmt.where(Patient.status == status)
-    if municipality_code:
-        stmt = stmt.where(Patient.municipality_code == municipality_code)
-    if org_id is not None:
-        stmt = stmt.where(or_(Patient.primary_org_id == org_id, Patient.nursing_org_id == org_id,
-                              Patient.care_manager_org_id == org_id))
-    if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(or_(Patient.name.like(like), Patient.name_kana.like(like), Patient.address.like(like)))
-    if consent_to_share is not None:
-        stmt = stmt.where(Patient.consent_to_share.is_(consent_to_share))
-    if drill_opt_in is not None:
-        stmt = stmt.where(Patient.drill_opt_in.is_(drill_opt_in))
-    return stmt.order_by(Patient.runway_hours, Patient.id)
-
-
-def list_patients(session: Session, actor: Actor, filters: dict, *, limit: int, offset: int) -> tuple[list[Patient], int]:
-    from sqlalchemy import func
-
-    stmt = patients_query(session, actor, **filters)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    # Page the ids first (an index-only scan on the partial runway indexes, however deep the
-    # offset), then load just those rows.
-    ids = list(session.scalars(stmt.with_only_columns(Patient.id).limit(limit).offset(offset)))
-    by_id = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(ids)))} if ids else {}
-    rows = [by_id[i] for i in ids if i in by_id]
-    audit.record(session, actor, "list", "patient", None,
-                 {"filters": sorted(k for k, v in filters.items() if v is not None), "ids": [p.id for p in rows]})
-    return rows, total
-
-
-def contactable_patients(*, region_codes: Iterable[str] | None = None,
-                         municipality_codes: Iterable[str] | None = None, drill: bool = False) -> Select:
-    """Patients who may be contacted (active, not deleted; for drills only those who opted in).
-    For the outage desk and drills; they add their own area filter and audit their own reads."""
-    stmt = select(Patient).where(Patient.deleted_at.is_(None), Patient.status == "active")
-    if region_codes is not None:
-        stmt = stmt.where(Patient.region_code.in_(list(region_codes)))
-    if municipality_codes is not None:
-        stmt = stmt.where(Patient.municipality_code.in_(list(municipality_codes)))
-    if drill:
-        stmt = stmt.where(Patient.drill_opt_in.is_(True))
-    return stmt
-
-
-@dataclass(frozen=True)
-class MapPatients:
-    patients: list[Patient]        # the most urgent first, at most ``limit``
-    located_total: int             # active patients with coordinates (more than shown when capped)
-    without_coordinates: int       # active patients the map cannot place
-
-
-def map_patients(session: Session, actor: Actor, *, limit: int) -> MapPatients:
-    """Active patients for the map. A browser draws a few thousand markers at most; past that, the
-    most urgent (shortest runway, unknown first) are the ones to see, and the page says so."""
-    active = patients_query(session, actor, status="active")
-    located = active.where(Patient.lat.is_not(None), Patient.lon.is_not(None))
-    patients = list(session.scalars(located.order_by(None).order_by(Patient.runway_hours.asc().nulls_first(),
-                                                                    Patient.id).limit(limit)))
-    located_total = session.scalar(select(func.count()).select_from(located.order_by(None).subquery()))
-    active_total = session.scalar(select(func.count()).select_from(active.order_by(None).subquery()))
-    return MapPatients(patients, located_total, active_total - located_total)
-
-
-def facilities_query(session: Session, actor: Actor, *, region_code: str | None = None) -> Select:
-    """Organisations that can receive a ventilated patient or supply power, in the actor's regions."""
-    from bcp_service.auth.scope import visible_region_codes
-
-    stmt = select(Organization).where(or_(Organization.accepts_ventilator.is_(True),
-                                          Organization.has_generator.is_(True),
-                                          Organization.power_supply_point.is_(True)))
-    regions = visible_region_codes(session, actor)
-    if regions is not None:
-        stmt = stmt.where(Organization.region_code.in_(regions))
-    if region_code:
-        stmt = stmt.where(Organization.region_code == region_code)
-    return stmt.order_by(Organization.name)
-
-
-# --- bulk ---------------------------------------------------------------------------------------
-
-def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, dict]], *, now: datetime,
-                    policy: RunwayPolicy) -> int:
-    """All rows or none. ``rows`` are (line number, ``PatientIn`` payload) pairs, already
-    schema-validated; references and scope are checked here. Raises Invalid with
-    ``extra={"rows": [...]}`` listing every bad row."""
-    _require_writer(actor)
-    org_ids = {d.get(f) for _, d in rows for f in ORG_FIELDS if d.get(f) is not None}
-    orgs = {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(org_ids)))} if org_ids else {}
-    regions = set(session.scalars(select(Region.code)))
-    existing = _existing_keys(session, {d.get("phone_e164") for _, d in rows if d.get("phone_e164")})
-    seen: dict[tuple, int] = {}
-    prepared: list[dict] = []
-    errors: list[dict] = []
-    for line, data in rows:
-        fields: dict[str, list[str]] = {}
-        try:
-            prepared.append(_prepare(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions))
-        except Invalid as e:
-            fields.update(e.fields)
-        except OutOfScope:
-            fields["region_code"] = ["権限の範囲外の患者です"]
-        # Offices re-import the same Excel list: the same person twice is refused, not doubled.
-        key = _person_key(data)
-        if key in existing:
-            fields.setdefault("name", []).append(f"同じ氏名・電話番号・生年月日の患者が登録済みです（台帳番号 {existing[key]}）")
-        elif key in seen:
-            fields.setdefault("name", []).append(f"{seen[key]}行目と同じ患者です")
-        else:
-            seen[key] = line
-        if fields:
-            errors.append({"row": line, "fields": fields})
-    if errors:
-        raise Invalid(f"{len(errors)}行に誤りがあります。1件も登録していません", extra={"rows": errors})
-    if prepared:
-        _bulk_insert(session, actor, prepared, now=now)
-    return len(prepared)
-
-
-def _person_key(data: dict) -> tuple:
-    return (" ".join((data.get("name") or "").split()), data.get("phone_e164"), data.get("birth_date"))
-
-
-def _existing_keys(session: Session, phones: set[str]) -> dict[tuple, int]:
-    """(name, phone, birth date) → id of registered (not deleted) patients with these phones."""
-    found: dict[tuple, int] = {}
-    phones_ = sorted(phones)
-    for i in range(0, len(phones_), 5000):  # stay under SQLite's bound-parameter limit
-        stmt = select(Patient.id, Patient.name, Patient.phone_e164, Patient.birth_date).where(
-            Patient.deleted_at.is_(None), Patient.phone_e164.in_(phones_[i:i + 5000]))
-        for pid, name, phone, birth in session.execute(stmt):
-            found[_person_key({"name": name, "phone_e164": phone, "birth_date": birth})] = pid
-    return found
-
-
-def _bulk_insert(session: Session, actor: Actor, prepared: list[dict], *, now: datetime) -> None:
-    """Core inserts for thousands of rows in the caller's transaction: patients with RETURNING ids
-    (in parameter order), then devices, backups, contacts and one audit event per patient through
-    the driver's executemany. ORM unit-of-work flushes were ~3× slower on PostgreSQL."""
-    from sqlalchemy import insert
-
-    from bcp_service.auth.models import AuditEvent
-
-    pt = Patient.__table__
-    columns = [c.name for c in pt.columns if c.name != "id"]
-    defaults = {"consent_to_share": False, "consent_scope": [], "drill_opt_in": False,
-                "power_company_registered": False, "evacuation_plan_status": "none", "status": "active",
-                "created_at": now, "updated_at": now, "deleted_at": None}
-    patient_rows = [{c: d[c] if d.get(c) is not None else defaults.get(c) for c in columns} for d in prepared]
-    if session.get_bind().dialect.name == "postgresql":
-        # Reserve the ids from the sequence, then let psycopg pipeline a plain executemany:
-        # multi-row INSERT … RETURNING statements cost more client CPU than the whole rest.
-        ids = list(session.scalars(text("SELECT nextval(pg_get_serial_sequence('patients', 'id')) "
-                                        "FROM generate_series(1, :n)"), {"n": len(patient_rows)}))
-        for row, pid in zip(patient_rows, ids):
-            row["id"] = pid
-        session.execute(insert(pt), patient_rows)
-    else:
-        ids = session.execute(insert(pt).returning(pt.c.id, sort_by_parameter_order=True),
-                              patient_rows).scalars().all()
-    devices, backups, contacts = [], [], []
-    for pid, d in zip(ids, prepared):
-        for i, x in enumerate(d.get("devices", [])):
-            devices.append({"patient_id": pid, "position": i, "kind": x["kind"], "mode": x.get("mode"),
-                            "model": x.get("model"), "watts": x.get("watts"),
-                            "hours_per_day": x.get("hours_per_day", 24.0),
-                            "internal_battery_hours": x.get("internal_battery_hours", 0.0),
-                            "life_sustaining": x.get("life_sustaining"), "settings": x.get("settings")})
-        for i, x in enumerate(d.get("backups", [])):
-            backups.append({"patient_id": pid, "position": i, "kind": x["kind"], "hours": x.get("hours"),
-                            "count": x.get("count", 1), "watt_hours": x.get("watt_hours"), "note": x.get("note")})
-        for i, x in enumerate(d.get("contacts", [])):
-            contacts.append({"patient_id": pid, "position": i, "name": x["name"], "relation": x.get("relation"),
-                             "phone_e164": x.get("phone_e164"), "phone_kind": x.get("phone_kind")})
-    for model, rows_ in ((PatientDevice, devices), (PatientBackup, backups), (PatientContact, contacts)):
-        if rows_:
-            session.execute(insert(model.__table__), rows_)
-    # Same fields as auth.audit.record, one event per patient created.
-    from flask import has_request_context, request
-
-    addr = request.remote_addr if has_request_context() else None
-    session.execute(insert(AuditEvent.__table__), [
-        {"at": now, "user_id": actor.user_id, "role": actor.role.value, "action": "create", "entity": "patient",
-         "entity_id": str(pid), "remote_addr": addr, "detail": {"via": "import"}} for pid in ids])
-
-
-def export_patients(session: Session, actor: Actor, filters: dict) -> list[Patient]:
-    """Patients this actor may see whose consent allows sharing. Field teams may not export."""
-    _require_writer(actor)
-    filters = dict(filters, consent_to_share=True)
-    rows = list(session.scalars(patients_query(session, actor, **filters)))
-    audit.record(session, actor, "export", "patient", None, {"ids": [p.id for p in rows]})
-    return rows

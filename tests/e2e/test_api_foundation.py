@@ -12,6 +12,7 @@ HOSPITAL = {"name": "試験総合病院", "kind": "hospital", "region_code": "13
                              "power_supply_point": False, "on_call_24h": True}}
 
 
+@pytest.mark.sqlite_smoke
 def test_healthz_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
@@ -56,6 +57,7 @@ def test_every_api_endpoint_needs_a_token(client, app):
         assert bad.status_code == 401, (method, path)
 
 
+@pytest.mark.sqlite_smoke
 def test_create_and_list_regions(client, make_user, auth_headers, session):
     admin = auth_headers(make_user("admin"))
     body = {"code": "1301", "name": "区中央部", "prefecture_code": "13", "kind": "secondary_medical_area",
@@ -69,6 +71,8 @@ def test_create_and_list_regions(client, make_user, auth_headers, session):
     listing = client.get("/api/v1/regions?prefecture_code=13", headers=admin).get_json()
     assert listing["total"] == 1 and listing["items"][0]["code"] == "1301"
     assert client.post("/api/v1/regions", json=body, headers=admin).status_code == 409
+    page = client.get("/api/v1/regions?limit=1&offset=1", headers=admin).get_json()
+    assert page["total"] == 2 and [r["code"] for r in page["items"]] == ["2701"]
 
 
 def test_bad_region_is_400_with_fields_and_stores_nothing(client, make_user, auth_headers, session):

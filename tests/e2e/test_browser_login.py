@@ -3,6 +3,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.sqlite_smoke
 def test_hub_staff_signs_in_through_japanese_login_and_sees_landing(page, live_server, make_region, make_user,
                                                                     browser_login, tmp_path):
     make_region()

@@ -152,7 +152,7 @@ def test_bounded_concurrency_overlaps_provider_latency(session, twilio_fake, dis
 
 
 def test_expired_lease_is_recovered_and_sent_once(session, clock, twilio_fake, dispatcher):
-    from bcp_service.messaging.dispatcher import claim_due
+    from bcp_service.messaging.claims import claim_due
 
     outbox.enqueue(session, key="stuck", to=PHONE, body="x", purpose="checkin")
     session.commit()
@@ -230,7 +230,7 @@ def test_dispatcher_that_died_after_the_provider_accepted_is_not_resent(session,
                                                                         dispatcher):
     """The crash window: the provider accepted the SMS, the dispatcher died before recording it and no
     status callback came. The next dispatcher asks the provider and records what it finds."""
-    from bcp_service.messaging.dispatcher import claim_due
+    from bcp_service.messaging.claims import claim_due
 
     twilio_fake.now = clock.now
     outbox.enqueue(session, key="accepted-then-died", to=PHONE, body="安否確認 https://bcp.test/r/abc",
@@ -280,7 +280,7 @@ def test_timed_out_request_that_the_provider_took_is_not_sent_twice(app, session
 
 
 def test_when_the_provider_cannot_be_asked_nothing_is_sent_blind(session, clock, twilio_fake, dispatcher):
-    from bcp_service.messaging.dispatcher import claim_due
+    from bcp_service.messaging.claims import claim_due
 
     outbox.enqueue(session, key="unsure", to=PHONE, body="x", purpose="checkin")
     session.commit()

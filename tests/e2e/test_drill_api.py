@@ -44,6 +44,7 @@ def test_scenarios_list_the_library(client, world):
     assert b["duration_hours"] == 72 and b["injects"] == 5
 
 
+@pytest.mark.sqlite_smoke
 def test_create_drill_returns_the_contract_fields_in_tokyo_time(client, world, clock):
     when = datetime(2026, 12, 8, 14, 0, tzinfo=JST)
     d = create(client, world, clock, when=when)

@@ -5,26 +5,17 @@ by one-tap → metrics → finish (the 訓練 all-clear) → after-action report
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
-from bcp_service.db import db
-from bcp_service.messaging.dispatcher import dispatcher_for
 from bcp_service.registry.models import Patient, PatientDevice
+from tests.e2e.conftest import dispatch
 from tests.e2e.drill_helpers import drill_body, later
-
-BASE = "http://bcp.test"
 
 
 @pytest.fixture
 def app_config(twilio_app_config):
-    return {**twilio_app_config, "PUBLIC_BASE_URL": BASE, "HUB_NAME": "試験拠点"}
-
-
-def dispatch(app):
-    db.session.remove()   # the dispatcher uses its own sessions
-    return dispatcher_for(app).drain(max_passes=20)
+    return twilio_app_config
 
 
 def test_functional_drill_over_the_provider_fake(app, client, session, clock, twilio_fake, make_region, make_org,

@@ -46,6 +46,7 @@ def _checkin(session, oid, pid):
                                                               OutagePatient.patient_id == pid)).one()
 
 
+@pytest.mark.sqlite_smoke
 def test_checkin_arrives_in_the_simulator_and_answers_flow_back(app, client, session, clock, world, login):
     oid = _declare(client, clock, world)
     stats = dispatcher_for(app).drain()

@@ -44,6 +44,7 @@ def body(clock, **kw):
             "expected_restoration_at": (clock.now() + timedelta(hours=6)).isoformat(), "cause": "試験停電", **kw}
 
 
+@pytest.mark.sqlite_smoke
 def test_declare_returns_201_with_id_status_affected(client, clock, desk, session):
     r = client.post("/api/v1/outages", json=body(clock), headers=desk.hub)
     assert r.status_code == 201
@@ -110,6 +111,7 @@ def test_scope_other_region_and_roles(client, clock, desk):
     assert client.get("/api/v1/outages", headers=desk.osaka).get_json()["total"] == 0
 
 
+@pytest.mark.sqlite_smoke
 def test_transport_patch_flow_and_wrong_state(client, clock, desk):
     oid = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
     r = client.post(f"/api/v1/outages/{oid}/patients/{desk.ids[2]}/answer", json={"answer": "３"}, headers=desk.hub)

@@ -7,31 +7,16 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
-from bcp_service.db import db
-from bcp_service.messaging.dispatcher import dispatcher_for
 from bcp_service.outages import jobs
 from bcp_service.outages.models import FieldTask, OutageEvent
 from bcp_service.registry.models import Patient, PatientDevice
-from tests.e2e.twilio_fake import AUTH_TOKEN
-
-BASE = "http://bcp.test"
+from tests.e2e.conftest import BASE, dispatch, post_signed
 
 
 @pytest.fixture
 def app_config(twilio_app_config):
-    return {**twilio_app_config, "PUBLIC_BASE_URL": BASE, "HUB_NAME": "試験拠点"}
-
-
-def post_signed(client, path, form):
-    sig = RequestValidator(AUTH_TOKEN).compute_signature(BASE + path, form)
-    return client.post(path, data=form, headers={"X-Twilio-Signature": sig})
-
-
-def dispatch(app):
-    db.session.remove()
-    return dispatcher_for(app).drain(max_passes=20)
+    return twilio_app_config
 
 
 @pytest.fixture

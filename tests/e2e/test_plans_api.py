@@ -105,6 +105,7 @@ def test_section_save_and_bad_input(client, env):
     assert after["answers"]["policy"]["leader"] == "院長 試験 太郎"   # nothing changed by the bad saves
 
 
+@pytest.mark.sqlite_smoke
 def test_state_machine_over_http(client, env):
     plan = create_kikan(client, env)
     pid = plan["id"]

@@ -44,6 +44,7 @@ def world(make_region, make_org, make_user, auth_headers):
     return {"clinic": clinic, "nursing": nursing, "other_clinic": other_clinic, "far": far, "h": headers}
 
 
+@pytest.mark.sqlite_smoke
 def test_create_patient_returns_contract_fields(client, world):
     r = client.post("/api/v1/patients", json=body(primary_org_id=world["clinic"].id), headers=world["h"]["hub"])
     assert r.status_code == 201, r.get_json()
@@ -120,6 +121,7 @@ def test_a_get_response_can_be_sent_back_as_patch(client, world):
         [{k: d[k] for k in ("kind", "mode", "watts")} for d in got["devices"]]
 
 
+@pytest.mark.sqlite_smoke
 def test_list_filters_by_tier_and_sorts_by_runway(client, world):
     h = world["h"]["hub"]
     client.post("/api/v1/patients", json=body(name="試験 緑", backups=[{"kind": "generator", "hours": 100}]), headers=h)

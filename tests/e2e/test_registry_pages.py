@@ -123,10 +123,7 @@ def test_prefecture_reviewer_gets_403_on_pages(client, make_region, make_user, l
     assert client.get("/patients").status_code == 403
 
 
-def test_map_says_when_it_shows_only_the_most_urgent_and_who_has_no_coordinates(client, hub, auth_headers,
-                                                                                 monkeypatch):
-    from bcp_service.registry import views
-
+def test_map_says_when_it_shows_only_the_most_urgent_and_who_has_no_coordinates(app, client, hub, auth_headers):
     h = auth_headers(hub["user"])
     for name, battery, where in [("試験 長時間", 20, (35.69, 139.75)), ("試験 短時間", 2, (35.68, 139.76)),
                                  ("試験 中時間", 8, (35.67, 139.77)), ("試験 座標なし", 1, (None, None))]:
@@ -134,11 +131,11 @@ def test_map_says_when_it_shows_only_the_most_urgent_and_who_has_no_coordinates(
             "name": name, "phone": "090-0000-0106", "lat": where[0], "lon": where[1],
             "devices": [{"kind": "ventilator", "internal_battery_hours": battery}]})
         assert r.status_code == 201, r.get_json()
-    monkeypatch.setattr(views, "MAP_LIMIT", 2)
+    app.config["REGISTRY_MAP_LIMIT"] = 2
     mp = client.get("/patients/map").get_data(as_text=True)
     assert "座標のある患者 3名のうち、自立電源時間の短い 2名だけを表示" in mp
     assert "試験 短時間" in mp and "試験 中時間" in mp and "試験 長時間" not in mp
     assert "座標のない患者 1名は地図に出ません" in mp
-    monkeypatch.setattr(views, "MAP_LIMIT", 5000)
+    app.config["REGISTRY_MAP_LIMIT"] = 5000
     mp = client.get("/patients/map").get_data(as_text=True)
     assert "だけを表示" not in mp and "試験 長時間" in mp

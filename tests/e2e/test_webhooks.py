@@ -2,14 +2,15 @@
 RequestValidator. Replays are no-ops; a bad signature is 403 and records nothing."""
 from dataclasses import fields, replace
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select
-from twilio.request_validator import RequestValidator
 
 from bcp_service.messaging import answers, outbox
 from bcp_service.messaging.models import OptOut, OutboxMessage, ProviderEvent
 from bcp_service.messaging.tokens import TapClaims, make_token
+from tests.e2e.conftest import post_signed as signed_post
 
 AUTH = "webhook-test-token"
 BASE = "https://bcp.example.jp"
@@ -37,9 +38,7 @@ def recorded(app):
     return calls
 
 
-def post_signed(client, path, form, *, base=BASE, token=AUTH):
-    sig = RequestValidator(token).compute_signature(base + path, form)
-    return client.post(path, data=form, headers={"X-Twilio-Signature": sig})
+post_signed = partial(signed_post, base=BASE, token=AUTH)
 
 
 def _events(session):
@@ -54,6 +53,7 @@ def _checkin_row(session, *, key="outage:7:patient:42:round:1:sms", status="sent
     return row
 
 
+@pytest.mark.sqlite_smoke
 def test_status_callback_marks_delivered_and_replays_are_no_ops(client, session):
     row = _checkin_row(session)
     form = {"MessageSid": row.provider_id, "MessageStatus": "delivered", "AccountSid": "AC1"}

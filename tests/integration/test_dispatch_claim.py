@@ -5,7 +5,7 @@ import pytest
 
 from bcp_service.db import db
 from bcp_service.messaging import outbox
-from bcp_service.messaging.dispatcher import claim_due, recover_expired
+from bcp_service.messaging.claims import claim_due, recover_expired
 
 
 def _fill(session, n=10):

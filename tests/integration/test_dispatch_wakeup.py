@@ -41,11 +41,13 @@ def _wait_for(predicate, timeout=WAIT):
 
 @pytest.fixture
 def lingering_dispatcher(app):
-    """``jobs.dispatch`` running in a thread as the clock runs it, lingering 60 s on its wake event."""
-    wake = threading.Event()
+    """``jobs.dispatch`` running in a thread as the clock runs it, lingering 60 s on its wake event
+    (the real in-process event that committing sessions set)."""
+    wake = wakeup.committed
+    wake.clear()
     monotonic = FakeMonotonic()
-    thread = threading.Thread(target=jobs.dispatch, args=(app,),
-                              kwargs=dict(wake=wake, linger=60, monotonic=monotonic), daemon=True)
+    thread = threading.Thread(target=jobs.dispatch, args=(app,), kwargs=dict(linger=60, monotonic=monotonic),
+                              daemon=True)
     thread.start()
     yield wake
     monotonic.value = 1_000                 # past the deadline: the job returns after one more drain
@@ -76,10 +78,7 @@ def test_a_session_closed_without_commit_forgets_its_pending_wake_up(app):
     assert not other.info.get(wakeup._PENDING)
 
 
-def test_lingering_dispatcher_sends_as_soon_as_the_enqueue_commits(app, session, monkeypatch,
-                                                                    lingering_dispatcher):
-    wake = lingering_dispatcher
-    monkeypatch.setattr(wakeup, "committed", wake)   # the job's event is the one commits set
+def test_lingering_dispatcher_sends_as_soon_as_the_enqueue_commits(app, session, lingering_dispatcher):
     phone = "+819000000002"
     outbox.enqueue(session, key="w:soon", to=phone, body="安否確認", purpose="checkin")
     time.sleep(0.3)
@@ -117,8 +116,17 @@ def test_notify_reaches_another_connection_only_on_commit(app, session):
 
 
 def test_listen_ignores_sqlite(tmp_path):
-    stop = threading.Event()
-    wakeup.listen(f"sqlite:///{tmp_path / 'x.sqlite'}", stop)     # returns at once: nothing to listen to
+    """Nothing to LISTEN to on SQLite: ``listen`` returns at once, wakes nobody and never tries to connect
+    (a connection attempt would fail and retry until ``stop``)."""
+    stop, wake = threading.Event(), threading.Event()
+    listener = threading.Thread(target=wakeup.listen, args=(f"sqlite:///{tmp_path / 'x.sqlite'}", stop),
+                                kwargs=dict(wake=wake), daemon=True)
+    listener.start()
+    listener.join(timeout=5)
+    alive = listener.is_alive()
+    stop.set()
+    assert not alive
+    assert not wake.is_set()
 
 
 def test_skipped_dispatcher_runs_are_not_logged_as_warnings_but_other_jobs_are(app, caplog):

@@ -6,10 +6,8 @@ from bcp_service.drills.models import CorrectiveAction, Drill
 
 def test_demo_seed_creates_drills_evaluations_and_an_overdue_action(app, session):
     from bcp_service import demo
-    from bcp_service.drills import demo as drills_demo
 
-    # Only the foundation's world and this package's seed: other packages' seeds are tested by them.
-    demo.seed(patients=10, seeds=(drills_demo.seed,))
+    demo.seed(patients=10)      # the whole demo, as `bcp-service demo` seeds it
     drills = session.scalars(select(Drill).order_by(Drill.scheduled_at)).all()
     assert [d.status for d in drills] == ["completed", "scheduled", "scheduled"]
     past = drills[0]

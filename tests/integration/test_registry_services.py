@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from bcp_service.auth.models import AuditEvent
 from bcp_service.auth.roles import Actor, Role
 from bcp_service.errors import Invalid, OutOfScope
-from bcp_service.registry import services
+from bcp_service.registry import bulk_import, queries, services
 from bcp_service.registry.models import Patient
 from bcp_service.registry.schemas import PatientIn
 
@@ -62,11 +62,11 @@ def test_contactable_excludes_inactive_deleted_and_non_opted_in_for_drills(app, 
     plain = _new(session, clock, phone="090-0000-0004", municipality_code="131024")
     services.delete_patient(session, ADMIN, gone.id, now=clock.now())
     session.commit()
-    ids = set(session.scalars(services.contactable_patients(region_codes=["1301"]).with_only_columns(Patient.id)))
+    ids = set(session.scalars(queries.contactable_patients(region_codes=["1301"]).with_only_columns(Patient.id)))
     assert ids == {active.id, plain.id}
-    drill = set(session.scalars(services.contactable_patients(drill=True).with_only_columns(Patient.id)))
+    drill = set(session.scalars(queries.contactable_patients(drill=True).with_only_columns(Patient.id)))
     assert drill == {active.id}
-    muni = set(session.scalars(services.contactable_patients(municipality_codes=["131024"])
+    muni = set(session.scalars(queries.contactable_patients(municipality_codes=["131024"])
                                .with_only_columns(Patient.id)))
     assert muni == {plain.id}
 
@@ -86,7 +86,7 @@ def test_import_collects_every_bad_row_and_stores_none(app, session, clock, make
             (3, PatientIn().load({"name": "b", "phone": "090-0000-0002", "region_code": "9999"})),
             (4, PatientIn().load({"name": "c", "phone": "090-0000-0003", "primary_org_id": 42}))]
     with pytest.raises(Invalid) as e:
-        services.import_patients(session, ADMIN, rows, now=clock.now(), policy=services.RunwayPolicy())
+        bulk_import.import_patients(session, ADMIN, rows, now=clock.now(), policy=services.RunwayPolicy())
     session.rollback()
     assert [r["row"] for r in e.value.extra["rows"]] == [3, 4]
     assert session.scalar(select(func.count()).select_from(Patient)) == 0
