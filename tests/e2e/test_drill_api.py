@@ -354,3 +354,18 @@ def test_an_objective_the_drill_does_not_have_is_400_and_lists_the_valid_ones(cl
 def test_drills_default_to_the_scenario_objectives(client, world, clock):
     d = create(client, world, clock, objectives=[])
     assert d["objectives"][0] == "停電発生から3時間以内に人工呼吸器利用者全員の安否と電源状況を確認できる"
+
+
+def test_open_actions_of_a_plan_follow_the_plan_read_rule(client, world, clock, session):
+    """One plan-access rule: whoever may not read the plan (GET /api/v1/plans/<id> → 404) does not see
+    its open corrective actions either — another clinic's staff, or a field team of the same 圏域."""
+    plan = make_plan(session, clock, organization_id=world["clinic"].id)
+    stranger_org = world["nursing"]
+    stranger = world["auth_headers"](world["make_user"]("institution_staff", organization=stranger_org))
+    own = world["auth_headers"](world["make_user"]("institution_staff", organization=world["clinic"]))
+    field = world["auth_headers"](world["make_user"]("field_team", organization=stranger_org))
+    assert client.get(f"/api/v1/plans/{plan.id}", headers=stranger).status_code == 404
+    assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=stranger).status_code == 404
+    assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=field).status_code in (403, 404)
+    assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=own).status_code == 200
+    assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=world["h"]).status_code == 200
