@@ -91,6 +91,7 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
 def _register_blueprints(app: Flask) -> None:
     """Register ``bp`` from bcp_service.api, .web and every ``bcp_service.<pkg>.views``."""
     from bcp_service import api, web
+    from bcp_service.auth import Role
     from bcp_service.plugins import subpackage_modules
 
     app.register_blueprint(api.bp)
@@ -99,3 +100,15 @@ def _register_blueprints(app: Flask) -> None:
         blueprint = getattr(views, "bp", None)
         if blueprint is not None:
             app.register_blueprint(blueprint)
+    # Until wiring.py lists them: drills and plans have api/pages blueprints; nav entries by name.
+    from bcp_service.drills.views import api as drills_api, pages as drills_pages
+    from bcp_service.plans.views import api as plans_api, pages as plans_pages
+
+    for blueprint in (plans_api.bp, plans_pages.bp, drills_api.bp, drills_pages.bp):
+        app.register_blueprint(blueprint)
+    web.register_nav("plans.plans_page", "BCP計画", plans_pages.LIST_ROLES, order=20,
+                     description="機関型・連携型・地域BCPの作成、確認、承認、書き出し")
+    web.register_nav("drills.calendar_page", "訓練", drills_pages.STAFF, order=40,
+                     description="訓練の予定・実施・評価・報告書")
+    web.register_nav("prefecture.prefecture_home", "都道府県集計", (Role.ADMIN, Role.PREFECTURE_REVIEWER), order=60,
+                     description="圏域ごとの計画・登録患者数・訓練・是正措置の集計（個人情報なし）")

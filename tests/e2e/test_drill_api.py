@@ -9,7 +9,7 @@ import docx
 import icalendar
 import pytest
 
-from bcp_service.drills.services import open_actions_for_plan
+from bcp_service.drills.evaluations import open_actions_for_plan
 from tests.e2e.drill_helpers import drill_body, later, make_plan
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -146,7 +146,7 @@ def test_logging_before_the_start_is_a_conflict(client, world, clock):
 def test_functional_start_without_the_outage_desk_is_422_and_changes_nothing(client, world, clock, session):
     """Where the outage package is not installed the port is None: the service refuses clearly."""
     from bcp_service.auth.roles import Actor, Role
-    from bcp_service.drills import services
+    from bcp_service.drills import running
     from bcp_service.drills.models import Drill
     from bcp_service.drills.scenarios import load_library
     from bcp_service.errors import Unprocessable
@@ -154,7 +154,7 @@ def test_functional_start_without_the_outage_desk_is_422_and_changes_nothing(cli
     d = create(client, world, clock, mode="functional")
     actor = Actor(world["hub"].id, Role.HUB_STAFF, "1301")
     with pytest.raises(Unprocessable, match="outage desk not available") as exc:
-        services.start_drill(session, actor, d["id"], now=clock.now(), library=load_library(), desk=None)
+        running.start_drill(session, actor, d["id"], now=clock.now(), library=load_library(), desk=None)
     assert exc.value.status == 422
     session.rollback()
     assert session.get(Drill, d["id"]).status == "scheduled"
