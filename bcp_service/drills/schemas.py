@@ -113,7 +113,7 @@ class DrillSchema(Schema):
     started_at = LocalDateTime(allow_none=True)
     ended_at = LocalDateTime(allow_none=True)
     current_inject = fields.Integer()
-    outage_id = fields.Function(lambda d: getattr(d, "outage_id", None))
+    outage_id = fields.Integer()
 
 
 class LogCreateSchema(Schema):

@@ -369,3 +369,15 @@ def test_open_actions_of_a_plan_follow_the_plan_read_rule(client, world, clock, 
     assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=field).status_code in (403, 404)
     assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=own).status_code == 200
     assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=world["h"]).status_code == 200
+
+
+def test_drill_lists_page_with_limit_and_offset_and_report_the_true_total(client, world, clock):
+    scenarios = client.get("/api/v1/drill-scenarios?limit=2&offset=1", headers=world["h"]).get_json()
+    assert scenarios["total"] >= 4 and len(scenarios["items"]) == 2
+    d = create(client, world, clock)
+    client.post(f"/api/v1/drills/{d['id']}/start", headers=world["h"])
+    client.post(f"/api/v1/drills/{d['id']}/next-inject", headers=world["h"])
+    log = client.get(f"/api/v1/drills/{d['id']}/log?limit=1&offset=1", headers=world["h"]).get_json()
+    everything = client.get(f"/api/v1/drills/{d['id']}/log", headers=world["h"]).get_json()
+    assert log["total"] == everything["total"] == len(everything["items"]) >= 3
+    assert log["items"] == everything["items"][1:2]
