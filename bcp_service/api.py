@@ -77,16 +77,22 @@ def page_args() -> tuple[int, int]:
     return args["limit"], args["offset"]
 
 
-def paginate(session, stmt, schema: Schema, *, limit: int | None = None, offset: int | None = None) -> dict:
-    """``{"items", "total"}`` for a select statement: one page (``?limit=&offset=`` unless given) and the
-    true total of rows the statement selects, counted in the database."""
+def paginate(session, stmt, schema: Schema | None = None, *, limit: int | None = None, offset: int | None = None,
+             dump: Callable[[Any], Any] | None = None) -> dict:
+    """``{"items", "total"}`` for a select statement, or for a list already in memory (then ``session`` is
+    not used): one page (``?limit=&offset=`` unless given) and the true total. Items go through ``schema``
+    or ``dump`` (one row → one item), else as they are."""
     from sqlalchemy import func, select
 
     if limit is None or offset is None:
         limit, offset = page_args()
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.scalars(stmt.limit(limit).offset(offset)).all()
-    return {"items": schema.dump(rows, many=True), "total": total}
+    if isinstance(stmt, (list, tuple)):
+        total, rows = len(stmt), list(stmt[offset:offset + limit])
+    else:
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        rows = session.scalars(stmt.limit(limit).offset(offset)).all()
+    items = schema.dump(rows, many=True) if schema is not None else [dump(r) for r in rows] if dump else rows
+    return {"items": items, "total": total}
 
 
 def paginate_items(items: Sequence[T], dump: Callable[[T], Any] | None = None, *, limit: int | None = None,

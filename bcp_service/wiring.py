@@ -19,7 +19,8 @@ from bcp_service.auth import views as auth_views
 from bcp_service.drills import demo as drills_demo
 from bcp_service.drills import jobs as drills_jobs
 from bcp_service.drills import models as drills_models
-from bcp_service.drills import views as drills_views
+from bcp_service.drills.views import api as drills_api_views
+from bcp_service.drills.views import pages as drills_pages
 from bcp_service.messaging import demo as messaging_demo
 from bcp_service.messaging import jobs as messaging_jobs
 from bcp_service.messaging import models as messaging_models
@@ -37,13 +38,14 @@ from bcp_service.plans import cli as plans_cli
 from bcp_service.plans import demo as plans_demo
 from bcp_service.plans import jobs as plans_jobs
 from bcp_service.plans import models as plans_models
-from bcp_service.plans import views as plans_views
+from bcp_service.plans.views import api as plans_api_views
+from bcp_service.plans.views import pages as plans_pages
 from bcp_service.registry import cli as registry_cli
 from bcp_service.registry import demo as registry_demo
 from bcp_service.registry import models as registry_models
 from bcp_service.registry.views import api as registry_api_views
 from bcp_service.registry.views import pages as registry_pages
-from bcp_service.reports import views as reports_views
+from bcp_service.prefecture import views as prefecture_views
 from bcp_service.scheduler import Background, Job, Schedule, Tick
 from bcp_service.web import nav_item
 
@@ -56,14 +58,16 @@ BLUEPRINTS = (
     api.bp,                 # /api/v1 docs, error handlers' home
     web.bp,                 # landing page and navigation
     auth_views.bp,
-    drills_views.bp,
+    drills_api_views.bp,
+    drills_pages.bp,
     messaging_views.bp,     # Twilio webhooks, one-tap page /r/<token>, roll-call, phone simulator
     orgs_views.bp,
     outages_views.bp,
-    plans_views.bp,
+    plans_api_views.bp,
+    plans_pages.bp,
     registry_api_views.bp,
     registry_pages.bp,
-    reports_views.bp,
+    prefecture_views.bp,
 )
 
 # --- navigation: (endpoint, label, roles, order, description); shown when the endpoint exists -------
@@ -76,7 +80,7 @@ NAV = (
     nav_item("registry.patient_list", "患者台帳", STAFF_ROLES, order=20, description="人工呼吸器等の在宅患者と予備電源"),
     nav_item("registry.patient_map", "地図", STAFF_ROLES, order=25, description="患者と受入施設の地図"),
     nav_item("drills.calendar_page", "訓練", STAFF_ROLES, order=40, description="訓練の予定・実施・評価・報告書"),
-    nav_item("reports.prefecture_home", "都道府県集計", [Role.ADMIN, Role.PREFECTURE_REVIEWER], order=60,
+    nav_item("prefecture.prefecture_home", "都道府県集計", [Role.ADMIN, Role.PREFECTURE_REVIEWER], order=60,
              description="圏域ごとの計画・登録患者数・訓練・是正措置の集計（個人情報なし）"),
     nav_item("orgs.organizations_page", "機関・施設", list(Role), order=80,
              description="圏域の医療機関・施設と電源・受入能力"),

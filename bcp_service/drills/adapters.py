@@ -1,8 +1,4 @@
-"""Adapters to the concurrently built subsystems: the outage desk and the messaging outbox.
-
-Each factory returns None while its subsystem is not installed, so drills degrade to a clear error
-("outage desk not available") or leave reminders due, instead of failing at import time.
-"""
+"""The drill ports (drills.ports) onto the real subsystems: the outage desk and the messaging outbox."""
 from __future__ import annotations
 
 import logging
@@ -16,8 +12,11 @@ from sqlalchemy.orm import Session
 from bcp_service.auth import Actor
 from bcp_service.drills.metrics import CheckinRecord
 from bcp_service.errors import Conflict, Unprocessable
+from bcp_service.messaging import outbox
 from bcp_service.orgs.models import Region
-from bcp_service.plugins import optional_module
+from bcp_service.outages import notify
+from bcp_service.outages.models import FieldTask, Outage, OutagePatient
+from bcp_service.outages.services import DeclareOutage, declare_outage, resolve_outage
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +28,6 @@ class OutagesDesk:
     participating organisations are contacted; the outage package renders every text with 【訓練】.
     """
 
-    def __init__(self, services, models, notify) -> None:
-        self._services, self._models, self._notify = services, models, notify
-
     def open_drill_outage(self, session: Session, drill, scenario, *, actor: Actor, now: datetime) -> int:
         region = session.get(Region, drill.region_code)
         codes = list(region.municipality_codes or []) if region else []
@@ -40,64 +36,48 @@ class OutagesDesk:
                                 code="no_drill_area")
         if not drill.participant_org_ids:
             raise Unprocessable("参加機関がないため機能訓練を開始できません", code="no_participants")
-        cmd = self._services.DeclareOutage(
+        cmd = DeclareOutage(
             area={"municipality_codes": codes}, started_at=now,
             expected_restoration_at=now + timedelta(hours=scenario.expected_restoration_hours),
             cause=scenario.cause, drill=True, region_code=drill.region_code,
             patient_filter={"organization_ids": sorted(drill.participant_org_ids)}, declared_by=actor.user_id)
-        result = self._services.declare_outage(session, cmd, now=now, notifier=self._notify.notifier_for(current_app))
+        result = declare_outage(session, cmd, now=now, notifier=notify.notifier_for(current_app))
         return result.outage.id
 
     def resolve(self, session: Session, outage_id: int, *, actor: Actor, now: datetime) -> None:
         try:
-            self._services.resolve_outage(session, outage_id, now=now,
-                                          notifier=self._notify.notifier_for(current_app),
-                                          actor_user_id=actor.user_id)
+            resolve_outage(session, outage_id, now=now, notifier=notify.notifier_for(current_app),
+                           actor_user_id=actor.user_id)
         except Conflict:
             pass  # the desk resolved the drill outage already; the drill just ends
 
     def checkin_timeline(self, session: Session, outage_id: int) -> tuple[datetime, list[CheckinRecord], list[datetime]]:
-        m = self._models
-        outage = session.get(m.Outage, outage_id)
-        rows = session.execute(select(m.OutagePatient.patient_id, m.OutagePatient.answered_at).where(
-            m.OutagePatient.outage_id == outage_id, m.OutagePatient.in_area.is_(True),
-            m.OutagePatient.covered_by_outage_id.is_(None))).all()
+        outage = session.get(Outage, outage_id)
+        rows = session.execute(select(OutagePatient.patient_id, OutagePatient.answered_at).where(
+            OutagePatient.outage_id == outage_id, OutagePatient.in_area.is_(True),
+            OutagePatient.covered_by_outage_id.is_(None))).all()
         # A transport is "assigned" when its task to the transport team is created.
-        transports = list(session.scalars(select(m.FieldTask.created_at).where(
-            m.FieldTask.outage_id == outage_id, m.FieldTask.kind == "transport")))
+        transports = list(session.scalars(select(FieldTask.created_at).where(
+            FieldTask.outage_id == outage_id, FieldTask.kind == "transport")))
         return outage.declared_at, [CheckinRecord(pid, at) for pid, at in rows], transports
 
 
-def outage_desk() -> OutagesDesk | None:
-    """The functional-drill port onto ``bcp_service.outages``, or None when that package is absent."""
-    from bcp_service.drills.models import Drill
-
-    if not hasattr(Drill, "outage_id"):
-        return None   # 0007_drill_outages not applied to the models yet
-    services = optional_module("bcp_service.outages.services")
-    models = optional_module("bcp_service.outages.models")
-    notify = optional_module("bcp_service.outages.notify")
-    if services is None or models is None or notify is None or not hasattr(services, "declare_outage"):
-        return None
-    return OutagesDesk(services, models, notify)
+def outage_desk() -> OutagesDesk:
+    """The functional-drill port onto ``bcp_service.outages``."""
+    return OutagesDesk()
 
 
 @dataclass(frozen=True)
 class OutboxNotifier:
     """Drill texts to staff contacts as outbox rows (idempotent keys ``drill:{id}:…``)."""
-    outbox: object
 
     def send(self, session: Session, *, to_e164: str, body: str, key: str, now: datetime) -> bool:
         """Queue one SMS; False when this key was queued before (the outbox keeps the first row)."""
-        if self.outbox.get_by_key(session, key) is not None:
+        if outbox.get_by_key(session, key) is not None:
             return False
-        self.outbox.enqueue(session, key=key, to=to_e164, channel="sms", body=body, purpose="drill",
-                            drill=True, now=now)
+        outbox.enqueue(session, key=key, to=to_e164, channel="sms", body=body, purpose="drill", drill=True, now=now)
         return True
 
 
-def notifier() -> OutboxNotifier | None:
-    outbox = optional_module("bcp_service.messaging.outbox")
-    if outbox is None or not hasattr(outbox, "enqueue"):
-        return None
-    return OutboxNotifier(outbox)
+def notifier() -> OutboxNotifier:
+    return OutboxNotifier()

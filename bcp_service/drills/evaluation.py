@@ -1,6 +1,8 @@
 """Evaluation vocabulary (HSEEP used as the model, DOMAIN.md) and its validation rules. Pure."""
 from __future__ import annotations
 
+from bcp_service.drills.states import ActionStatus, DrillStatus, action_may_move
+
 RATINGS: dict[str, str] = {
     "P": "課題なく実施できた",
     "S": "一部に課題があった",
@@ -23,19 +25,12 @@ ELEMENTS: dict[str, str] = {
 }
 ELEMENT_ALIASES = {"organization": "organisation"}
 ACTION_STATUSES: dict[str, str] = {
-    "open": "未着手",
-    "in_progress": "対応中",
-    "done": "完了",
-    "cancelled": "取りやめ",
+    ActionStatus.OPEN: "未着手",
+    ActionStatus.IN_PROGRESS: "対応中",
+    ActionStatus.DONE: "完了",
+    ActionStatus.CANCELLED: "取りやめ",
 }
-# Allowed status moves; closing is final so the history of the PDCA cycle stays honest.
-ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
-    "open": frozenset({"in_progress", "done", "cancelled"}),
-    "in_progress": frozenset({"open", "done", "cancelled"}),
-    "done": frozenset(),
-    "cancelled": frozenset(),
-}
-DRILL_STATUSES = ("scheduled", "running", "completed", "cancelled")
+DRILL_STATUSES = tuple(DrillStatus)
 MODES = ("tabletop", "functional")
 
 
@@ -44,7 +39,7 @@ def normalise_element(value: str) -> str:
 
 
 def can_move(status_from: str, status_to: str) -> bool:
-    return status_to in ACTION_TRANSITIONS.get(status_from, frozenset())
+    return action_may_move(status_from, status_to)
 
 
 def rating_counts(ratings: list[str]) -> dict[str, int]:

@@ -21,7 +21,9 @@ from bcp_service.db import run_in_transaction
 from bcp_service.drills.models import CorrectiveAction, Drill, DrillParticipant
 from bcp_service.drills.reminders import (REMINDER_LABEL_JA, drill_reminder, next_drill_reminder_at,
                                           overdue_reminder_due)
-from bcp_service.drills.services import Notifier, _log, reminder_text
+from bcp_service.drills.notices import reminder_text
+from bcp_service.drills.ports import Notifier
+from bcp_service.drills.running import log_entry as _log
 
 log = logging.getLogger(__name__)
 OVERDUE_HOUR = 9          # 09:00 Tokyo: a working-hours nudge, never at night

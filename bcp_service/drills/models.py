@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
+from bcp_service.drills.states import ActionStatus, DrillStatus
 from bcp_service.orgs.models import Organization
 
 
@@ -26,7 +27,7 @@ class Drill(Base):
     title: Mapped[str] = mapped_column(String(200))
     scenario_key: Mapped[str] = mapped_column(String(100))
     mode: Mapped[str] = mapped_column(String(16))                       # tabletop | functional
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|running|completed|cancelled
+    status: Mapped[str] = mapped_column(String(16), default=DrillStatus.SCHEDULED)  # drills.states.DrillStatus
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration_minutes: Mapped[int] = mapped_column(Integer, default=120)
@@ -140,7 +141,7 @@ class CorrectiveAction(Base):
     contact: Mapped[str | None] = mapped_column(String(200))
     start: Mapped[date | None] = mapped_column(Date)
     due: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=ActionStatus.OPEN)   # drills.states.ActionStatus
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"))
     section_key: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

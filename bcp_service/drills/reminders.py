@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Collection
 
+from bcp_service.drills.states import OPEN_ACTION_STATUSES
+
 # Closest last, so "the latest point already passed" is simply the last due one.
 DRILL_REMINDERS: tuple[tuple[str, timedelta], ...] = (
     ("7d", timedelta(days=7)),
@@ -16,7 +18,7 @@ DRILL_REMINDERS: tuple[tuple[str, timedelta], ...] = (
 )
 REMINDER_LABEL_JA = {"7d": "1週間前", "1d": "前日", "1h": "1時間前"}
 OVERDUE_REPEAT = timedelta(days=7)
-OPEN_STATUSES = frozenset({"open", "in_progress"})
+OPEN_STATUSES = OPEN_ACTION_STATUSES
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 from bcp_service.clock import iso_local
 from bcp_service.drills.evaluation import ACTION_STATUSES, ELEMENT_ALIASES, ELEMENTS, MODES, RATINGS
 from bcp_service.drills.scenarios import QUESTION_KEYS
+from bcp_service.drills.states import OPEN_ACTION_STATUSES, ActionStatus, DrillStatus
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -69,7 +70,7 @@ class DrillUpdateSchema(Schema):
     location = fields.String(allow_none=True, validate=validate.Length(max=200))
     contact = fields.String(allow_none=True, validate=validate.Length(max=200))
     summary = fields.String(allow_none=True, validate=validate.Length(max=20000))
-    status = fields.String(validate=validate.OneOf(["cancelled"]))
+    status = fields.String(validate=validate.OneOf([DrillStatus.CANCELLED]))
     # The new complete set of participating organisations (while scheduled): the ids in
     # participant_org_ids plus those in participants, which also carries contact details.
     participant_org_ids = fields.List(fields.Integer())
@@ -112,7 +113,7 @@ class DrillSchema(Schema):
     started_at = LocalDateTime(allow_none=True)
     ended_at = LocalDateTime(allow_none=True)
     current_inject = fields.Integer()
-    outage_id = fields.Function(lambda d: getattr(d, "outage_id", None))
+    outage_id = fields.Integer()
 
 
 class LogCreateSchema(Schema):
@@ -148,7 +149,7 @@ class CorrectiveActionInSchema(Schema):
     contact = fields.String(allow_none=True, validate=validate.Length(max=200))
     plan_id = fields.Integer(allow_none=True)
     section_key = fields.String(allow_none=True, validate=validate.Length(1, 100))
-    status = fields.String(load_default="open", validate=validate.OneOf(["open", "in_progress"]))
+    status = fields.String(load_default=ActionStatus.OPEN, validate=validate.OneOf(sorted(OPEN_ACTION_STATUSES)))
 
     @validates_schema
     def _section_needs_plan(self, data, **_kw):
@@ -209,7 +210,7 @@ class ActionUpdateSchema(Schema):
 
 class DrillQuery(Schema):
     region_code = fields.String()
-    status = fields.String(validate=validate.OneOf(["scheduled", "running", "completed", "cancelled"]))
+    status = fields.String(validate=validate.OneOf(list(DrillStatus)))
     start = LocalDateTime(data_key="from")
     end = LocalDateTime(data_key="to")
     limit = fields.Integer()

@@ -1,9 +1,7 @@
 """Live data for auto-fill bindings (`binding:` in the templates).
 
-Each provider reads the database and returns rows shaped like the bound field. The registry is
-read through `_registry()`, imported lazily: plans must work (and say "unavailable") when the
-registry package or its tables are not there, because plans are written long before patients are
-registered in many 圏域.
+Each provider reads the database and returns rows shaped like the bound field. A provider whose
+query fails (a table not migrated yet) says "unavailable" instead of failing the plan.
 """
 from __future__ import annotations
 
@@ -11,12 +9,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import phonenumbers
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bcp_service.auth.roles import ROLE_LABELS, Role
 from bcp_service.orgs.models import ORGANIZATION_KIND_LABELS, Organization
+from bcp_service.registry.models import Patient
+from bcp_service.registry.runway import BACKUP_LABELS, DEVICE_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,6 @@ class BindingResult:
     reason: str = ""
 
 
-def _registry():
-    """The registry's models module, or None while it does not exist in this deployment."""
-    try:
-        from bcp_service.registry import models
-    except ImportError:
-        return None
-    return models if hasattr(models, "Patient") else None
-
-
 def _yn(flag: bool) -> str:
     return "あり" if flag else "なし"
 
@@ -63,33 +55,23 @@ def _phone(e164: str | None) -> str | None:
     if not e164:
         return None
     try:
-        import phonenumbers
-
         return phonenumbers.format_number(phonenumbers.parse(e164, "JP"), phonenumbers.PhoneNumberFormat.NATIONAL)
     except Exception:  # noqa: BLE001 - a display nicety, never a failure
         return e164
 
 
 def _device_label(kind: str, mode: str | None) -> str:
-    try:
-        from bcp_service.registry.runway import DEVICE_LABELS
-    except ImportError:
-        DEVICE_LABELS = {}
     label = DEVICE_LABELS.get(kind, kind)
     return f"{label}({mode})" if mode else label
 
 
 def _backup_label(b) -> str:
-    try:
-        from bcp_service.registry.runway import BACKUP_LABELS
-    except ImportError:
-        BACKUP_LABELS = {}
     label = BACKUP_LABELS.get(b.kind, b.kind)
     return f"{label}×{b.count}" if (b.count or 1) > 1 else label
 
 
-def _org_patients(session: Session, plan, reg):
-    P = reg.Patient
+def _org_patients(session: Session, plan):
+    P = Patient
     return session.scalars(
         select(P).where(or_(P.primary_org_id == plan.organization_id, P.nursing_org_id == plan.organization_id),
                         P.status == "active", P.deleted_at.is_(None))
@@ -97,12 +79,9 @@ def _org_patients(session: Session, plan, reg):
 
 
 def priority_patients(session: Session, plan) -> BindingResult:
-    reg = _registry()
-    if reg is None:
-        return BindingResult(False, reason="患者台帳がまだ使えません。")
     if plan.organization_id is None:
         return BindingResult(False, reason="機関が決まっていない計画です。")
-    patients = _org_patients(session, plan, reg)
+    patients = _org_patients(session, plan)
 
     def order(p):
         kinds = {d.kind for d in p.devices}
@@ -123,13 +102,10 @@ def priority_patients(session: Session, plan) -> BindingResult:
 
 
 def device_summary(session: Session, plan) -> BindingResult:
-    reg = _registry()
-    if reg is None:
-        return BindingResult(False, reason="患者台帳がまだ使えません。")
     if plan.organization_id is None:
         return BindingResult(False, reason="機関が決まっていない計画です。")
     counts: dict[str, list[int]] = {}
-    for p in _org_patients(session, plan, reg):
+    for p in _org_patients(session, plan):
         real_backups = [b for b in p.backups if b.kind != "manual_resuscitator"]
         for label in sorted({_device_label(d.kind, None) for d in p.devices}):
             c = counts.setdefault(label, [0, 0])
@@ -141,10 +117,7 @@ def device_summary(session: Session, plan) -> BindingResult:
 
 
 def region_tiers(session: Session, plan) -> BindingResult:
-    reg = _registry()
-    if reg is None:
-        return BindingResult(False, reason="患者台帳がまだ使えません。")
-    P = reg.Patient
+    P = Patient
     found = session.execute(
         select(P.municipality_code, P.runway_tier)
         .where(P.region_code == plan.region_code, P.status == "active", P.deleted_at.is_(None))

@@ -25,7 +25,7 @@ def export(plan_id: int, fmt: str, output: str, number: int | None) -> None:
     from bcp_service.errors import DomainError
 
     from .export import to_docx, to_html, to_markdown
-    from .services import plan_doc
+    from .history import plan_doc
 
     if output == "-" and fmt == "docx":
         raise click.UsageError("docx cannot be written to standard output; give a file with -o")

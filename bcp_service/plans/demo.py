@@ -6,7 +6,7 @@ from datetime import timedelta
 from bcp_service.auth.services import actor_for
 from bcp_service.appclock import get_clock
 
-from . import services
+from . import authoring, versions, workflow
 
 KIKAN = {
     "policy": {"basic_policy": "人工呼吸器など電源が必要な患者の生命を最優先に守る。職員と家族の安全を確保した上で、72時間以内に訪問診療を再開する。",
@@ -61,14 +61,14 @@ FALLBACK = {
 
 def _fill(session, actor, plan, answers, now):
     for section, values in answers.items():
-        services.save_section(session, actor, plan.id, section, values, now=now)
+        authoring.save_section(session, actor, plan.id, section, values, now=now)
     if plan.type != "kikan":
         return
-    version = services.current_version(plan)
-    missing = services.progress_of(plan, version)
+    version = versions.current_version(plan)
+    missing = versions.progress_of(plan, version)
     for (section, field), rows in FALLBACK.items():
         if field in missing.section(section).missing:
-            services.save_section(session, actor, plan.id, section, {field: rows}, now=now)
+            authoring.save_section(session, actor, plan.id, section, {field: rows}, now=now)
 
 
 def seed(session, ctx) -> None:
@@ -79,36 +79,36 @@ def seed(session, ctx) -> None:
     clinic = actor_for(clinic_user)
 
     # 1. 機関型: approved a month ago, now being revised (draft of version 2)
-    kikan = services.create_plan(session, clinic, services.NewPlan(
+    kikan = authoring.create_plan(session, clinic, authoring.NewPlan(
         "kikan", f"{clinic_user.organization.name} 機関型BCP", organization_id=clinic_user.organization_id),
         now=now - timedelta(days=40))
     _fill(session, clinic, kikan, KIKAN, now - timedelta(days=39))
-    services.submit(session, clinic, kikan.id, now=now - timedelta(days=35))
-    services.approve(session, hub, kikan.id, now=now - timedelta(days=33))
-    services.revise(session, clinic, kikan.id, now=now - timedelta(days=2), note="職員の異動を反映")
+    workflow.submit(session, clinic, kikan.id, now=now - timedelta(days=35))
+    workflow.approve(session, hub, kikan.id, now=now - timedelta(days=33))
+    workflow.revise(session, clinic, kikan.id, now=now - timedelta(days=2), note="職員の異動を反映")
 
     # 2. 機関型 of another clinic: approved 13 months ago, review overdue (reminders go out)
     others = [o for o in ctx.orgs_of_kind("clinic") if o.id != clinic_user.organization_id]
     if others:
-        old = services.create_plan(session, hub, services.NewPlan("kikan", f"{others[0].name} 機関型BCP",
+        old = authoring.create_plan(session, hub, authoring.NewPlan("kikan", f"{others[0].name} 機関型BCP",
                                                                  organization_id=others[0].id),
                                    now=now - timedelta(days=420))
         _fill(session, hub, old, KIKAN, now - timedelta(days=419))
-        services.submit(session, hub, old.id, now=now - timedelta(days=410))
-        services.approve(session, admin, old.id, now=now - timedelta(days=400))
+        workflow.submit(session, hub, old.id, now=now - timedelta(days=410))
+        workflow.approve(session, admin, old.id, now=now - timedelta(days=400))
     # 3. 機関型 still on template v1 (shows the upgrade path)
     if len(others) > 1:
-        v1 = services.create_plan(session, hub, services.NewPlan("kikan", f"{others[1].name} 機関型BCP",
+        v1 = authoring.create_plan(session, hub, authoring.NewPlan("kikan", f"{others[1].name} 機関型BCP",
                                                                 organization_id=others[1].id), now=now - timedelta(days=5))
-        services.current_version(v1).template_version = 1
-        services.save_section(session, hub, v1.id, "policy", KIKAN["policy"], now=now - timedelta(days=5))
+        versions.current_version(v1).template_version = 1
+        authoring.save_section(session, hub, v1.id, "policy", KIKAN["policy"], now=now - timedelta(days=5))
 
     # 4. 連携型: in review
     members = [o.id for o in (ctx.orgs_of_kind("clinic") + ctx.orgs_of_kind("home_nursing")
                               + ctx.orgs_of_kind("pharmacy"))][:6]
-    renkei = services.create_plan(session, hub, services.NewPlan("renkei", "区中央部 在宅医療 相互支援（連携型BCP）",
+    renkei = authoring.create_plan(session, hub, authoring.NewPlan("renkei", "区中央部 在宅医療 相互支援（連携型BCP）",
                                                                  member_org_ids=tuple(members)), now=now - timedelta(days=10))
-    rows = services.answers_of(services.current_version(renkei))["members"]["member_table"]
+    rows = versions.answers_of(versions.current_version(renkei))["members"]["member_table"]
     for r, role in zip(rows, ("事務局・代理訪問", "代理訪問", "代理訪問", "夜間の訪問看護", "夜間の訪問看護", "医薬品の融通")):
         r["role"] = role
     _fill(session, hub, renkei, {
@@ -125,10 +125,10 @@ def seed(session, ctx) -> None:
         "drills": {"drill_plan": "年1回、停電を想定した合同の安否確認訓練。", "drills_per_year": 1},
         "review": {"review_cycle": "yearly", "next_review_date": "2027-03-31"},
     }, now - timedelta(days=9))
-    services.submit(session, hub, renkei.id, now=now - timedelta(days=1))
+    workflow.submit(session, hub, renkei.id, now=now - timedelta(days=1))
 
     # 5. 地域BCP: draft, partly written (resource table auto-filled from facilities)
-    chiiki = services.create_plan(session, hub, services.NewPlan("chiiki", f"{ctx.region.name} 地域BCP",
+    chiiki = authoring.create_plan(session, hub, authoring.NewPlan("chiiki", f"{ctx.region.name} 地域BCP",
                                                                  region_code=ctx.region.code), now=now - timedelta(days=3))
     _fill(session, hub, chiiki, {
         "area": {"municipalities": "千代田区・中央区・港区・文京区・台東区", "hazards": ["earthquake", "flood", "blackout"]},

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
 from bcp_service.orgs.models import Organization, Region
+from bcp_service.plans.states import PlanStatus
 
-STATUSES = ("draft", "in_review", "approved", "superseded")
+STATUSES = tuple(PlanStatus)
 
 
 class Plan(Base):
@@ -27,7 +28,7 @@ class Plan(Base):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     # Mirrors the current version's status so lists and prefecture aggregates need no join.
-    status: Mapped[str] = mapped_column(String(12), default="draft")
+    status: Mapped[str] = mapped_column(String(12), default=PlanStatus.DRAFT)
     current_number: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -69,7 +70,7 @@ class PlanVersion(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     template_version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(12), default="draft")
+    status: Mapped[str] = mapped_column(String(12), default=PlanStatus.DRAFT)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
 import logging
@@ -10,18 +9,22 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bcp_service.auth import Actor, Role
 from bcp_service.auth.models import User
+from bcp_service.drills.models import Drill
 from bcp_service.errors import DomainError
+from bcp_service.messaging import outbox
 
 from .export import STATUS_LABELS, fmt_date, fmt_dt, to_docx, to_html, to_markdown
 from .models import Plan, PlanEvent, PlanReminder
 from .reminders import TOKYO, next_reminder_at, reminder_kind, reminder_text
-from .services import ACTION_LABELS, get_plan, owner_label, plan_doc, user_names
+from .access import get_plan
+from .history import ACTION_LABELS, owner_label, plan_doc, user_names
+from .states import PlanStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +39,7 @@ def owners(session: Session, plan: Plan) -> list[User]:
         conds.append(User.organization_id == plan.organization_id)
     else:
         conds.append((User.role == Role.HUB_STAFF.value) & (User.scope == plan.region_code))
-    from sqlalchemy import or_
-
     return list(session.scalars(select(User).where(User.active.is_(True), or_(*conds)).order_by(User.id)))
-
-
-def _outbox():
-    """The messaging outbox's `enqueue`, when the messaging package provides one."""
-    try:
-        mod = importlib.import_module("bcp_service.messaging.outbox")
-    except ImportError:
-        return None
-    return getattr(mod, "enqueue", None)
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,6 @@ def send_due_reminders(session: Session, *, now: datetime, limit: int = 200, bas
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Plan)
     plans = list(session.scalars(stmt))
-    enqueue = _outbox()
     sent = 0
     for plan in plans:
         due = plan.review_due_on
@@ -81,16 +72,16 @@ def send_due_reminders(session: Session, *, now: datetime, limit: int = 200, bas
             if key in existing:
                 continue
             channel = "in_app"
-            if enqueue is not None and user.phone_e164:
+            if user.phone_e164:
                 body = f"{text} {base_url.rstrip('/')}/plans/{plan.id}" if base_url else text
                 try:
                     with session.begin_nested():
                         # low priority: a review reminder must never delay an outage check-in
-                        enqueue(session, key=key, to=user.phone_e164, body=body, channel="sms",
+                        outbox.enqueue(session, key=key, to=user.phone_e164, body=body, channel="sms",
                                 purpose="plan_review", priority=500, ref_id=plan.id, now=now)
                     channel = "outbox"
-                except (TypeError, SQLAlchemyError, DomainError) as exc:
-                    # an outbox with another signature, or a failed insert: the in-app note still reaches them
+                except (SQLAlchemyError, DomainError) as exc:
+                    # a failed insert: the in-app note still reaches them
                     log.warning("plan reminder via outbox failed (%s); in-app only", type(exc).__name__)
             session.add(PlanReminder(key=key, plan_id=plan.id, user_id=user.id, kind=kind, due_on=due,
                                      channel=channel, message=text, created_at=now))
@@ -99,45 +90,34 @@ def send_due_reminders(session: Session, *, now: datetime, limit: int = 200, bas
     return ReminderRun(len(plans), sent)
 
 
-def my_reminders(session: Session, actor: Actor, *, unread_only: bool = True) -> list[PlanReminder]:
+def my_reminders_stmt(actor: Actor, *, unread_only: bool = True) -> Select:
+    """The actor's own review reminders, newest first."""
     stmt = select(PlanReminder).where(PlanReminder.user_id == actor.user_id).order_by(PlanReminder.id.desc())
     if unread_only:
         stmt = stmt.where(PlanReminder.read_at.is_(None))
-    return list(session.scalars(stmt.limit(50)))
+    return stmt
+
+
+def my_reminders(session: Session, actor: Actor, *, unread_only: bool = True) -> list[PlanReminder]:
+    """The newest 50, for the plans page."""
+    return list(session.scalars(my_reminders_stmt(actor, unread_only=unread_only).limit(50)))
 
 
 # ------------------------------------------------------------------ evidence pack
 
 def drills_for(session: Session, plan: Plan) -> tuple[bool, list[dict]]:
-    """Drills that exercised this plan, from the drills package when it records them.
-
-    Returns (available, rows). Read lazily: the drills package may not exist in this deployment.
-    """
-    try:
-        models = importlib.import_module("bcp_service.drills.models")
-    except ImportError:
-        return False, []
-    Drill = getattr(models, "Drill", None)
-    if Drill is None or not hasattr(Drill, "plan_ids"):
-        return False, []
-    try:
-        with session.begin_nested():
-            rows = [d for d in session.scalars(select(Drill).where(Drill.region_code == plan.region_code))
-                    if plan.id in (d.plan_ids or [])]
-    except SQLAlchemyError:
-        return False, []
-    out = []
-    for d in rows:
-        out.append({"title": getattr(d, "title", ""), "scheduled_at": getattr(d, "scheduled_at", None),
-                    "status": getattr(d, "status", ""), "mode": getattr(d, "mode", "")})
-    return True, out
+    """Drills that exercised this plan (those that list it in ``plan_ids``). Returns (available, rows)."""
+    rows = [d for d in session.scalars(select(Drill).where(Drill.region_code == plan.region_code).order_by(Drill.id))
+            if plan.id in (d.plan_ids or [])]
+    return True, [{"title": d.title, "scheduled_at": d.scheduled_at, "status": d.status, "mode": d.mode}
+                  for d in rows]
 
 
 def evidence_pack(session: Session, actor: Actor, plan_id: int) -> tuple[str, bytes]:
     """A zip for an inspection: the approved plan (DOCX, HTML), approval history, latest review
     date and drills held. Uses the latest approved version when there is one."""
     plan = get_plan(session, actor, plan_id)
-    approved = [v for v in plan.versions if v.status == "approved"]
+    approved = [v for v in plan.versions if v.status == PlanStatus.APPROVED]
     version = approved[-1] if approved else next(v for v in plan.versions if v.number == plan.current_number)
     doc = plan_doc(session, actor, plan.id, version.number)
     evs = list(session.scalars(select(PlanEvent).where(PlanEvent.plan_id == plan.id).order_by(PlanEvent.id)))

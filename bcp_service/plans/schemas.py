@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from .states import PlanStatus
 from .templates import PLAN_TYPES
 
 
@@ -59,8 +60,10 @@ class DiffQuery(Schema):
 
 class PlanListQuery(Schema):
     type = fields.String(validate=validate.OneOf(PLAN_TYPES))
-    status = fields.String(validate=validate.OneOf(("draft", "in_review", "approved")))
+    status = fields.String(validate=validate.OneOf((PlanStatus.DRAFT, PlanStatus.IN_REVIEW, PlanStatus.APPROVED)))
     region_code = fields.String()
+    limit = fields.Integer()     # paging (api.page_args)
+    offset = fields.Integer()
 
 
 # --- response shapes (for the OpenAPI document; bodies are built in views.plan_json) ---

@@ -9,7 +9,7 @@ import docx
 import icalendar
 import pytest
 
-from bcp_service.drills.services import open_actions_for_plan
+from bcp_service.drills.evaluations import open_actions_for_plan
 from tests.e2e.drill_helpers import drill_body, later, make_plan
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -147,7 +147,7 @@ def test_logging_before_the_start_is_a_conflict(client, world, clock):
 def test_functional_start_without_the_outage_desk_is_422_and_changes_nothing(client, world, clock, session):
     """Where the outage package is not installed the port is None: the service refuses clearly."""
     from bcp_service.auth.roles import Actor, Role
-    from bcp_service.drills import services
+    from bcp_service.drills import running
     from bcp_service.drills.models import Drill
     from bcp_service.drills.scenarios import load_library
     from bcp_service.errors import Unprocessable
@@ -155,7 +155,7 @@ def test_functional_start_without_the_outage_desk_is_422_and_changes_nothing(cli
     d = create(client, world, clock, mode="functional")
     actor = Actor(world["hub"].id, Role.HUB_STAFF, "1301")
     with pytest.raises(Unprocessable, match="outage desk not available") as exc:
-        services.start_drill(session, actor, d["id"], now=clock.now(), library=load_library(), desk=None)
+        running.start_drill(session, actor, d["id"], now=clock.now(), library=load_library(), desk=None)
     assert exc.value.status == 422
     session.rollback()
     assert session.get(Drill, d["id"]).status == "scheduled"
@@ -355,3 +355,30 @@ def test_an_objective_the_drill_does_not_have_is_400_and_lists_the_valid_ones(cl
 def test_drills_default_to_the_scenario_objectives(client, world, clock):
     d = create(client, world, clock, objectives=[])
     assert d["objectives"][0] == "停電発生から3時間以内に人工呼吸器利用者全員の安否と電源状況を確認できる"
+
+
+def test_open_actions_of_a_plan_follow_the_plan_read_rule(client, world, clock, session):
+    """One plan-access rule: whoever may not read the plan (GET /api/v1/plans/<id> → 404) does not see
+    its open corrective actions either — another clinic's staff, or a field team of the same 圏域."""
+    plan = make_plan(session, clock, organization_id=world["clinic"].id)
+    stranger_org = world["nursing"]
+    stranger = world["auth_headers"](world["make_user"]("institution_staff", organization=stranger_org))
+    own = world["auth_headers"](world["make_user"]("institution_staff", organization=world["clinic"]))
+    field = world["auth_headers"](world["make_user"]("field_team", organization=stranger_org))
+    assert client.get(f"/api/v1/plans/{plan.id}", headers=stranger).status_code == 404
+    assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=stranger).status_code == 404
+    assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=field).status_code in (403, 404)
+    assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=own).status_code == 200
+    assert client.get(f"/api/v1/plans/{plan.id}/open-actions", headers=world["h"]).status_code == 200
+
+
+def test_drill_lists_page_with_limit_and_offset_and_report_the_true_total(client, world, clock):
+    scenarios = client.get("/api/v1/drill-scenarios?limit=2&offset=1", headers=world["h"]).get_json()
+    assert scenarios["total"] >= 4 and len(scenarios["items"]) == 2
+    d = create(client, world, clock)
+    client.post(f"/api/v1/drills/{d['id']}/start", headers=world["h"])
+    client.post(f"/api/v1/drills/{d['id']}/next-inject", headers=world["h"])
+    log = client.get(f"/api/v1/drills/{d['id']}/log?limit=1&offset=1", headers=world["h"]).get_json()
+    everything = client.get(f"/api/v1/drills/{d['id']}/log", headers=world["h"]).get_json()
+    assert log["total"] == everything["total"] == len(everything["items"]) >= 3
+    assert log["items"] == everything["items"][1:2]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bcp_service.auth.roles import Actor, Role
-from bcp_service.drills import services
+from bcp_service.drills import booking
 from bcp_service.drills.models import Drill
 from bcp_service.drills.scenarios import load_library
 
@@ -22,7 +22,7 @@ def test_facilitator_runs_injects_and_logs_the_three_questions(page, live_server
     data = {"title": "机上訓練（大規模停電）", "scenario": "blackout_72h", "mode": "tabletop",
             "scheduled_at": clock.now() + timedelta(days=1), "duration_minutes": 120, "region_code": "1301",
             "participant_org_ids": [clinic.id], "participants": [], "plan_ids": [], "objectives": []}
-    drill, _ = services.create_drill(session, Actor(hub.id, Role.HUB_STAFF, "1301"), data, now=clock.now(),
+    drill, _ = booking.create_drill(session, Actor(hub.id, Role.HUB_STAFF, "1301"), data, now=clock.now(),
                                      library=load_library())
     session.commit()
 

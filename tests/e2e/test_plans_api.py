@@ -232,3 +232,33 @@ def test_reviewer_page_lists_status_without_links(client, env, login, make_user)
     assert "試験クリニック 機関型BCP" in page and "下書き" in page
     assert "/plans/1" not in page and "新しい計画を作る" not in page
     assert client.get("/plans/1").status_code == 403
+
+
+def test_institution_staff_read_the_approved_chiiki_plan_of_their_region_only(client, env, session, clock):
+    """API.md, Plans: sharing — the list and the plan agree (plans.access is the one rule)."""
+    from tests.e2e.drill_helpers import make_plan
+
+    approved = make_plan(session, clock, plan_type="chiiki", title="試験 地域BCP", status="approved")
+    draft = make_plan(session, clock, plan_type="chiiki", title="試験 地域BCP 案", status="draft")
+    listed = {p["id"] for p in client.get("/api/v1/plans", headers=env["doctor"]).get_json()["items"]}
+    assert approved.id in listed and draft.id not in listed
+    assert client.get(f"/api/v1/plans/{approved.id}", headers=env["doctor"]).status_code == 200
+    assert client.get(f"/api/v1/plans/{draft.id}", headers=env["doctor"]).status_code == 404
+    # reading is not editing
+    r = client.put(f"/api/v1/plans/{approved.id}/sections/policy", json={"answers": {}}, headers=env["doctor"])
+    assert r.status_code == 403
+
+
+def test_plan_lists_page_with_limit_and_offset_and_report_the_true_total(client, env):
+    for i in range(3):
+        r = client.post("/api/v1/plans", json={"type": "chiiki", "title": f"試験 地域BCP {i}", "region_code": "1301"},
+                        headers=env["hub"])
+        assert r.status_code == 201
+    page = client.get("/api/v1/plans?limit=2&offset=1", headers=env["hub"]).get_json()
+    assert page["total"] == 3 and len(page["items"]) == 2
+    templates = client.get("/api/v1/plan-templates?limit=1", headers=env["hub"]).get_json()
+    assert templates["total"] == 3 and len(templates["items"]) == 1
+    pid = page["items"][0]["id"]
+    events = client.get(f"/api/v1/plans/{pid}/events?limit=1", headers=env["hub"]).get_json()
+    assert events["total"] >= 1 and len(events["items"]) == 1
+    assert client.get("/api/v1/plans?limit=0", headers=env["hub"]).status_code == 400

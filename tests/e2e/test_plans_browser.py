@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from docx import Document
 from sqlalchemy import select
 
-from bcp_service.plans import services
+from bcp_service.plans import versions
 from bcp_service.plans.models import Plan
 
 from .plan_wizard import fill_plan
@@ -48,7 +48,7 @@ def test_doctor_writes_kikan_plan_in_wizard_and_hub_approves_and_downloads_docx(
     assert "12回以下" in page.locator('[data-errors-for="drills_per_year"]').inner_text()
 
     session.expire_all()
-    template = services.template_of(session.get(Plan, plan_id), services.current_version(session.get(Plan, plan_id)))
+    template = versions.template_of(session.get(Plan, plan_id), versions.current_version(session.get(Plan, plan_id)))
     fill_plan(page, live_server, plan_id, template)
     page.goto(f"{live_server}/plans/{plan_id}")
     assert page.locator("#overall").inner_text() == "100%"
@@ -74,4 +74,4 @@ def test_doctor_writes_kikan_plan_in_wizard_and_hub_approves_and_downloads_docx(
     session.expire_all()
     plan = session.scalars(select(Plan).where(Plan.id == plan_id)).one()
     assert plan.status == "approved" and plan.review_due_on is not None
-    assert services.answers_of(services.current_version(plan))["policy"]["basic_policy"].startswith("電源が必要な")
+    assert versions.answers_of(versions.current_version(plan))["policy"]["basic_policy"].startswith("電源が必要な")

@@ -1,5 +1,5 @@
 """Answers that complete every required field of a template (synthetic content)."""
-from bcp_service.plans import services
+from bcp_service.plans import authoring, versions
 
 SAMPLE = {
     "text": "試験の記入", "long_text": "試験の記入内容。", "date": "2027-05-31", "number": 2,
@@ -27,11 +27,11 @@ def minimal_answers(template) -> dict:
 
 
 def fill_required(session, actor, plan, clock):
-    version = services.current_version(plan)
-    template = services.template_of(plan, version)
-    missing = services.progress_of(plan, version)
+    version = versions.current_version(plan)
+    template = versions.template_of(plan, version)
+    missing = versions.progress_of(plan, version)
     for section, answers in minimal_answers(template).items():
         todo = {k: v for k, v in answers.items() if k in missing.section(section).missing}
         if todo:
-            services.save_section(session, actor, plan.id, section, todo, now=clock.now())
+            authoring.save_section(session, actor, plan.id, section, todo, now=clock.now())
     session.commit()

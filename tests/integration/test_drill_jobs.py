@@ -7,12 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from bcp_service.auth.roles import Actor, Role
-from bcp_service.drills import services
+from bcp_service.drills import booking, evaluations
 from bcp_service.drills.adapters import OutboxNotifier
 from bcp_service.drills.jobs import remind_overdue_actions, send_due_reminders
 from bcp_service.drills.models import CorrectiveAction, Drill
 from bcp_service.drills.scenarios import load_library
-from bcp_service.messaging import outbox
 from bcp_service.messaging.models import OutboxMessage
 
 
@@ -20,7 +19,7 @@ class RecordingNotifier(OutboxNotifier):
     """The real outbox notifier; ``sent`` reads back the drill rows it queued (key, to, body)."""
 
     def __init__(self, session):
-        super().__init__(outbox)
+        super().__init__()
         object.__setattr__(self, "_session", session)
 
     @property
@@ -43,7 +42,7 @@ def drill(session, clock, make_region, make_org, make_user):
             "participant_org_ids": [], "plan_ids": [], "objectives": [],
             "participants": [{"organization_id": clinic.id, "contact_name": "試験 一郎", "contact_phone": "090-0000-1111"},
                              {"organization_id": nursing.id, "contact_name": None, "contact_phone": None}]}
-    d, _ = services.create_drill(session, actor, data, now=clock.now(), library=load_library())
+    d, _ = booking.create_drill(session, actor, data, now=clock.now(), library=load_library())
     session.commit()
     return d, actor, clinic
 
@@ -72,7 +71,7 @@ def test_reminders_go_out_once_at_seven_days_and_the_closest_after_a_gap(session
 
 def test_a_cancelled_drill_gets_no_reminders(session, clock, drill):
     d, actor, _ = drill
-    services.update_drill(session, actor, d.id, {"status": "cancelled"}, now=clock.now())
+    booking.update_drill(session, actor, d.id, {"status": "cancelled"}, now=clock.now())
     session.commit()
     n = RecordingNotifier(session)
     clock.set(d.scheduled_at - timedelta(hours=1))
@@ -95,7 +94,7 @@ def test_overdue_actions_remind_the_owner_first_day_then_weekly_until_done(sessi
     assert remind_overdue_actions(session, today=date(2026, 12, 5), now=clock.now(), notifier=n, base_url="") == 0
     assert remind_overdue_actions(session, today=date(2026, 12, 9), now=clock.now(), notifier=n, base_url="") == 1
     session.commit()
-    services.update_action(session, actor, action.id, {"status": "done"}, now=clock.now())
+    evaluations.update_action(session, actor, action.id, {"status": "done"}, now=clock.now())
     session.commit()
     assert remind_overdue_actions(session, today=date(2026, 12, 30), now=clock.now(), notifier=n, base_url="") == 0
 

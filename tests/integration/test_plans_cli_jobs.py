@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bcp_service.auth.services import actor_for
 from bcp_service.cli import main
-from bcp_service.plans import jobs, services
+from bcp_service.plans import authoring, jobs, workflow
 from bcp_service.plans.models import PlanReminder
 from bcp_service.scheduler import build_scheduler
 
@@ -35,9 +35,9 @@ def _seed_plan(tmp_path):
                                          role="institution_staff", scope="1301", organization_id=org.id,
                                          display_name="試験 太郎")
         db.session.flush()
-        plan = services.create_plan(db.session, actor_for(user), services.NewPlan(
+        plan = authoring.create_plan(db.session, actor_for(user), authoring.NewPlan(
             "kikan", "試験クリニック 機関型BCP", organization_id=org.id), now=now)
-        services.save_section(db.session, actor_for(user), plan.id, "policy", {"leader": "院長 試験 太郎"}, now=now)
+        authoring.save_section(db.session, actor_for(user), plan.id, "policy", {"leader": "院長 試験 太郎"}, now=now)
         db.session.commit()
         return plan.id
 
@@ -69,11 +69,11 @@ def test_clock_job_is_registered_and_sends_due_reminders(app, session, clock, ma
     clinic = make_org(name="試験在宅クリニック", kind="clinic")
     doctor = actor_for(make_user("institution_staff", organization=clinic))
     hub = actor_for(make_user("hub_staff"))
-    plan = services.create_plan(session, doctor, services.NewPlan("kikan", "試験BCP", organization_id=clinic.id),
+    plan = authoring.create_plan(session, doctor, authoring.NewPlan("kikan", "試験BCP", organization_id=clinic.id),
                                 now=clock.now())
     fill_required(session, doctor, plan, clock)
-    services.submit(session, doctor, plan.id, now=clock.now())
-    services.approve(session, hub, plan.id, now=clock.now())
+    workflow.submit(session, doctor, plan.id, now=clock.now())
+    workflow.approve(session, hub, plan.id, now=clock.now())
     session.commit()
     clock.set(datetime(2027, 6, 1, 1, 0, tzinfo=timezone.utc))   # a day after the review date
     jobs.run_review_reminders(app)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from bcp_service.auth.services import actor_for
 from bcp_service.errors import Conflict, Invalid, NotFound, OutOfScope, Unprocessable
-from bcp_service.plans import review, services
+from bcp_service.plans import access, authoring, history, review, versions, workflow
 from bcp_service.plans.models import Plan, PlanAnswer, PlanEvent, PlanReminder, PlanVersion
 
 from .plan_helpers import fill_required, minimal_answers
@@ -42,8 +42,8 @@ def world(make_region, make_org, make_user, session):
 
 
 def new_kikan(session, world, clock, actor=None):
-    plan = services.create_plan(session, actor or world["doctor"],
-                                services.NewPlan("kikan", "試験クリニック 機関型BCP", organization_id=world["clinic"].id),
+    plan = authoring.create_plan(session, actor or world["doctor"],
+                                authoring.NewPlan("kikan", "試験クリニック 機関型BCP", organization_id=world["clinic"].id),
                                 now=clock.now())
     session.commit()
     return plan
@@ -51,9 +51,9 @@ def new_kikan(session, world, clock, actor=None):
 
 def test_new_kikan_plan_is_a_draft_on_the_current_template_with_staff_autofilled(session, world, clock):
     plan = new_kikan(session, world, clock)
-    version = services.current_version(plan)
+    version = versions.current_version(plan)
     assert (plan.status, version.number, version.template_version) == ("draft", 1, 2)
-    contacts = services.answers_of(version)["policy"]["staff_contacts"]
+    contacts = versions.answers_of(version)["policy"]["staff_contacts"]
     assert contacts[0]["name"] == "試験 institution_staff" and contacts[0]["phone"] == "090-0000-0001"
     row = next(a for a in version.answers if a.field_key == "staff_contacts")
     assert row.source == "autofill" and row.autofilled_at == clock.now()
@@ -67,28 +67,28 @@ def test_second_kikan_for_the_same_organisation_is_a_conflict(session, world, cl
 
 def test_bad_create_input_is_rejected(session, world, clock):
     with pytest.raises(OutOfScope):   # institution staff only for their own organisation
-        services.create_plan(session, world["doctor"], services.NewPlan("kikan", "x", organization_id=world["other"].id),
+        authoring.create_plan(session, world["doctor"], authoring.NewPlan("kikan", "x", organization_id=world["other"].id),
                              now=clock.now())
     with pytest.raises(Invalid):
-        services.create_plan(session, world["hub"], services.NewPlan("renkei", "x", member_org_ids=(world["clinic"].id,)),
+        authoring.create_plan(session, world["hub"], authoring.NewPlan("renkei", "x", member_org_ids=(world["clinic"].id,)),
                              now=clock.now())
     with pytest.raises(OutOfScope):   # a member outside the hub's region
-        services.create_plan(session, world["hub"],
-                             services.NewPlan("renkei", "x", member_org_ids=(world["clinic"].id, world["far"].id)),
+        authoring.create_plan(session, world["hub"],
+                             authoring.NewPlan("renkei", "x", member_org_ids=(world["clinic"].id, world["far"].id)),
                              now=clock.now())
     with pytest.raises(Invalid):
-        services.create_plan(session, world["hub"], services.NewPlan("chiiki", "  ", region_code="1301"), now=clock.now())
+        authoring.create_plan(session, world["hub"], authoring.NewPlan("chiiki", "  ", region_code="1301"), now=clock.now())
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Plan)) == 0
 
 
 def test_saving_a_section_updates_completeness_and_coalesces_history(session, world, clock):
     plan = new_kikan(session, world, clock)
-    services.save_section(session, world["doctor"], plan.id, "policy", {"basic_policy": "命を守る"}, now=clock.now())
+    authoring.save_section(session, world["doctor"], plan.id, "policy", {"basic_policy": "命を守る"}, now=clock.now())
     clock.advance(minutes=1)
-    services.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長 試験 太郎"}, now=clock.now())
+    authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長 試験 太郎"}, now=clock.now())
     session.commit()
-    p = services.progress_of(plan).section("policy")
+    p = versions.progress_of(plan).section("policy")
     assert (p.filled, p.required) == (4 - 1, 4)   # staff contacts came from auto-fill; deputy missing
     edits = session.scalars(select(PlanEvent).where(PlanEvent.action == "edit")).all()
     assert len(edits) == 1 and set(edits[0].detail["fields"]) == {"basic_policy", "leader"}
@@ -103,133 +103,133 @@ def test_bad_answers_change_nothing(session, world, clock, section, answers, err
     plan = new_kikan(session, world, clock)
     before = session.scalar(select(func.count()).select_from(PlanAnswer))
     with pytest.raises(error):
-        services.save_section(session, world["doctor"], plan.id, section, answers, now=clock.now())
+        authoring.save_section(session, world["doctor"], plan.id, section, answers, now=clock.now())
     session.rollback()
     assert session.scalar(select(func.count()).select_from(PlanAnswer)) == before
-    assert "basic_policy" not in services.answers_of(services.current_version(session.get(Plan, plan.id))).get("policy", {})
+    assert "basic_policy" not in versions.answers_of(versions.current_version(session.get(Plan, plan.id))).get("policy", {})
 
 
 def test_answers_for_another_template_version_are_refused(session, world, clock):
     plan = new_kikan(session, world, clock)
     with pytest.raises(Conflict, match="テンプレート v2"):
-        services.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長"}, now=clock.now(),
+        authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長"}, now=clock.now(),
                               template_version=1)
 
 
 def test_full_workflow_draft_review_approve_revise_and_diff(session, world, clock):
     plan = new_kikan(session, world, clock)
     with pytest.raises(Unprocessable) as incomplete:
-        services.submit(session, world["doctor"], plan.id, now=clock.now())
+        workflow.submit(session, world["doctor"], plan.id, now=clock.now())
     assert "family_teaching" in incomplete.value.fields
     session.rollback()
 
     fill_required(session, world["doctor"], plan, clock)
     with pytest.raises(Conflict):   # approving a draft
-        services.approve(session, world["hub"], plan.id, now=clock.now())
-    services.submit(session, world["doctor"], plan.id, now=clock.now())
+        workflow.approve(session, world["hub"], plan.id, now=clock.now())
+    workflow.submit(session, world["doctor"], plan.id, now=clock.now())
     session.commit()
     with pytest.raises(Conflict, match="確認中"):   # editing while in review
-        services.save_section(session, world["doctor"], plan.id, "policy", {"leader": "別の人"}, now=clock.now())
+        authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "別の人"}, now=clock.now())
     with pytest.raises(OutOfScope):   # institution staff never approve
-        services.approve(session, world["doctor"], plan.id, now=clock.now())
+        workflow.approve(session, world["doctor"], plan.id, now=clock.now())
     clock.advance(hours=2)
-    services.approve(session, world["hub"], plan.id, now=clock.now())
+    workflow.approve(session, world["hub"], plan.id, now=clock.now())
     session.commit()
     assert plan.status == "approved" and plan.review_due_on == date(2027, 5, 31)   # the plan's own earlier date
     assert plan.next_reminder_at == datetime(2027, 5, 1, 0, 0, tzinfo=timezone.utc)
     with pytest.raises(Conflict, match="承認済み"):   # editing an approved version
-        services.save_section(session, world["doctor"], plan.id, "policy", {"leader": "別の人"}, now=clock.now())
+        authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "別の人"}, now=clock.now())
     with pytest.raises(Conflict):
-        services.approve(session, world["hub"], plan.id, now=clock.now())
+        workflow.approve(session, world["hub"], plan.id, now=clock.now())
 
-    plan, report = services.revise(session, world["doctor"], plan.id, now=clock.now(), note="職員の異動")
+    plan, report = workflow.revise(session, world["doctor"], plan.id, now=clock.now(), note="職員の異動")
     session.commit()
     assert plan.current_number == 2 and plan.status == "draft" and report["dropped"] == []
     v1, v2 = plan.versions
-    assert v1.status == "approved" and services.answers_of(v1) == services.answers_of(v2)
-    services.save_section(session, world["doctor"], plan.id, "policy", {"leader": "新院長 試験 次郎"}, now=clock.now())
+    assert v1.status == "approved" and versions.answers_of(v1) == versions.answers_of(v2)
+    authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "新院長 試験 次郎"}, now=clock.now())
     session.commit()
-    changes = services.diff_versions(session, world["hub"], plan.id, 1, 2)
+    changes = history.diff_versions(session, world["hub"], plan.id, 1, 2)
     assert [(c.field_key, c.kind, c.after) for c in changes] == [("leader", "changed", "新院長 試験 次郎")]
-    services.submit(session, world["doctor"], plan.id, now=clock.now())
-    services.approve(session, world["hub2"], plan.id, now=clock.now())
+    workflow.submit(session, world["doctor"], plan.id, now=clock.now())
+    workflow.approve(session, world["hub2"], plan.id, now=clock.now())
     session.commit()
     assert [v.status for v in plan.versions] == ["superseded", "approved"]
-    actions = [e.action for e in services.events(session, world["hub"], plan.id)]
+    actions = [e.action for e in history.events(session, world["hub"], plan.id)]
     assert actions[:1] == ["create"] and actions.count("approve") == 2 and "revise" in actions
 
 
 def test_the_submitter_cannot_approve_their_own_version(session, world, clock):
-    plan = services.create_plan(session, world["hub"], services.NewPlan("chiiki", "区中央部 地域BCP", region_code="1301"),
+    plan = authoring.create_plan(session, world["hub"], authoring.NewPlan("chiiki", "区中央部 地域BCP", region_code="1301"),
                                 now=clock.now())
     fill_required(session, world["hub"], plan, clock)
-    services.submit(session, world["hub"], plan.id, now=clock.now())
+    workflow.submit(session, world["hub"], plan.id, now=clock.now())
     with pytest.raises(OutOfScope, match="提出した本人"):
-        services.approve(session, world["hub"], plan.id, now=clock.now())
-    services.approve(session, world["hub2"], plan.id, now=clock.now())
+        workflow.approve(session, world["hub"], plan.id, now=clock.now())
+    workflow.approve(session, world["hub2"], plan.id, now=clock.now())
     assert plan.status == "approved"
 
 
 def test_send_back_returns_to_draft_with_a_comment(session, world, clock):
     plan = new_kikan(session, world, clock)
     fill_required(session, world["doctor"], plan, clock)
-    services.submit(session, world["doctor"], plan.id, now=clock.now())
-    services.send_back(session, world["hub"], plan.id, now=clock.now(), comment="連絡先を確認してください")
+    workflow.submit(session, world["doctor"], plan.id, now=clock.now())
+    workflow.send_back(session, world["hub"], plan.id, now=clock.now(), comment="連絡先を確認してください")
     session.commit()
     assert plan.status == "draft"
-    assert [c.body for c in services.comments(session, world["doctor"], plan.id)] == ["連絡先を確認してください"]
+    assert [c.body for c in history.comments(session, world["doctor"], plan.id)] == ["連絡先を確認してください"]
 
 
 def test_access_rules(session, world, clock):
     plan = new_kikan(session, world, clock)
     with pytest.raises(NotFound):
-        services.get_plan(session, world["other_staff"], plan.id)
+        access.get_plan(session, world["other_staff"], plan.id)
     with pytest.raises(NotFound):
-        services.get_plan(session, world["west_hub"], plan.id)
+        access.get_plan(session, world["west_hub"], plan.id)
     with pytest.raises(OutOfScope, match="都道府県担当"):
-        services.get_plan(session, world["pref"], plan.id)
-    assert services.get_plan(session, world["hub"], plan.id) is plan
-    listed = session.scalars(services.list_plans_stmt(session, world["pref"])).all()
+        access.get_plan(session, world["pref"], plan.id)
+    assert access.get_plan(session, world["hub"], plan.id) is plan
+    listed = session.scalars(access.list_plans_stmt(session, world["pref"])).all()
     assert [p.id for p in listed] == [plan.id]
 
-    renkei = services.create_plan(session, world["hub"], services.NewPlan(
+    renkei = authoring.create_plan(session, world["hub"], authoring.NewPlan(
         "renkei", "区中央部 在宅連携", member_org_ids=(world["clinic"].id, world["hospital"].id)), now=clock.now())
     session.commit()
-    assert services.get_plan(session, world["hospital_staff"], renkei.id) is renkei   # a member reads it
+    assert access.get_plan(session, world["hospital_staff"], renkei.id) is renkei   # a member reads it
     with pytest.raises(OutOfScope):   # but does not edit it
-        services.save_section(session, world["hospital_staff"], renkei.id, "members", {"coordinator": "x"},
+        authoring.save_section(session, world["hospital_staff"], renkei.id, "members", {"coordinator": "x"},
                               now=clock.now())
-    mine = session.scalars(services.list_plans_stmt(session, world["hospital_staff"])).all()
+    mine = session.scalars(access.list_plans_stmt(session, world["hospital_staff"])).all()
     assert [p.id for p in mine] == [renkei.id]
-    members = services.answers_of(services.current_version(renkei))["members"]["member_table"]
+    members = versions.answers_of(versions.current_version(renkei))["members"]["member_table"]
     assert [m["name"] for m in members] == ["試験在宅クリニック", "試験総合病院"]
 
 
 def test_autofill_refresh_never_overwrites_a_person_unless_asked(session, world, clock, make_user):
-    renkei = services.create_plan(session, world["hub"], services.NewPlan(
+    renkei = authoring.create_plan(session, world["hub"], authoring.NewPlan(
         "renkei", "区中央部 在宅連携", member_org_ids=(world["clinic"].id, world["hospital"].id)), now=clock.now())
     session.commit()
-    rows = services.answers_of(services.current_version(renkei))["members"]["member_table"]
+    rows = versions.answers_of(versions.current_version(renkei))["members"]["member_table"]
     rows[0]["role"] = "代理訪問"
-    services.save_section(session, world["hub"], renkei.id, "members", {"member_table": rows}, now=clock.now())
+    authoring.save_section(session, world["hub"], renkei.id, "members", {"member_table": rows}, now=clock.now())
     world["hospital"].phone = "03-0000-1111"
     session.commit()
     clock.advance(days=1)
-    (r,) = services.refresh_autofill(session, world["hub"], renkei.id, now=clock.now())
+    (r,) = authoring.refresh_autofill(session, world["hub"], renkei.id, now=clock.now())
     session.commit()
     assert r.outcome == "kept_manual"
-    version = services.current_version(renkei)
+    version = versions.current_version(renkei)
     row = next(a for a in version.answers if a.field_key == "member_table")
     assert row.value[1].get("phone") is None and row.autofill_pending
     assert row.autofill_value[1]["phone"] == "03-0000-1111"
     assert row.autofill_value[0]["role"] == "代理訪問"   # the person's column rides along in the suggestion
-    (r,) = services.refresh_autofill(session, world["hub"], renkei.id, now=clock.now(),
+    (r,) = authoring.refresh_autofill(session, world["hub"], renkei.id, now=clock.now(),
                                      overwrite=["members.member_table"])
     session.commit()
     assert r.outcome == "overwritten" and row.value[1]["phone"] == "03-0000-1111" and row.value[0]["role"] == "代理訪問"
     assert row.source == "autofill" and not row.autofill_pending
     with pytest.raises(Invalid):
-        services.refresh_autofill(session, world["hub"], renkei.id, now=clock.now(), fields=["members.coordinator"])
+        authoring.refresh_autofill(session, world["hub"], renkei.id, now=clock.now(), fields=["members.coordinator"])
 
 
 def test_priority_table_lists_ventilator_users_first_with_runway_and_backup(session, world, clock):
@@ -251,38 +251,38 @@ def test_priority_table_lists_ventilator_users_first_with_runway_and_backup(sess
     patient("試験 吸引のみ", 1.0, "red", [("suction", None)], [])
     session.commit()
     plan = new_kikan(session, world, clock)
-    table = services.answers_of(services.current_version(plan))["patient_priority"]["priority_patients"]
+    table = versions.answers_of(versions.current_version(plan))["patient_priority"]["priority_patients"]
     assert [r["name"] for r in table] == ["試験 呼吸器短", "試験 呼吸器長", "試験 酸素", "試験 吸引のみ"]
     assert table[0]["rank"] == 1 and table[0]["runway_hours"] == 5.0 and table[0]["tier"] == "red"
     assert "×2" in table[0]["backup"] and "TPPV" in table[0]["devices"]
-    summary = services.answers_of(services.current_version(plan))["device_power"]["device_summary"]
+    summary = versions.answers_of(versions.current_version(plan))["device_power"]["device_summary"]
     vent = next(r for r in summary if r["patients"] == 2)
     assert vent["with_backup"] == 2 and vent["without_backup"] == 0
 
 
 def test_upgrade_a_v1_draft_to_v2_carries_answers_and_flags_new_required(session, world, clock):
     plan = new_kikan(session, world, clock)
-    version = services.current_version(plan)
+    version = versions.current_version(plan)
     version.template_version = 1        # a plan started before template v2 was published
     session.commit()
-    services.save_section(session, world["doctor"], plan.id, "risks", {"risk_notes": "停電は3日続く想定"}, now=clock.now())
-    services.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長"}, now=clock.now())
-    plan, report = services.upgrade_draft(session, world["doctor"], plan.id, now=clock.now())
+    authoring.save_section(session, world["doctor"], plan.id, "risks", {"risk_notes": "停電は3日続く想定"}, now=clock.now())
+    authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長"}, now=clock.now())
+    plan, report = authoring.upgrade_draft(session, world["doctor"], plan.id, now=clock.now())
     session.commit()
-    answers = services.answers_of(services.current_version(plan))
+    answers = versions.answers_of(versions.current_version(plan))
     assert answers["risks"] == {"hazard_effects": "停電は3日続く想定"} and answers["policy"]["leader"] == "院長"
     assert report["moved"] == {"risks.hazard_effects": "risks.risk_notes"}
     assert "family_teaching.teaching_items" in report["new_required"]
-    assert services.current_version(plan).template_version == 2
+    assert versions.current_version(plan).template_version == 2
     with pytest.raises(Conflict):
-        services.upgrade_draft(session, world["doctor"], plan.id, now=clock.now())
+        authoring.upgrade_draft(session, world["doctor"], plan.id, now=clock.now())
 
 
 def test_review_reminders_reach_owners_once_per_slot(session, world, clock):
     plan = new_kikan(session, world, clock)
     fill_required(session, world["doctor"], plan, clock)
-    services.submit(session, world["doctor"], plan.id, now=clock.now())
-    services.approve(session, world["hub"], plan.id, now=clock.now())
+    workflow.submit(session, world["doctor"], plan.id, now=clock.now())
+    workflow.approve(session, world["hub"], plan.id, now=clock.now())
     session.commit()
     assert review.send_due_reminders(session, now=clock.now()).reminders == 0   # nothing due yet
     clock.set(datetime(2027, 5, 1, 0, 5, tzinfo=timezone.utc))
@@ -310,8 +310,8 @@ def test_review_reminders_reach_owners_once_per_slot(session, world, clock):
 def test_evidence_pack_holds_plan_history_and_review_date(session, world, clock):
     plan = new_kikan(session, world, clock)
     fill_required(session, world["doctor"], plan, clock)
-    services.submit(session, world["doctor"], plan.id, now=clock.now())
-    services.approve(session, world["hub"], plan.id, now=clock.now())
+    workflow.submit(session, world["doctor"], plan.id, now=clock.now())
+    workflow.approve(session, world["hub"], plan.id, now=clock.now())
     session.commit()
     name, data = review.evidence_pack(session, world["hub"], plan.id)
     z = zipfile.ZipFile(io.BytesIO(data))

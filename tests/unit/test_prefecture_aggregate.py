@@ -3,7 +3,7 @@ import csv
 import io
 from datetime import date, datetime, timedelta, timezone
 
-from bcp_service.reports.aggregate import CSV_HEADER, ActionFact, DrillFact, aggregate, to_csv
+from bcp_service.prefecture.aggregate import CSV_HEADER, ActionFact, DrillFact, aggregate, to_csv
 
 NOW = datetime(2026, 11, 24, 0, 0, tzinfo=timezone.utc)
 TODAY = date(2026, 11, 24)

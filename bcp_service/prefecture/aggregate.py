@@ -12,9 +12,11 @@ from datetime import date, datetime, timedelta
 from typing import Iterable, Sequence
 
 from bcp_service.drills.metrics import median_minutes
+from bcp_service.drills.states import DrillStatus, action_is_open
+from bcp_service.plans.states import PlanStatus
 
 PLAN_TYPES = ("kikan", "renkei", "chiiki")
-PLAN_STATES = ("draft", "in_review", "approved")
+PLAN_STATES = (PlanStatus.DRAFT, PlanStatus.IN_REVIEW, PlanStatus.APPROVED)
 TIERS = ("red", "yellow", "green")
 PLAN_TYPE_JA = {"kikan": "機関型", "renkei": "連携型", "chiiki": "地域BCP"}
 PLAN_STATE_JA = {"draft": "作成中", "in_review": "確認中", "approved": "承認済み"}
@@ -90,7 +92,7 @@ def aggregate(
     minutes: dict[str, list[float | None]] = {code: [] for code in out}
     for d in drills:
         agg = out.get(d.region_code)
-        if agg is None or d.status != "completed" or d.started_at is None:
+        if agg is None or d.status != DrillStatus.COMPLETED or d.started_at is None:
             continue
         if now - LOOKBACK <= d.started_at <= now:
             agg.drills_held += 1
@@ -99,7 +101,7 @@ def aggregate(
         out[code].median_checkin_minutes = median_minutes(values)
     for a in actions:
         agg = out.get(a.region_code)
-        if agg is None or a.status not in ("open", "in_progress"):
+        if agg is None or not action_is_open(a.status):
             continue
         agg.corrective_actions_open += 1
         if today > a.due:

@@ -2,7 +2,6 @@
 
 Only columns that cannot identify anyone are selected: region codes, plan types and states,
 patient tiers, drill dates and check-in minutes, corrective-action states and due dates.
-Registry and plans are read lazily so the report works while those packages are absent.
 """
 from __future__ import annotations
 
@@ -15,11 +14,14 @@ from sqlalchemy.orm import Session
 from bcp_service.auth import Actor, Role
 from bcp_service.auth import audit
 from bcp_service.auth.scope import require_role
+from bcp_service.drills.after_action import drill_metrics
 from bcp_service.drills.models import CorrectiveAction, Drill
+from bcp_service.drills.states import DrillStatus
 from bcp_service.errors import Invalid, NotFound, OutOfScope
 from bcp_service.orgs.models import Region
-from bcp_service.reports.aggregate import ActionFact, DrillFact, RegionAggregate, aggregate, LOOKBACK
-from bcp_service.plugins import optional_module
+from bcp_service.plans.models import Plan
+from bcp_service.prefecture.aggregate import LOOKBACK, ActionFact, DrillFact, RegionAggregate, aggregate
+from bcp_service.registry.models import Patient
 
 PREF_RE = re.compile(r"^(0[1-9]|[1-3][0-9]|4[0-7])$")
 
@@ -37,29 +39,19 @@ def prefecture_report(session: Session, actor: Actor, pref_code: str, *, now: da
         raise NotFound(f"no region in prefecture {pref_code}")
     codes = [r[0] for r in regions]
 
-    plans: list[tuple[str, str, str]] = []
-    plan_models = optional_module("bcp_service.plans.models")
-    if plan_models is not None:
-        P = plan_models.Plan
-        plans = [tuple(r) for r in session.execute(select(P.region_code, P.type, P.status)
-                                                   .where(P.region_code.in_(codes)))]
+    plans = [tuple(r) for r in session.execute(select(Plan.region_code, Plan.type, Plan.status)
+                                               .where(Plan.region_code.in_(codes)))]
+    patients = [tuple(r) for r in session.execute(
+        select(Patient.region_code, Patient.runway_tier).where(Patient.region_code.in_(codes),
+                                                               Patient.status == "active",
+                                                               Patient.deleted_at.is_(None)))]
 
-    patients: list[tuple[str, str]] = []
-    registry = optional_module("bcp_service.registry.models")
-    if registry is not None:
-        Pt = registry.Patient
-        patients = [tuple(r) for r in session.execute(
-            select(Pt.region_code, Pt.runway_tier).where(Pt.region_code.in_(codes), Pt.status == "active",
-                                                         Pt.deleted_at.is_(None)))]
-
-    drills = session.scalars(select(Drill).where(Drill.region_code.in_(codes), Drill.status == "completed",
+    drills = session.scalars(select(Drill).where(Drill.region_code.in_(codes), Drill.status == DrillStatus.COMPLETED,
                                                  Drill.started_at >= now - LOOKBACK)).all()
     facts = []
     for d in drills:
         minutes = None
-        if d.mode == "functional" and desk is not None and getattr(d, "outage_id", None) is not None:
-            from bcp_service.drills.services import drill_metrics
-
+        if d.mode == "functional" and desk is not None and d.outage_id is not None:
             m = drill_metrics(session, d, desk)
             minutes = m.minutes_to_100 if m else None
         facts.append(DrillFact(d.region_code, d.started_at, d.status, minutes))

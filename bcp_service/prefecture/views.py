@@ -1,7 +1,12 @@
-"""Prefecture review: ``GET /api/v1/reports/prefecture/<pref_code>``, the page with charts, and CSV."""
+"""Prefecture review: ``GET /api/v1/reports/prefecture/<pref_code>``, the page with charts, and CSV.
+
+URL paths stay under ``/reports/prefecture`` (API.md); the package is ``prefecture`` so that it is not
+confused with documents such as the drill after-action report.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, url_for
+from sqlalchemy import select
 
 from bcp_service.api import api_doc
 from bcp_service.auth import Role, current_actor, require
@@ -9,11 +14,12 @@ from bcp_service.clock import get_clock, iso_local, to_local
 from bcp_service.db import db
 from bcp_service.drills import adapters
 from bcp_service.errors import NotFound
-from bcp_service.reports import services
-from bcp_service.reports.aggregate import (PLAN_STATE_JA, PLAN_STATES, PLAN_TYPE_JA, PLAN_TYPES, TIER_JA, TIERS,
+from bcp_service.orgs.models import Region
+from bcp_service.prefecture import services
+from bcp_service.prefecture.aggregate import (PLAN_STATE_JA, PLAN_STATES, PLAN_TYPE_JA, PLAN_TYPES, TIER_JA, TIERS,
                                            to_csv)
 
-bp = Blueprint("reports", __name__)
+bp = Blueprint("prefecture", __name__)
 REVIEWERS = (Role.ADMIN, Role.PREFECTURE_REVIEWER)
 
 
@@ -49,15 +55,11 @@ def prefecture_csv(pref_code: str):
 def prefecture_home():
     actor = current_actor()
     if actor.role is Role.PREFECTURE_REVIEWER:
-        return redirect(url_for("reports.prefecture_page", pref_code=actor.scope))
-    from sqlalchemy import select
-
-    from bcp_service.orgs.models import Region
-
+        return redirect(url_for("prefecture.prefecture_page", pref_code=actor.scope))
     codes = sorted(set(db.session.scalars(select(Region.prefecture_code))))
     if not codes:
         raise NotFound("圏域が登録されていません")
-    return redirect(url_for("reports.prefecture_page", pref_code=codes[0]))
+    return redirect(url_for("prefecture.prefecture_page", pref_code=codes[0]))
 
 
 @bp.get("/reports/prefecture/<pref_code>")
@@ -69,7 +71,7 @@ def prefecture_page(pref_code: str):
     max_plans = max([sum(sum(s.values()) for s in r.plans.values()) for r in rows] + [1])
     max_actions = max([r.corrective_actions_open for r in rows] + [1])
     max_drills = max([r.drills_held for r in rows] + [1])
-    return render_template("reports/prefecture.html", pref_code=pref_code, rows=rows, totals=totals, now=now,
+    return render_template("prefecture/report.html", pref_code=pref_code, rows=rows, totals=totals, now=now,
                            PLAN_TYPES=PLAN_TYPES, PLAN_STATES=PLAN_STATES, PLAN_TYPE_JA=PLAN_TYPE_JA,
                            PLAN_STATE_JA=PLAN_STATE_JA, TIERS=TIERS, TIER_JA=TIER_JA,
                            max_patients=max_patients, max_plans=max_plans, max_actions=max_actions,

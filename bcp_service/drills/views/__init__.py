@@ -1,0 +1,1 @@
+"""Drills blueprints: ``api.bp`` (JSON API) and ``pages.bp`` (the drill pages)."""

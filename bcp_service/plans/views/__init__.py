@@ -1,0 +1,1 @@
+"""Plans blueprints: ``api.bp`` (JSON API) and ``pages.bp`` (the authoring pages)."""

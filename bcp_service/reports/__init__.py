@@ -1,1 +1,0 @@
-"""Prefecture review: aggregates per 圏域 with no personal data."""
