@@ -99,3 +99,12 @@ def _register_blueprints(app: Flask) -> None:
         blueprint = getattr(views, "bp", None)
         if blueprint is not None:
             app.register_blueprint(blueprint)
+    # The outage desk's blueprints by name (until wiring.py lists every blueprint and nav entry).
+    from bcp_service.auth import Role
+    from bcp_service.outages.views import api as outages_api, pages as outages_pages, team_links, voice
+    from bcp_service.web import register_nav
+
+    for blueprint in (outages_api.bp, outages_pages.bp, team_links.bp, voice.bp):
+        app.register_blueprint(blueprint)
+    register_nav("outages.desk", "停電対応", [Role.ADMIN, Role.HUB_STAFF], order=20,
+                 description="停電の宣言・トリアージ・安否確認・搬送")

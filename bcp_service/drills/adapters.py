@@ -29,8 +29,8 @@ class OutagesDesk:
     participating organisations are contacted; the outage package renders every text with 【訓練】.
     """
 
-    def __init__(self, services, models, notify) -> None:
-        self._services, self._models, self._notify = services, models, notify
+    def __init__(self, declare, models, notify) -> None:
+        self._declare, self._models, self._notify = declare, models, notify
 
     def open_drill_outage(self, session: Session, drill, scenario, *, actor: Actor, now: datetime) -> int:
         region = session.get(Region, drill.region_code)
@@ -40,19 +40,18 @@ class OutagesDesk:
                                 code="no_drill_area")
         if not drill.participant_org_ids:
             raise Unprocessable("参加機関がないため機能訓練を開始できません", code="no_participants")
-        cmd = self._services.DeclareOutage(
+        cmd = self._declare.DeclareOutage(
             area={"municipality_codes": codes}, started_at=now,
             expected_restoration_at=now + timedelta(hours=scenario.expected_restoration_hours),
             cause=scenario.cause, drill=True, region_code=drill.region_code,
-            patient_filter={"organization_ids": sorted(drill.participant_org_ids)}, declared_by=actor.user_id)
-        result = self._services.declare_outage(session, cmd, now=now, notifier=self._notify.notifier_for(current_app))
+            patient_filter={"organization_ids": sorted(drill.participant_org_ids)})
+        result = self._declare.declare_outage(session, actor, cmd, now=now, notifier=self._notify.notifier_for(current_app))
         return result.outage.id
 
     def resolve(self, session: Session, outage_id: int, *, actor: Actor, now: datetime) -> None:
         try:
-            self._services.resolve_outage(session, outage_id, now=now,
-                                          notifier=self._notify.notifier_for(current_app),
-                                          actor_user_id=actor.user_id)
+            self._declare.resolve_outage(session, actor, outage_id, now=now,
+                                         notifier=self._notify.notifier_for(current_app))
         except Conflict:
             pass  # the desk resolved the drill outage already; the drill just ends
 
@@ -74,12 +73,12 @@ def outage_desk() -> OutagesDesk | None:
 
     if not hasattr(Drill, "outage_id"):
         return None   # 0007_drill_outages not applied to the models yet
-    services = optional_module("bcp_service.outages.services")
+    declare = optional_module("bcp_service.outages.declare")
     models = optional_module("bcp_service.outages.models")
     notify = optional_module("bcp_service.outages.notify")
-    if services is None or models is None or notify is None or not hasattr(services, "declare_outage"):
+    if declare is None or models is None or notify is None or not hasattr(declare, "declare_outage"):
         return None
-    return OutagesDesk(services, models, notify)
+    return OutagesDesk(declare, models, notify)
 
 
 @dataclass(frozen=True)

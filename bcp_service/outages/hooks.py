@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from bcp_service.errors import Gone, NotFound
 from bcp_service.messaging import answers
 from bcp_service.messaging.tokens import TapClaims
-from bcp_service.outages import services, triage
+from bcp_service.outages import checkins, field_tasks, triage
+from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.models import FieldTask, Outage, OutagePatient
 from bcp_service.outages.notify import notifier_for
 
@@ -27,9 +28,9 @@ def on_checkin(session: Session, *, outage_id: int, patient_id: int, answer: str
                now: datetime, text: str | None = None) -> None:
     """``text`` is the family's own words (SMS body) when messaging passes it; None for one-tap and
     DTMF. Hours in it (「2 あと3時間」) re-compute the runway; without a figure nothing changes."""
-    reported = triage.parse_reported_hours(text) if text and answer in services.REPORTS_HOURS else None
-    services.record_answer(session, outage_id=outage_id, patient_id=patient_id, answer=answer, channel=channel,
-                           now=now, notifier=notifier_for(current_app), reported_hours=reported)
+    reported = triage.parse_reported_hours(text) if text and answer in checkins.REPORTS_HOURS else None
+    checkins.record_answer(session, SYSTEM, outage_id=outage_id, patient_id=patient_id, answer=answer,
+                           channel=channel, now=now, notifier=notifier_for(current_app), reported_hours=reported)
 
 
 def on_task(session: Session, *, outage_id: int, patient_id: int, answer: str, channel: str, now: datetime,
@@ -39,7 +40,7 @@ def on_task(session: Session, *, outage_id: int, patient_id: int, answer: str, c
     task = session.get(FieldTask, task_id)
     if task is None or task.outage_id != outage_id:
         raise NotFound("task not found")
-    services.acknowledge_task(session, task_id, now=now)
+    field_tasks.acknowledge_task(session, SYSTEM, task_id, now=now)
 
 
 def still_open(session: Session, claims: TapClaims) -> bool:
@@ -58,7 +59,7 @@ def on_undeliverable(session: Session, message, reason: str, now: datetime) -> N
         Outage.status == "active")).first()
     if row is None or row.checkin != "pending" or row.round >= 3:
         return
-    services.mark_unreachable(session, row, reason=reason, now=now, notifier=notifier_for(current_app))
+    checkins.mark_unreachable(session, row, reason=reason, now=now, notifier=notifier_for(current_app))
 
 
 def register() -> None:

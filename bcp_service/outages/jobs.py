@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from bcp_service.clock import get_clock, on_tick
 from bcp_service.db import db
-from bcp_service.outages import hooks, services  # noqa: F401 - hooks register with messaging
+from bcp_service.outages import checkins, hooks, transport  # noqa: F401 - hooks register with messaging
+from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.models import Outage
 from bcp_service.outages.notify import notifier_for
 
@@ -30,7 +31,7 @@ def run_due(app, *, now=None, notifier=None) -> int:
     for _ in range(MAX_BATCHES):
         at = now or get_clock().now()
         try:
-            n = services.advance_due(session, now=at, notifier=notifier, limit=BATCH)
+            n = checkins.advance_due(session, now=at, notifier=notifier, limit=BATCH)
             session.commit()
         except Exception:
             session.rollback()
@@ -47,7 +48,7 @@ def run_proposals(app, *, now=None) -> int:
     made = 0
     for oid in session.scalars(select(Outage.id).where(Outage.status == "active")).all():
         try:
-            made += services.propose_transports(session, oid, now=now or get_clock().now())
+            made += transport.propose_transports(session, SYSTEM, oid, now=now or get_clock().now())
             session.commit()
         except Exception:  # noqa: BLE001 - one outage's failure must not stop the others
             session.rollback()
