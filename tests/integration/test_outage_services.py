@@ -542,3 +542,46 @@ def test_patients_without_a_nursing_station_go_to_the_on_call_team_that_can_be_t
     assert task.organization_id == hub.id
     assert session.scalars(select(OutboxMessage.to).where(
         OutboxMessage.key == f"outage:{r.outage.id}:task:{task.id}:sms")).one() == "+819000000003"
+
+
+def test_services_check_role_and_region_themselves(app, session, clock, world, make_region):
+    """Authorization lives in the service layer: no view is needed to refuse another region or role."""
+    from bcp_service.auth.roles import Actor, Role
+    from bcp_service.errors import OutOfScope
+    from bcp_service.outages import field_tasks
+
+    make_region("2701", prefecture_code="27", name="大阪市", municipality_codes=("271004",))
+    r = declare(session, clock, app)
+    osaka = Actor(user_id=None, role=Role.HUB_STAFF, scope="2701")
+    field = Actor(user_id=None, role=Role.FIELD_TEAM, scope="1301")
+    tokyo = Actor(user_id=None, role=Role.HUB_STAFF, scope="1301")
+    n = notifier_for(app)
+    with pytest.raises(OutOfScope):
+        checkins.record_answer(session, osaka, outage_id=r.outage.id, patient_id=world.short.id, answer="1",
+                               channel="desk", now=clock.now(), notifier=n)
+    with pytest.raises(OutOfScope):
+        declaring.resolve_outage(session, osaka, r.outage.id, now=clock.now(), notifier=n)
+    with pytest.raises(OutOfScope):
+        declaring.change_restoration(session, field, r.outage.id, clock.now() + timedelta(hours=9), now=clock.now())
+    with pytest.raises(OutOfScope):
+        declaring.declare_outage(session, tokyo, declaring.DeclareOutage(
+            area={"municipality_codes": [WARD]}, started_at=clock.now(), region_code="2701"),
+            now=clock.now(), notifier=n)
+    with pytest.raises(OutOfScope):
+        transport.charging_points(session, osaka, r.outage.id, world.short.id)
+    row = checkins.record_answer(session, tokyo, outage_id=r.outage.id, patient_id=world.short.id, answer="3",
+                                 channel="desk", now=clock.now(), notifier=n)
+    session.commit()
+    task = session.scalars(select(FieldTask).where(FieldTask.transport_id == row.transport_id)).one()
+    with pytest.raises(OutOfScope):
+        field_tasks.acknowledge_task(session, osaka, task.id, now=clock.now())
+    with pytest.raises(OutOfScope):
+        transport.update_transport(session, osaka, row.transport_id, status="en_route", facility_id=None,
+                                   now=clock.now(), notifier=n)
+    assert field_tasks.acknowledge_task(session, field, task.id, now=clock.now()).status == "acknowledged"
+    t = transport.update_transport(session, field, row.transport_id, status="en_route", facility_id=None,
+                                   now=clock.now(), notifier=n)
+    assert t.status == "en_route"
+    with pytest.raises(NotFound):      # a transport named under another outage is not found
+        transport.update_transport(session, tokyo, row.transport_id, status="arrived", facility_id=None,
+                                   now=clock.now(), notifier=n, outage_id=r.outage.id + 1)
