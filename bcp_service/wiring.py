@@ -6,7 +6,7 @@ job, a command or an answer handler, add it to the list here.
 Where does an SMS reply change an outage? Twilio posts to ``/sms/inbound`` (``messaging.views.sms_inbound``),
 which calls ``messaging.inbound.handle_inbound_sms``; ``inbound.apply_answer`` parses the reply and hands it
 to ``messaging.answers.deliver``, which calls the handler listed in ``ANSWER_HANDLERS`` for the token's
-purpose: ``outages.hooks.on_checkin``, which calls ``outages.services.record_answer``.
+purpose: ``outages.hooks.on_checkin``, which calls ``outages.checkins.record_answer``.
 """
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ from bcp_service.outages import demo as outages_demo
 from bcp_service.outages import hooks as outages_hooks
 from bcp_service.outages import jobs as outages_jobs
 from bcp_service.outages import models as outages_models
-from bcp_service.outages import views as outages_views
+from bcp_service.outages.views import api as outages_api_views
+from bcp_service.outages.views import pages as outages_pages
+from bcp_service.outages.views import team_links as outages_team_links
+from bcp_service.outages.views import voice as outages_voice
 from bcp_service.plans import cli as plans_cli
 from bcp_service.plans import demo as plans_demo
 from bcp_service.plans import jobs as plans_jobs
@@ -62,7 +65,10 @@ BLUEPRINTS = (
     drills_pages.bp,
     messaging_views.bp,     # Twilio webhooks, one-tap page /r/<token>, roll-call, phone simulator
     orgs_views.bp,
-    outages_views.bp,
+    outages_api_views.bp,
+    outages_pages.bp,
+    outages_team_links.bp,
+    outages_voice.bp,
     plans_api_views.bp,
     plans_pages.bp,
     registry_api_views.bp,
@@ -92,8 +98,8 @@ NAV = (
 # --- answers: what a one-tap link, SMS reply or DTMF digit does, by the token's purpose -------------
 # (rollcall answers are messaging's own: messaging.inbound → messaging.rollcall.record_answer)
 ANSWER_HANDLERS = {
-    "checkin": outages_hooks.on_checkin,          # → outages.services.record_answer
-    "field_task": outages_hooks.on_task,          # → outages.services.acknowledge_task
+    "checkin": outages_hooks.on_checkin,          # → outages.checkins.record_answer
+    "field_task": outages_hooks.on_task,          # → outages.field_tasks.acknowledge_task
     "transport_task": outages_hooks.on_task,
 }
 # A link is answerable only while every check says so (False → 410 Gone).

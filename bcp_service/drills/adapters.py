@@ -16,7 +16,7 @@ from bcp_service.messaging import outbox
 from bcp_service.orgs.models import Region
 from bcp_service.outages import notify
 from bcp_service.outages.models import FieldTask, Outage, OutagePatient
-from bcp_service.outages.services import DeclareOutage, declare_outage, resolve_outage
+from bcp_service.outages.declare import DeclareOutage, declare_outage, resolve_outage
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +40,13 @@ class OutagesDesk:
             area={"municipality_codes": codes}, started_at=now,
             expected_restoration_at=now + timedelta(hours=scenario.expected_restoration_hours),
             cause=scenario.cause, drill=True, region_code=drill.region_code,
-            patient_filter={"organization_ids": sorted(drill.participant_org_ids)}, declared_by=actor.user_id)
-        result = declare_outage(session, cmd, now=now, notifier=notify.notifier_for(current_app))
+            patient_filter={"organization_ids": sorted(drill.participant_org_ids)})
+        result = declare_outage(session, actor, cmd, now=now, notifier=notify.notifier_for(current_app))
         return result.outage.id
 
     def resolve(self, session: Session, outage_id: int, *, actor: Actor, now: datetime) -> None:
         try:
-            resolve_outage(session, outage_id, now=now, notifier=notify.notifier_for(current_app),
-                           actor_user_id=actor.user_id)
+            resolve_outage(session, actor, outage_id, now=now, notifier=notify.notifier_for(current_app))
         except Conflict:
             pass  # the desk resolved the drill outage already; the drill just ends
 

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
+# The reach-time measure is the outage desk's (one rule for the incident report and drills).
+from bcp_service.outages.figures import minutes_after as _minutes
+from bcp_service.outages.figures import minutes_to_reach
+
 THRESHOLDS = (50, 90, 100)
 
 
@@ -57,16 +61,6 @@ class DrillMetrics:
         }
 
 
-def _minutes(start: datetime, at: datetime) -> float:
-    # An answer stamped a moment before the start (clock skew between web nodes) counts as minute 0.
-    return max(0.0, (at - start).total_seconds() / 60.0)
-
-
-def _needed(percent: int, targets: int) -> int:
-    """Answers needed to reach ``percent`` of ``targets`` (ceil, in integers to avoid 0.9*10 = 8.999…)."""
-    return -(-percent * targets // 100)
-
-
 def compute(
     started_at: datetime,
     records: Sequence[CheckinRecord],
@@ -97,8 +91,7 @@ def compute(
 
     minutes_to: dict[int, float | None] = {}
     for pct in THRESHOLDS:
-        need = _needed(pct, targets)
-        minutes_to[pct] = answered[need - 1] if targets and need <= responded else None
+        minutes_to[pct] = minutes_to_reach(answered, targets, pct)
 
     transports = sorted(
         _minutes(started_at, t) for t in transport_assigned_at if ended_at is None or t <= ended_at

@@ -161,8 +161,13 @@ def parse_digit(digits: str | None) -> str | None:
 
     Accepts exactly one of 1/2/3 (full-width too); anything else is not an answer.
     """
-    d = normalize(digits or "")
-    return {"1": "ok", "2": "low_battery", "3": "needs_help"}.get(d)
+    return answer_digits().get(normalize(digits or ""))
+
+
+def answer_digits(vocab: Vocabulary | None = None) -> dict[str, str]:
+    """Digit → check-in answer key, as ``alerts/replies.yaml`` gives them (the one vocabulary)."""
+    vocab = vocab or load_vocabulary()
+    return {c.digit: c.key for c in vocab.answers}
 
 
 _ETA = re.compile(r"(\d{1,4})\s*(分|min|m|時間|hours?|h)?")

@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from bcp_service.appclock import get_clock
 from bcp_service.errors import DomainError
-from bcp_service.outages import services
+from bcp_service.auth.services import actor_for
+from bcp_service.outages import checkins, declare, transport
+from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.models import OutagePatient
 from bcp_service.outages.notify import notifier_for
 
@@ -24,11 +26,12 @@ def seed(session, ctx) -> None:
     now = get_clock().now()
     notifier = notifier_for(current_app)
     hub = ctx.users.get("hub_staff")
+    # Declared by the seeded 拠点 staff member when there is one (the timeline names who declared).
+    actor = actor_for(hub) if hub else SYSTEM
     try:
-        result = services.declare_outage(session, services.DeclareOutage(
+        result = declare.declare_outage(session, actor, declare.DeclareOutage(
             area=DEMO_AREA, started_at=now - timedelta(hours=1), expected_restoration_at=now + timedelta(hours=8),
-            cause="台風による配電線の断線（デモ）", region_code=ctx.region.code,
-            declared_by=hub.id if hub else None), now=now, notifier=notifier)
+            cause="台風による配電線の断線（デモ）", region_code=ctx.region.code), now=now, notifier=notifier)
     except DomainError:
         return   # no patients seeded in those wards (e.g. --patients 0): no scenario
     session.flush()
@@ -36,6 +39,6 @@ def seed(session, ctx) -> None:
                            .order_by(OutagePatient.runs_out_at.desc())).all()
     # The families with the most power answer first; the short-runway ones are still silent.
     for row, answer in zip(rows[:6], ("1", "1", "1", "1", "2", "1")):
-        services.record_answer(session, outage_id=result.outage.id, patient_id=row.patient_id, answer=answer,
-                               channel="demo", now=now, notifier=notifier)
-    services.propose_transports(session, result.outage.id, now=now)
+        checkins.record_answer(session, SYSTEM, outage_id=result.outage.id, patient_id=row.patient_id,
+                               answer=answer, channel="demo", now=now, notifier=notifier)
+    transport.propose_transports(session, SYSTEM, result.outage.id, now=now)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from bcp_service.errors import NotFound
 from bcp_service.messaging.answers import AnswerReceived
 from bcp_service.messaging.tokens import TapClaims
-from bcp_service.outages import services, triage
+from bcp_service.outages import checkins, field_tasks, triage
+from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.models import FieldTask, Outage, OutagePatient
 from bcp_service.outages.notify import notifier_for
 
@@ -28,8 +29,8 @@ def on_checkin(received: AnswerReceived) -> None:
     ``text`` is the family's own words (SMS body); None for one-tap and DTMF. Hours in it
     (「2 あと3時間」) re-compute the runway; without a figure nothing changes."""
     text, answer = received.text, received.answer
-    reported = triage.parse_reported_hours(text) if text and answer in services.REPORTS_HOURS else None
-    services.record_answer(received.session, outage_id=received.context_id, patient_id=received.subject_id,
+    reported = triage.parse_reported_hours(text) if text and answer in checkins.REPORTS_HOURS else None
+    checkins.record_answer(received.session, SYSTEM, outage_id=received.context_id, patient_id=received.subject_id,
                            answer=answer, channel=received.channel, now=received.now,
                            notifier=notifier_for(current_app), reported_hours=reported)
 
@@ -40,7 +41,7 @@ def on_task(received: AnswerReceived) -> None:
     task = received.session.get(FieldTask, received.subject_id)
     if task is None or task.outage_id != received.context_id:
         raise NotFound("task not found")
-    services.acknowledge_task(received.session, task.id, now=received.now)
+    field_tasks.acknowledge_task(received.session, SYSTEM, task.id, now=received.now)
 
 
 def still_open(session: Session, claims: TapClaims) -> bool:
@@ -59,5 +60,5 @@ def on_undeliverable(session: Session, message, reason: str, now: datetime) -> N
         Outage.status == "active")).first()
     if row is None or row.checkin != "pending" or row.round >= 3:
         return
-    services.mark_unreachable(session, row, reason=reason, now=now, notifier=notifier_for(current_app))
+    checkins.mark_unreachable(session, row, reason=reason, now=now, notifier=notifier_for(current_app))
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from bcp_service.appclock import get_clock
 from bcp_service.db import db, run_in_transaction
-from bcp_service.outages import services
+from bcp_service.outages import checkins, transport
+from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.models import Outage
 from bcp_service.outages.notify import notifier_for
 
@@ -30,7 +31,7 @@ def run_due(app, *, now=None, notifier=None) -> int:
     for _ in range(MAX_BATCHES):
         at = now or get_clock().now()
         n = run_in_transaction(app, "outages.rounds",
-                               lambda s: services.advance_due(s, now=at, notifier=notifier, limit=BATCH))
+                               lambda s: checkins.advance_due(s, now=at, notifier=notifier, limit=BATCH))
         total += n
         if n < BATCH:
             break
@@ -43,7 +44,7 @@ def run_proposals(app, *, now=None) -> int:
     for oid in db.session.scalars(select(Outage.id).where(Outage.status == "active")).all():
         try:
             made += run_in_transaction(app, f"outages.proposals outage {oid}",
-                                       lambda s: services.propose_transports(s, oid, now=now or get_clock().now()))
+                                       lambda s: transport.propose_transports(s, SYSTEM, oid, now=now or get_clock().now()))
         except Exception:  # noqa: BLE001 - one outage's failure must not stop the others
             log.exception("outage %s: transport proposals failed", oid)
     return made

@@ -11,20 +11,21 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
+from bcp_service.outages.states import OutageStatus, TaskStatus, TransportStatus
 
-OUTAGE_STATUSES = ("active", "resolved")
+OUTAGE_STATUSES = tuple(s.value for s in OutageStatus)
 CHECKIN_STATES = ("pending", "ok", "low_battery", "needs_help", "no_answer", "unreachable")
 CHECKIN_LABELS = {
     "pending": "確認中", "ok": "問題なし", "low_battery": "バッテリー残少", "needs_help": "至急支援",
     "no_answer": "応答なし", "unreachable": "連絡不能",
 }
-TRANSPORT_STATUSES = ("proposed", "assigned", "en_route", "arrived", "cancelled")
+TRANSPORT_STATUSES = tuple(s.value for s in TransportStatus)
 TRANSPORT_LABELS = {
     "proposed": "提案", "assigned": "手配済", "en_route": "搬送中", "arrived": "到着", "cancelled": "取消",
 }
 TRANSPORT_REASONS = ("answer", "field_report", "runs_out_before_restoration", "desk")
 TASK_KINDS = ("visit", "transport")
-TASK_STATUSES = ("open", "acknowledged", "done", "cancelled")
+TASK_STATUSES = tuple(s.value for s in TaskStatus)
 
 
 class Outage(Base):

@@ -9,35 +9,32 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, object_session
 
-from bcp_service.auth import Actor, Role
-from bcp_service.auth.scope import check_region
+from bcp_service.auth import Actor
+from bcp_service.auth.scope import require_role
 from bcp_service.clock import iso_local
-from bcp_service.errors import OutOfScope
 from bcp_service.orgs.models import Organization
 from bcp_service.outages import triage
+from bcp_service.outages.access import DESK
 from bcp_service.outages.models import CHECKIN_STATES, FieldTask, Outage, OutageEvent, OutagePatient, Transport
 from bcp_service.outages.report import detail_text
 from bcp_service.registry.models import Patient
 
 
-def check_scope(session: Session, actor: Actor, outage: Outage) -> None:
-    """Region scope in the service layer: an outage is seen by its region's staff (and admins)."""
-    if actor.is_admin:
-        return
-    if outage.region_code is None:
-        raise OutOfScope("this outage is outside your scope")
-    check_region(session, actor, outage.region_code)
-
-
-def visible_outages(session: Session, actor: Actor, *, status: str | None = None) -> list[Outage]:
+def outages_stmt(actor: Actor, *, status: str | None = None):
+    """The outages this desk actor may see, newest first (a select for ``api.paginate``)."""
+    require_role(actor, *DESK)
     stmt = select(Outage).order_by(Outage.id.desc())
     if not actor.is_admin:
         stmt = stmt.where(Outage.region_code == actor.scope)
     if status:
         stmt = stmt.where(Outage.status == status)
-    return list(session.scalars(stmt))
+    return stmt
+
+
+def visible_outages(session: Session, actor: Actor, *, status: str | None = None) -> list[Outage]:
+    return list(session.scalars(outages_stmt(actor, status=status)))
 
 
 # Japan keeps no daylight saving time: a fixed +09:00 offset gives the same result as Asia/Tokyo
@@ -146,6 +143,10 @@ def outage_dict(outage: Outage, summary: dict | None = None) -> dict:
     return body
 
 
+def transports_stmt(outage_id: int):
+    return select(Transport).where(Transport.outage_id == outage_id).order_by(Transport.id)
+
+
 def transports(session: Session, outage_id: int, *, with_people: bool = False) -> list[dict]:
     fac = aliased(Organization)
     stmt = (select(Transport, fac.name, fac.lat, fac.lon, Patient.name)
@@ -162,6 +163,13 @@ def transports(session: Session, outage_id: int, *, with_people: bool = False) -
     return out
 
 
+def transport_item(t: Transport) -> dict:
+    """One item of the transports list: the transport and where it goes."""
+    facility = object_session(t).get(Organization, t.facility_id) if t.facility_id is not None else None
+    return {**transport_dict(t), "facility_name": facility.name if facility else None,
+            "facility_lat": facility.lat if facility else None, "facility_lon": facility.lon if facility else None}
+
+
 def transport_dict(t: Transport) -> dict:
     return {"id": t.id, "outage_id": t.outage_id, "patient_id": t.patient_id, "facility_id": t.facility_id,
             "status": t.status, "reason": t.reason, "distance_km": t.distance_km,
@@ -169,17 +177,28 @@ def transport_dict(t: Transport) -> dict:
             "updated_at": iso_local(t.updated_at)}
 
 
+def events_stmt(outage_id: int):
+    return select(OutageEvent).where(OutageEvent.outage_id == outage_id).order_by(OutageEvent.id.desc())
+
+
 def events(session: Session, outage_id: int, *, limit: int | None = None) -> list[dict]:
-    stmt = select(OutageEvent).where(OutageEvent.outage_id == outage_id).order_by(OutageEvent.id.desc())
+    stmt = events_stmt(outage_id)
     if limit:
         stmt = stmt.limit(limit)
-    return [{"id": e.id, "at": iso_local(e.at), "kind": e.kind, "patient_id": e.patient_id,
-             "detail": e.detail or {}, "detail_text": detail_text(e.detail or {})} for e in session.scalars(stmt)]
+    return [event_dict(e) for e in session.scalars(stmt)]
+
+
+def event_dict(e: OutageEvent) -> dict:
+    return {"id": e.id, "at": iso_local(e.at), "kind": e.kind, "patient_id": e.patient_id,
+            "detail": e.detail or {}, "detail_text": detail_text(e.detail or {})}
+
+
+def tasks_stmt(outage_id: int):
+    return select(FieldTask).where(FieldTask.outage_id == outage_id).order_by(FieldTask.id)
 
 
 def tasks(session: Session, outage_id: int) -> list[dict]:
-    stmt = select(FieldTask).where(FieldTask.outage_id == outage_id).order_by(FieldTask.id)
-    return [task_dict(t) for t in session.scalars(stmt)]
+    return [task_dict(t) for t in session.scalars(tasks_stmt(outage_id))]
 
 
 def task_dict(t: FieldTask) -> dict:
@@ -199,10 +218,6 @@ def facilities_for_map(session: Session, region_code: str | None) -> list[dict]:
         stmt = stmt.where(Organization.region_code == region_code)
     return [dict(id=r[0], name=r[1], lat=r[2], lon=r[3], has_generator=r[4], power_supply_point=r[5],
                  accepts_ventilator=r[6], ventilator_beds=r[7]) for r in session.execute(stmt)]
-
-
-def may_use_desk(actor: Actor) -> bool:
-    return actor.role in (Role.ADMIN, Role.HUB_STAFF)
 
 
 def checkin_timeline(session: Session, outage_id: int) -> tuple[datetime, list[tuple[int, datetime | None]], list[datetime]]:

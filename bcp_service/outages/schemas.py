@@ -1,7 +1,10 @@
 """Request schemas for the outage API (marshmallow). Responses are built in ``queries``."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, validate, validates_schema
+
+from bcp_service.outages import queries
+from bcp_service.outages.states import REQUESTABLE_TRANSPORT
 
 
 class AreaField(fields.Dict):
@@ -48,7 +51,7 @@ class TransportPatchSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(load_default=None, validate=validate.OneOf(("assigned", "en_route", "arrived", "cancelled")))
+    status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in REQUESTABLE_TRANSPORT]))
     facility_id = fields.Integer(load_default=None, allow_none=True)
 
 
@@ -84,3 +87,29 @@ class TriageRowSchema(Schema):
     tier = fields.String()
     checkin = fields.String()
     transport_id = fields.Integer(allow_none=True)
+
+
+# --- list items for ``api.paginate``: each row dumped in the shape ``queries`` gives it ------------
+
+class OutageItemSchema(Schema):
+    @post_dump(pass_original=True)
+    def _item(self, data, original, **kwargs):
+        return queries.outage_dict(original)
+
+
+class TransportItemSchema(Schema):
+    @post_dump(pass_original=True)
+    def _item(self, data, original, **kwargs):
+        return queries.transport_item(original)
+
+
+class EventItemSchema(Schema):
+    @post_dump(pass_original=True)
+    def _item(self, data, original, **kwargs):
+        return queries.event_dict(original)
+
+
+class TaskItemSchema(Schema):
+    @post_dump(pass_original=True)
+    def _item(self, data, original, **kwargs):
+        return queries.task_dict(original)

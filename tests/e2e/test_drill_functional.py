@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from bcp_service.drills import adapters
 from bcp_service.messaging.models import OutboxMessage
-from bcp_service.outages import services as outage_services
+from bcp_service.outages import checkins
+from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.models import Outage, OutagePatient
 from bcp_service.outages.notify import notifier_for
 from bcp_service.registry.models import Patient, PatientDevice
@@ -83,7 +84,7 @@ def test_functional_drill_contacts_only_opted_in_patients_of_participants_with_d
     notifier = notifier_for(client.application)
     for key, minutes in (("a", 2), ("b", 5), ("c", 11)):
         clock.set(outage.declared_at + timedelta(minutes=minutes))
-        outage_services.record_answer(session, outage_id=outage_id, patient_id=ps[key].id, answer="ok",
+        checkins.record_answer(session, SYSTEM, outage_id=outage_id, patient_id=ps[key].id, answer="ok",
                                       channel="tap", now=clock.now(), notifier=notifier)
         session.commit()
     clock.set(outage.declared_at + timedelta(minutes=30))
@@ -99,7 +100,7 @@ def test_functional_drill_contacts_only_opted_in_patients_of_participants_with_d
     assert 'id="checkin-chart"' in page and f"/outages/{outage_id}" in page
 
     clock.set(outage.declared_at + timedelta(minutes=40))
-    outage_services.record_answer(session, outage_id=outage_id, patient_id=ps["d"].id, answer="2",
+    checkins.record_answer(session, SYSTEM, outage_id=outage_id, patient_id=ps["d"].id, answer="2",
                                   channel="tap", now=clock.now(), notifier=notifier)
     session.commit()
     r = client.post(f"/api/v1/drills/{d['id']}/finish", headers=world["h"])

@@ -214,3 +214,83 @@ def test_desk_forms_declare_widen_and_resolve(client, clock, desk, make_user, lo
     assert client.post(f"/outages/{outage.id}/resolve", data={"csrf_token": token}).status_code == 302
     session.expire_all()
     assert session.get(Outage, outage.id).status == "resolved"
+
+
+@pytest.fixture
+def osaka_transport(client, clock, desk, session, make_org):
+    """An Osaka outage whose needs-help patient has a transport (region 2701, another prefecture)."""
+    make_org("2701", name="試験大阪病院", lat=34.69, lon=135.50, has_generator=True, accepts_ventilator=True,
+             ventilator_beds=2)
+    p = Patient(name="試験 次郎", phone_e164="+819000008888", phone_kind="mobile", municipality_code="271004",
+                lat=34.68, lon=135.50, region_code="2701", runway_hours=2.0, runway_tier="red", runway_explain="",
+                created_at=clock.now(), updated_at=clock.now())
+    p.devices.append(PatientDevice(kind="ventilator", hours_per_day=24, internal_battery_hours=3))
+    session.add(p)
+    session.commit()
+    area = {"area": {"municipality_codes": ["271004"]}}
+    oid = client.post("/api/v1/outages", json=body(clock, **area), headers=desk.osaka).get_json()["id"]
+    r = client.post(f"/api/v1/outages/{oid}/patients/{p.id}/answer", json={"answer": "3"}, headers=desk.osaka)
+    return oid, r.get_json()["transport_id"], p.id
+
+
+def test_desk_page_refuses_a_transport_of_another_outage_or_region(client, clock, desk, osaka_transport, make_user,
+                                                                    login, session):
+    """Issue 18: the page route checked the outage in the URL, never that the transport belongs to it."""
+    from bcp_service.outages.models import Transport
+    from tests.conftest import csrf_from
+
+    _, osaka_tid, _ = osaka_transport
+    own = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
+    other = client.post("/api/v1/outages", json=body(clock, area={"municipality_codes": ["131024"]}),
+                        headers=desk.hub).get_json()["id"]
+    tokyo_tid = client.post(f"/api/v1/outages/{own}/patients/{desk.ids[1]}/answer", json={"answer": "3"},
+                            headers=desk.hub).get_json()["transport_id"]
+    login(make_user("hub_staff", email="desk-t@example.invalid"))
+    token = csrf_from(client.get(f"/outages/{own}").get_data(as_text=True))
+    r = client.post(f"/outages/{own}/transports/{osaka_tid}", data={"csrf_token": token, "status": "cancelled"})
+    assert r.status_code == 404
+    r = client.post(f"/outages/{other}/transports/{tokyo_tid}", data={"csrf_token": token, "status": "cancelled"})
+    assert r.status_code == 404                       # same region, but not this outage's transport
+    session.expire_all()
+    assert session.get(Transport, osaka_tid).status == "assigned"
+    assert session.get(Transport, tokyo_tid).status == "assigned"
+    r = client.post(f"/outages/{own}/transports/{tokyo_tid}", data={"csrf_token": token, "status": "en_route"})
+    assert r.status_code == 302
+    session.expire_all()
+    assert session.get(Transport, tokyo_tid).status == "en_route"
+
+
+def test_charging_points_and_named_beds_stay_in_the_region(client, clock, desk, osaka_transport, session):
+    """Issue 18: charging-points answered for any patient id; a bed could be reserved at another region's facility."""
+    from bcp_service.orgs.models import Organization
+
+    _, _, osaka_patient = osaka_transport
+    own = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
+    r = client.get(f"/api/v1/outages/{own}/patients/{osaka_patient}/charging-points", headers=desk.hub)
+    assert r.status_code == 404
+    assert client.get(f"/api/v1/outages/{own}/patients/{desk.ids[0]}/charging-points",
+                      headers=desk.hub).status_code == 200
+    osaka_hospital = session.scalars(select(Organization.id).where(Organization.name == "試験大阪病院")).one()
+    r = client.post(f"/api/v1/outages/{own}/patients/{desk.ids[0]}/transport", json={"facility_id": osaka_hospital},
+                    headers=desk.hub)
+    assert r.status_code == 403
+    r = client.post(f"/api/v1/outages/{own}/patients/{desk.ids[0]}/transport", json={"facility_id": desk.hospital.id},
+                    headers=desk.hub)
+    assert r.status_code == 201 and r.get_json()["facility_id"] == desk.hospital.id
+
+
+def test_outage_lists_page_with_limit_offset_and_the_true_total(client, clock, desk):
+    first = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
+    second = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
+    page = client.get("/api/v1/outages?limit=1&offset=1", headers=desk.hub).get_json()
+    assert page["total"] == 2 and [o["id"] for o in page["items"]] == [first]
+    assert client.get("/api/v1/outages?limit=0", headers=desk.hub).status_code == 400
+    for oid in (first, second):
+        client.post(f"/api/v1/outages/{oid}/patients/{desk.ids[1]}/answer", json={"answer": "3"}, headers=desk.hub)
+    events = client.get(f"/api/v1/outages/{first}/events", headers=desk.hub).get_json()
+    page = client.get(f"/api/v1/outages/{first}/events?limit=1&offset=1", headers=desk.hub).get_json()
+    assert events["total"] >= 3 and page["total"] == events["total"] and page["items"] == events["items"][1:2]
+    tasks = client.get(f"/api/v1/outages/{first}/tasks?limit=1", headers=desk.hub).get_json()
+    assert tasks["total"] >= 1 and len(tasks["items"]) == 1
+    transports = client.get(f"/api/v1/outages/{first}/transports?offset=5", headers=desk.hub).get_json()
+    assert transports["total"] == 1 and transports["items"] == []

@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 
 from bcp_service.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 from bcp_service.messaging.models import OutboxMessage
-from bcp_service.outages import jobs, queries, report, services
+from bcp_service.outages import checkins, declare as declaring, jobs, queries, report, transport
+from bcp_service.outages.access import SYSTEM
+from bcp_service.outages.ports import Recipient
 from bcp_service.outages.models import FacilityReservation, FieldTask, Outage, OutageEvent, OutagePatient, Transport
 from bcp_service.outages.notify import notifier_for
 from bcp_service.registry.models import Patient, PatientContact, PatientDevice
@@ -60,10 +62,10 @@ def world(session, clock, make_region, make_org):
 
 
 def declare(session, clock, app, **kw):
-    cmd = services.DeclareOutage(**{"area": {"municipality_codes": [WARD]}, "started_at": clock.now(),
+    cmd = declaring.DeclareOutage(**{"area": {"municipality_codes": [WARD]}, "started_at": clock.now(),
                                     "expected_restoration_at": clock.now() + timedelta(hours=8),
                                     "region_code": "1301", **kw})
-    result = services.declare_outage(session, cmd, now=clock.now(), notifier=notifier_for(app))
+    result = declaring.declare_outage(session, SYSTEM, cmd, now=clock.now(), notifier=notifier_for(app))
     session.commit()
     return result
 
@@ -107,14 +109,14 @@ def test_overlapping_outage_does_not_message_twice_and_shares_answers(app, sessi
     first = declare(session, clock, app)
     second = declare(session, clock, app, area={"center": {"lat": 35.670, "lon": 139.770}, "radius_km": 5})
     assert second.affected == 5 and second.messaged == 1 and second.covered == 4   # only 五郎 is new
-    services.record_answer(session, outage_id=first.outage.id, patient_id=world.short.id, answer="1",
+    checkins.record_answer(session, SYSTEM, outage_id=first.outage.id, patient_id=world.short.id, answer="1",
                            channel="sms", now=clock.now(), notifier=notifier_for(app))
     session.commit()
     states = dict(session.execute(select(OutagePatient.outage_id, OutagePatient.checkin)
                                   .where(OutagePatient.patient_id == world.short.id)).all())
     assert states == {first.outage.id: "ok", second.outage.id: "ok"}
     # When the first outage ends, the second carries on with the patients it had left to the first.
-    services.resolve_outage(session, first.outage.id, now=clock.now(), notifier=notifier_for(app))
+    declaring.resolve_outage(session, SYSTEM, first.outage.id, now=clock.now(), notifier=notifier_for(app))
     session.commit()
     row = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == second.outage.id,
                                                       OutagePatient.patient_id == world.long.id)).one()
@@ -149,7 +151,7 @@ def test_shared_patients_show_the_round_and_state_of_the_outage_messaging_them(a
                                                        OutagePatient.patient_id == world.long.id)).one()
     assert mine.round == 0 and mine.covered_by_outage_id == first.outage.id
     # Once the first outage resolves, the second carries on and shows its own round again.
-    services.resolve_outage(session, first.outage.id, now=clock.now(), notifier=notifier_for(app))
+    declaring.resolve_outage(session, SYSTEM, first.outage.id, now=clock.now(), notifier=notifier_for(app))
     session.commit()
     rows = listed()
     assert rows[world.long.id]["covered_by_outage_id"] is None and rows[world.long.id]["round"] == 3
@@ -172,14 +174,14 @@ def test_drill_contacts_only_opted_in_patients_and_never_covers_real_outages(app
 def test_widen_and_narrow_never_send_a_second_round_one(app, session, clock, world):
     r = declare(session, clock, app)
     n = notifier_for(app)
-    out = services.change_area(session, r.outage.id, {"municipality_codes": [WARD, OTHER_WARD]}, now=clock.now(),
+    out = declaring.change_area(session, SYSTEM, r.outage.id, {"municipality_codes": [WARD, OTHER_WARD]}, now=clock.now(),
                                notifier=n)
     session.commit()
     assert out["added"] == 1 and out["messaged"] == 1
-    out = services.change_area(session, r.outage.id, {"municipality_codes": [OTHER_WARD]}, now=clock.now(), notifier=n)
+    out = declaring.change_area(session, SYSTEM, r.outage.id, {"municipality_codes": [OTHER_WARD]}, now=clock.now(), notifier=n)
     session.commit()
     assert out["removed"] == 4
-    out = services.change_area(session, r.outage.id, {"municipality_codes": [WARD, OTHER_WARD]}, now=clock.now(),
+    out = declaring.change_area(session, SYSTEM, r.outage.id, {"municipality_codes": [WARD, OTHER_WARD]}, now=clock.now(),
                                notifier=n)
     session.commit()
     assert out["returned"] == 4 and out["messaged"] == 0
@@ -200,7 +202,7 @@ def test_silence_escalates_round_two_then_field_task_and_resumes_after_clock_res
     assert f"outage:{o}:patient:{world.mid.id}:round:2:voice" in keys
     assert f"outage:{o}:patient:{world.mid.id}:round:2:sms" not in keys
     # The clock is down for an hour: on restart every overdue escalation happens at once.
-    services.record_answer(session, outage_id=o, patient_id=world.long.id, answer="1", channel="one_tap",
+    checkins.record_answer(session, SYSTEM, outage_id=o, patient_id=world.long.id, answer="1", channel="one_tap",
                            now=clock.now(), notifier=notifier_for(app))
     session.commit()
     clock.advance(hours=1)
@@ -254,19 +256,19 @@ def test_one_patients_failed_escalation_does_not_stop_the_others(app, session, c
     r = declare(session, clock, app)
     clock.advance(minutes=15)
     jobs.run_due(app, now=clock.now())                    # round 2 for everyone
-    real = services.create_field_task
+    real = checkins.create_field_task
 
     def flaky(session_, outage, row, patient, **kw):
         if row.patient_id == world.short.id:
             raise RuntimeError("a broken record")
         return real(session_, outage, row, patient, **kw)
 
-    monkeypatch.setattr(services, "create_field_task", flaky)
+    monkeypatch.setattr(checkins, "create_field_task", flaky)
     clock.advance(hours=1)
     jobs.run_due(app, now=clock.now())
     tasks = {t.patient_id for t in session.scalars(select(FieldTask).where(FieldTask.outage_id == r.outage.id))}
     assert world.mid.id in tasks and world.mid24.id in tasks and world.short.id not in tasks
-    monkeypatch.setattr(services, "create_field_task", real)
+    monkeypatch.setattr(checkins, "create_field_task", real)
     clock.advance(minutes=1)                               # retried at the next beat
     jobs.run_due(app, now=clock.now())
     tasks = {t.patient_id for t in session.scalars(select(FieldTask).where(FieldTask.outage_id == r.outage.id))}
@@ -285,7 +287,7 @@ def test_short_runway_shrinks_the_timers(app, session, clock, world):
 
 def test_answer_three_transports_to_nearest_facility_with_power_and_bed(app, session, clock, world):
     r = declare(session, clock, app)
-    services.record_answer(session, outage_id=r.outage.id, patient_id=world.long.id, answer="3", channel="sms",
+    checkins.record_answer(session, SYSTEM, outage_id=r.outage.id, patient_id=world.long.id, answer="3", channel="sms",
                            now=clock.now(), notifier=notifier_for(app))
     session.commit()
     t = session.scalars(select(Transport).where(Transport.patient_id == world.long.id)).one()
@@ -293,22 +295,22 @@ def test_answer_three_transports_to_nearest_facility_with_power_and_bed(app, ses
     assert (t.facility_id, t.status, t.bed_reserved) == (world.near.id, "assigned", True)
     assert session.get(FacilityReservation, world.near.id).reserved == 1
     # The only bed is taken: the next urgent patient goes further.
-    services.record_answer(session, outage_id=r.outage.id, patient_id=world.mid24.id, answer="3", channel="sms",
+    checkins.record_answer(session, SYSTEM, outage_id=r.outage.id, patient_id=world.mid24.id, answer="3", channel="sms",
                            now=clock.now(), notifier=notifier_for(app))
     session.commit()
     t2 = session.scalars(select(Transport).where(Transport.patient_id == world.mid24.id)).one()
     assert t2.facility_id == world.far.id
     # Cancel releases the bed; arrived is final.
-    services.update_transport(session, t.id, status="cancelled", facility_id=None, now=clock.now(),
+    transport.update_transport(session, SYSTEM, t.id, status="cancelled", facility_id=None, now=clock.now(),
                               notifier=notifier_for(app))
     session.commit()
     assert session.get(FacilityReservation, world.near.id).reserved == 0
     with pytest.raises(Conflict):
-        services.update_transport(session, t.id, status="en_route", facility_id=None, now=clock.now(),
+        transport.update_transport(session, SYSTEM, t.id, status="en_route", facility_id=None, now=clock.now(),
                                   notifier=notifier_for(app))
     session.rollback()
     for status in ("en_route", "arrived"):
-        services.update_transport(session, t2.id, status=status, facility_id=None, now=clock.now(),
+        transport.update_transport(session, SYSTEM, t2.id, status=status, facility_id=None, now=clock.now(),
                                   notifier=notifier_for(app))
         session.commit()
     assert session.get(Transport, t2.id).status == "arrived"
@@ -316,16 +318,16 @@ def test_answer_three_transports_to_nearest_facility_with_power_and_bed(app, ses
 
 def test_runs_out_before_restoration_gets_a_proposal_and_low_battery_report_recomputes(app, session, clock, world):
     r = declare(session, clock, app)
-    n = services.propose_transports(session, r.outage.id, now=clock.now())
+    n = transport.propose_transports(session, SYSTEM, r.outage.id, now=clock.now())
     session.commit()
     assert n == 1                                         # only 一郎 (2 h) runs out before 8 h restoration
     assert session.scalar(select(func.count()).select_from(Transport).where(Transport.bed_reserved)) == 0
-    row = services.record_answer(session, outage_id=r.outage.id, patient_id=world.long.id, answer="２",
+    row = checkins.record_answer(session, SYSTEM, outage_id=r.outage.id, patient_id=world.long.id, answer="２",
                                  channel="sms", now=clock.now(), notifier=notifier_for(app), reported_hours=3)
     session.commit()
     assert row.runs_out_at == clock.now() + timedelta(hours=3)
     assert session.scalars(select(Transport).where(Transport.patient_id == world.long.id)).one().status == "proposed"
-    assert services.propose_transports(session, r.outage.id, now=clock.now()) == 0
+    assert transport.propose_transports(session, SYSTEM, r.outage.id, now=clock.now()) == 0
 
 
 def test_sms_answer_2_with_hours_recomputes_runs_out_conservatively(app, session, clock, world):
@@ -365,7 +367,7 @@ def test_sms_answer_2_with_hours_recomputes_runs_out_conservatively(app, session
 
 def test_charging_points_need_only_power(app, session, clock, world):
     r = declare(session, clock, app)
-    points = services.charging_points(session, r.outage.id, world.long.id)
+    points = transport.charging_points(session, SYSTEM, r.outage.id, world.long.id)
     names = [p["name"] for p in points]
     assert "試験給電所" in names and "試験停電病院" not in names
 
@@ -374,13 +376,13 @@ def test_resolve_notifies_reached_kills_answers_and_reports(app, session, clock,
     r = declare(session, clock, app)
     o = r.outage.id
     clock.advance(minutes=3)
-    services.record_answer(session, outage_id=o, patient_id=world.long.id, answer="1", channel="one_tap",
+    checkins.record_answer(session, SYSTEM, outage_id=o, patient_id=world.long.id, answer="1", channel="one_tap",
                            now=clock.now(), notifier=notifier_for(app))
     clock.advance(minutes=5)
-    services.record_answer(session, outage_id=o, patient_id=world.short.id, answer="3", channel="voice",
+    checkins.record_answer(session, SYSTEM, outage_id=o, patient_id=world.short.id, answer="3", channel="voice",
                            now=clock.now(), notifier=notifier_for(app))
     session.commit()
-    services.resolve_outage(session, o, now=clock.now(), notifier=notifier_for(app))
+    declaring.resolve_outage(session, SYSTEM, o, now=clock.now(), notifier=notifier_for(app))
     session.commit()
     keys = outbox_keys(session)
     assert f"outage:{o}:patient:{world.long.id}:restoration:sms" in keys
@@ -392,16 +394,16 @@ def test_resolve_notifies_reached_kills_answers_and_reports(app, session, clock,
     # A second pass over the same people (a retried resolve) adds nothing: idempotent keys.
     n = session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.purpose == "restoration"))
     notifier_for(app).restoration(session, session.get(Outage, o),
-                                  [services.Recipient(world.mid.id, world.mid.phone_e164, "landline")],
+                                  [Recipient(world.mid.id, world.mid.phone_e164, "landline")],
                                   now=clock.now())
     session.commit()
     assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.purpose == "restoration")) == n
     with pytest.raises(Conflict):
-        services.resolve_outage(session, o, now=clock.now(), notifier=notifier_for(app))
+        declaring.resolve_outage(session, SYSTEM, o, now=clock.now(), notifier=notifier_for(app))
     session.rollback()
     with pytest.raises(Gone):
-        services.record_answer(session, outage_id=o, patient_id=world.mid24.id, answer="1", channel="sms",
+        checkins.record_answer(session, SYSTEM, outage_id=o, patient_id=world.mid24.id, answer="1", channel="sms",
                                now=clock.now(), notifier=notifier_for(app))
     session.rollback()
     assert jobs.run_due(app, now=clock.now() + timedelta(hours=2)) == 0
@@ -416,13 +418,13 @@ def test_resolve_notifies_reached_kills_answers_and_reports(app, session, clock,
 def test_unknown_outage_or_patient_is_not_found(app, session, clock, world):
     r = declare(session, clock, app)
     with pytest.raises(NotFound):
-        services.record_answer(session, outage_id=r.outage.id + 99, patient_id=world.short.id, answer="1",
+        checkins.record_answer(session, SYSTEM, outage_id=r.outage.id + 99, patient_id=world.short.id, answer="1",
                                channel="sms", now=clock.now(), notifier=notifier_for(app))
     with pytest.raises(NotFound):
-        services.record_answer(session, outage_id=r.outage.id, patient_id=world.away.id, answer="1",
+        checkins.record_answer(session, SYSTEM, outage_id=r.outage.id, patient_id=world.away.id, answer="1",
                                channel="sms", now=clock.now(), notifier=notifier_for(app))
     with pytest.raises(Invalid):
-        services.record_answer(session, outage_id=r.outage.id, patient_id=world.short.id, answer="9",
+        checkins.record_answer(session, SYSTEM, outage_id=r.outage.id, patient_id=world.short.id, answer="9",
                                channel="sms", now=clock.now(), notifier=notifier_for(app))
 
 
@@ -541,3 +543,46 @@ def test_patients_without_a_nursing_station_go_to_the_on_call_team_that_can_be_t
     assert task.organization_id == hub.id
     assert session.scalars(select(OutboxMessage.to).where(
         OutboxMessage.key == f"outage:{r.outage.id}:task:{task.id}:sms")).one() == "+819000000003"
+
+
+def test_services_check_role_and_region_themselves(app, session, clock, world, make_region):
+    """Authorization lives in the service layer: no view is needed to refuse another region or role."""
+    from bcp_service.auth.roles import Actor, Role
+    from bcp_service.errors import OutOfScope
+    from bcp_service.outages import field_tasks
+
+    make_region("2701", prefecture_code="27", name="大阪市", municipality_codes=("271004",))
+    r = declare(session, clock, app)
+    osaka = Actor(user_id=None, role=Role.HUB_STAFF, scope="2701")
+    field = Actor(user_id=None, role=Role.FIELD_TEAM, scope="1301")
+    tokyo = Actor(user_id=None, role=Role.HUB_STAFF, scope="1301")
+    n = notifier_for(app)
+    with pytest.raises(OutOfScope):
+        checkins.record_answer(session, osaka, outage_id=r.outage.id, patient_id=world.short.id, answer="1",
+                               channel="desk", now=clock.now(), notifier=n)
+    with pytest.raises(OutOfScope):
+        declaring.resolve_outage(session, osaka, r.outage.id, now=clock.now(), notifier=n)
+    with pytest.raises(OutOfScope):
+        declaring.change_restoration(session, field, r.outage.id, clock.now() + timedelta(hours=9), now=clock.now())
+    with pytest.raises(OutOfScope):
+        declaring.declare_outage(session, tokyo, declaring.DeclareOutage(
+            area={"municipality_codes": [WARD]}, started_at=clock.now(), region_code="2701"),
+            now=clock.now(), notifier=n)
+    with pytest.raises(OutOfScope):
+        transport.charging_points(session, osaka, r.outage.id, world.short.id)
+    row = checkins.record_answer(session, tokyo, outage_id=r.outage.id, patient_id=world.short.id, answer="3",
+                                 channel="desk", now=clock.now(), notifier=n)
+    session.commit()
+    task = session.scalars(select(FieldTask).where(FieldTask.transport_id == row.transport_id)).one()
+    with pytest.raises(OutOfScope):
+        field_tasks.acknowledge_task(session, osaka, task.id, now=clock.now())
+    with pytest.raises(OutOfScope):
+        transport.update_transport(session, osaka, row.transport_id, status="en_route", facility_id=None,
+                                   now=clock.now(), notifier=n)
+    assert field_tasks.acknowledge_task(session, field, task.id, now=clock.now()).status == "acknowledged"
+    t = transport.update_transport(session, field, row.transport_id, status="en_route", facility_id=None,
+                                   now=clock.now(), notifier=n)
+    assert t.status == "en_route"
+    with pytest.raises(NotFound):      # a transport named under another outage is not found
+        transport.update_transport(session, tokyo, row.transport_id, status="arrived", facility_id=None,
+                                   now=clock.now(), notifier=n, outage_id=r.outage.id + 1)

@@ -15,7 +15,8 @@ def test_every_detail_key_the_services_record_has_a_label():
     import re
     from pathlib import Path
 
-    src = Path(__file__).resolve().parents[2] / "bcp_service" / "outages" / "services.py"
-    calls = re.findall(r"event\(session,(.*?)\)\n", src.read_text(), re.S)
+    package = Path(__file__).resolve().parents[2] / "bcp_service" / "outages"
+    src = "".join(p.read_text() for p in package.glob("*.py"))
+    calls = re.findall(r"event\(session,(.*?)\)\n", src, re.S)
     keys = {k for call in calls for k in re.findall(r"\b([a-z_]+)=", call)} - {"at", "patient_id", "actor_user_id"}
     assert keys and keys <= set(DETAIL_LABELS), sorted(keys - set(DETAIL_LABELS))

@@ -1,0 +1,145 @@
+"""Check-ins: a family's answer, the clock's next round, and the patient no channel reaches.
+
+``record_answer`` is a use case (the desk, or messaging acting as ``access.SYSTEM`` on a family's
+signed answer) and checks the actor's role and region scope; ``advance_due`` and
+``mark_unreachable`` are the clock's and messaging's own work on rows they claimed.
+"""
+from __future__ import annotations
+
+import logging
+import unicodedata
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bcp_service.auth.roles import Actor
+from bcp_service.errors import Gone, Invalid, NotFound
+from bcp_service.messaging import outbox, replies
+from bcp_service.outages import access, rounds, transport, triage
+from bcp_service.outages.declare import escalation_policy
+from bcp_service.outages.field_tasks import create_field_task
+from bcp_service.outages.models import FieldTask, Outage, OutagePatient
+from bcp_service.outages.ports import Notifier, Recipient, priority
+from bcp_service.outages.states import OutageStatus
+from bcp_service.outages.timeline import event
+from bcp_service.registry.models import Patient
+
+log = logging.getLogger(__name__)
+
+# Answers for which hours reported by the family re-compute ``runs_out_at``.
+REPORTS_HOURS = frozenset({"low_battery", "needs_help"})
+FIELD_TASK_RETRY = timedelta(minutes=1)
+
+
+def answer_from_code(code: str) -> str:
+    """'1'/'2'/'3' (full-width too) or the state name itself; digits and names come from the reply
+    vocabulary (``alerts/replies.yaml``)."""
+    raw = unicodedata.normalize("NFKC", str(code)).strip()
+    answer = replies.answer_digits().get(raw, raw)
+    if answer not in replies.ANSWERS:
+        raise Invalid("answer は 1・2・3 のいずれかです。", fields={"answer": ["1・2・3 のいずれかです"]})
+    return answer
+
+
+def record_answer(session: Session, actor: Actor, *, outage_id: int, patient_id: int, answer: str,
+                  channel: str, now: datetime, notifier: Notifier,
+                  reported_hours: float | None = None) -> OutagePatient:
+    """A check-in answer (one-tap, SMS reply, DTMF or the desk). Applies to the person: every
+    active outage of the same kind that includes them gets the same state."""
+    outage = access.outage_for(session, actor, outage_id)
+    answer = answer_from_code(answer)
+    if outage.status != OutageStatus.ACTIVE:
+        raise Gone("この停電は復旧済みです。ご協力ありがとうございました。")
+    if reported_hours is not None and not (0 <= reported_hours <= 24 * 31):
+        raise Invalid("残り時間は 0〜744 時間で入力してください。", fields={"reported_hours": ["0〜744"]})
+    row = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == outage_id,
+                                                      OutagePatient.patient_id == patient_id)
+                          .with_for_update()).first()
+    if row is None:
+        raise NotFound("この停電の対象者ではありません。")
+    rows = [row] + list(session.scalars(
+        select(OutagePatient).join(Outage, Outage.id == OutagePatient.outage_id)
+        .where(OutagePatient.patient_id == patient_id, OutagePatient.outage_id != outage_id,
+               Outage.status == OutageStatus.ACTIVE.value, Outage.drill.is_(outage.drill))))
+    started = {outage.id: outage.started_at}
+    if reported_hours is not None and len(rows) > 1:
+        started.update(session.execute(select(Outage.id, Outage.started_at).where(
+            Outage.id.in_({r.outage_id for r in rows[1:]}))).all())
+    for r in rows:
+        r.checkin = answer
+        r.answered_at = r.answered_at or now
+        r.answer_channel = channel
+        r.next_action_at = None
+        # Hours the family reports (answer 2, or 3 with a figure) re-compute the runway: the earlier
+        # of report time + hours and what the registry runway gives from that outage's start.
+        if answer in REPORTS_HOURS and reported_hours is not None:
+            r.reported_hours, r.reported_at = reported_hours, now
+            r.runs_out_at = triage.runs_out_at(started[r.outage_id], r.runway_hours,
+                                               reported_at=now, reported_hours=reported_hours)
+    for r in rows:   # a queued round-2 call is pointless once they have answered
+        outbox.cancel_pending(session, outage_id=r.outage_id, patient_id=patient_id, purpose="checkin", now=now)
+    event(session, outage_id, "answer", at=now, patient_id=patient_id, actor_user_id=actor.user_id,
+          answer=answer, channel=channel, reported_hours=reported_hours)
+    if answer == "needs_help":
+        transport.arrange(session, actor, outage, patient_id, reason="answer", now=now, notifier=notifier)
+    elif answer == "low_battery" and triage.needs_transport_before_restoration(
+            row.runs_out_at, outage.expected_restoration_at, now=now):
+        transport.propose_transport(session, outage, row, now=now)
+    # Drop all open visit tasks for someone who has now answered? No: a visit already on its way
+    # still goes; the field team sees the answer on the task page.
+    return row
+
+
+def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: int = 500) -> int:
+    """Take the next step for every patient whose ``next_action_at`` has come. Rows are claimed with
+    FOR UPDATE SKIP LOCKED on PostgreSQL, so a second clock never doubles a round."""
+    stmt = (select(OutagePatient).join(Outage, Outage.id == OutagePatient.outage_id)
+            .where(OutagePatient.next_action_at <= now, Outage.status == OutageStatus.ACTIVE.value)
+            .order_by(OutagePatient.next_action_at).limit(limit)
+            .with_for_update(skip_locked=True, of=OutagePatient))
+    due = session.scalars(stmt).all()
+    if not due:
+        return 0
+    outages = {o.id: o for o in session.scalars(select(Outage).where(
+        Outage.id.in_({r.outage_id for r in due})))}
+    patients = {p.id: p for p in session.scalars(select(Patient).where(
+        Patient.id.in_({r.patient_id for r in due})))}
+    round2: dict[int, list[Recipient]] = {}
+    for r in due:
+        outage, patient = outages[r.outage_id], patients.get(r.patient_id)
+        if r.checkin != "pending" or not r.in_area or r.covered_by_outage_id is not None:
+            r.next_action_at = None
+            continue
+        if r.round <= 1:
+            r.round, r.round_sent_at = 2, now
+            r.next_action_at = rounds.next_action_at(round_sent=2, sent_at=now, runs_out_at=r.runs_out_at,
+                                                     policy=escalation_policy(outage))
+            if patient is not None:
+                round2.setdefault(outage.id, []).append(
+                    Recipient(patient.id, patient.phone_e164, patient.phone_kind, priority(r.runs_out_at, now)))
+            event(session, outage.id, "round_2", at=now, patient_id=r.patient_id)
+        else:
+            try:
+                with session.begin_nested():      # one patient's failure must not stop the others'
+                    r.round, r.round_sent_at, r.next_action_at = rounds.ROUND_FIELD, now, None
+                    r.checkin = "no_answer"
+                    create_field_task(session, outage, r, patient, now=now, notifier=notifier)
+            except Exception:  # noqa: BLE001 - logged; the row is as before and retried shortly
+                log.exception("outage %s patient %s: field task failed; retrying", outage.id, r.patient_id)
+                r.next_action_at = now + FIELD_TASK_RETRY
+    for oid, recipients in round2.items():
+        notifier.checkin(session, outages[oid], recipients, round_no=2, now=now)
+    return len(due)
+
+
+def mark_unreachable(session: Session, r: OutagePatient, *, reason: str, now: datetime,
+                     notifier: Notifier) -> FieldTask:
+    """Every channel failed for this patient (e.g. invalid number): field task at once."""
+    outage = access.get_outage(session, r.outage_id)
+    patient = session.get(Patient, r.patient_id)
+    r.checkin, r.round, r.round_sent_at, r.next_action_at = "unreachable", rounds.ROUND_FIELD, now, None
+    event(session, outage.id, "unreachable", at=now, patient_id=r.patient_id, reason=reason[:100])
+    return create_field_task(session, outage, r, patient, now=now, notifier=notifier)
+
+
