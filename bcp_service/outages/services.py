@@ -27,7 +27,7 @@ from bcp_service.outages.matching import FacilityInfo, Matcher
 from bcp_service.outages.models import (
     FacilityReservation, FieldTask, Outage, OutageEvent, OutagePatient, Transport,
 )
-from bcp_service.registry.models import Patient, PatientDevice
+from bcp_service.registry.models import Patient, PatientDevice, dependent_24h_clause
 from bcp_service.registry.phones import route as phone_route
 
 log = logging.getLogger(__name__)
@@ -118,14 +118,8 @@ def _policy(outage: Outage) -> rounds.EscalationPolicy:
 
 
 def _dependent_24h_clause():
-    # A life-sustaining device used around the clock: nobody can breathe unaided between uses.
-    return exists().where(
-        PatientDevice.patient_id == Patient.id,
-        PatientDevice.hours_per_day >= 24,
-        or_(PatientDevice.life_sustaining.is_(True),
-            and_(PatientDevice.life_sustaining.is_(None),
-                 PatientDevice.kind.in_(("ventilator", "oxygen_concentrator")))),
-    )
+    # One owner of the rule: registry.runway.is_dependent_24h, in SQL as registry.models.dependent_24h_clause.
+    return dependent_24h_clause()
 
 
 @dataclass(frozen=True)
