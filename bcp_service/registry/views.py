@@ -12,7 +12,7 @@ from bcp_service.registry.power import core_inputs, power_errors
 from bcp_service.db import db
 from bcp_service.errors import DomainError, Invalid, OutOfScope
 from bcp_service.orgs.models import Organization, Region
-from bcp_service.registry import forms, services, tabular
+from bcp_service.registry import forms, services, tabular, verification, verification_views
 from bcp_service.registry import models as m
 from bcp_service.registry import runway as rw
 from bcp_service.registry.presets import load_presets
@@ -20,6 +20,7 @@ from bcp_service.registry.schemas import BackupIn, DeviceIn, PatientIn, PatientL
 from bcp_service.web import register_nav
 
 bp = Blueprint("registry", __name__)
+bp.register_blueprint(verification_views.bp)  # re-verification: registry.reverify.*
 
 WRITERS = (Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -251,9 +252,11 @@ def patient_list():
     limit = 50
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = services.list_patients(db.session, actor, filters, limit=limit, offset=(page - 1) * limit)
+    overdue = verification.overdue_count(db.session, actor, to_local(get_clock().now()).date(),
+                                         verification.VerificationPolicy.from_config(current_app.config))
     db.session.commit()
     return render_template("registry/list.html", patients=rows, total=total, page=page, limit=limit,
-                           filters=filters, **_page_context(actor))
+                           filters=filters, overdue=overdue, **_page_context(actor))
 
 
 def _slots(values: dict) -> dict[str, int]:
