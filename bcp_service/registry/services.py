@@ -37,10 +37,12 @@ class RunwayPolicy:
     red_hours: float = 6.0
     yellow_hours: float = 24.0
     usable: float = rw.DEFAULT_USABLE
+    assumptions: rw.Assumptions = rw.DEFAULT_ASSUMPTIONS
 
     @classmethod
     def from_config(cls, config) -> "RunwayPolicy":
-        return cls(float(config.get("RUNWAY_RED_HOURS", 6)), float(config.get("RUNWAY_YELLOW_HOURS", 24)))
+        a = rw.Assumptions.from_config(config)
+        return cls(float(config.get("RUNWAY_RED_HOURS", 6)), float(config.get("RUNWAY_YELLOW_HOURS", 24)), a.usable, a)
 
 
 # --- access -------------------------------------------------------------------------------------
@@ -101,7 +103,7 @@ def _load(session: Session, patient_id: int) -> Patient:
 
 def compute_runway(devices: Sequence[rw.Device], backups: Sequence[rw.Backup], policy: RunwayPolicy,
                    today: date | None = None) -> rw.Runway:
-    return rw.runway(devices, backups, usable=policy.usable,
+    return rw.runway(devices, backups, usable=policy.usable, assumptions=policy.assumptions,
                      thresholds=rw.Thresholds(policy.red_hours, policy.yellow_hours), today=today)
 
 
@@ -112,7 +114,8 @@ def refresh_runway(p: Patient, policy: RunwayPolicy, today: date | None = None) 
     return r
 
 
-def recompute_all(session: Session, policy: RunwayPolicy, *, batch: int = 1000) -> tuple[int, int]:
+def recompute_all(session: Session, policy: RunwayPolicy, *, batch: int = 1000,
+                  today: date | None = None) -> tuple[int, int]:
     """Recompute the stored runway of every patient (after a change of thresholds). Caller commits.
     Returns (patients whose tier changed, patients recomputed)."""
     changed = total = 0
@@ -123,7 +126,7 @@ def recompute_all(session: Session, policy: RunwayPolicy, *, batch: int = 1000) 
             return changed, total
         for p in rows:
             before = p.runway_tier
-            refresh_runway(p, policy)
+            refresh_runway(p, policy, today)
             changed += p.runway_tier != before
         total += len(rows)
         last = rows[-1].id

@@ -231,3 +231,8 @@ def test_a_spare_never_shortens_the_runway(devices, backups, data):
     where = data.draw(st.integers(0, len(devices)))
     with_spare = devices[:where] + [spare] + devices[where:]
     assert runway(with_spare, backups, today=TODAY).hours >= runway(devices, backups, today=TODAY).hours - 1e-6
+
+
+def test_assumptions_from_config():
+    a = Assumptions.from_config({"RUNWAY_IDLE_WATTS": "22", "RUNWAY_AGEING_PER_YEAR": 0.2, "OTHER": 1})
+    assert (a.idle_watts, a.ageing_per_year, a.inverter_efficiency) == (22.0, 0.2, 0.90)

@@ -79,6 +79,17 @@ class Assumptions:
     ageing_per_year: float = 0.10
     ageing_floor: float = 0.5
 
+    CONFIG_KEYS = {  # setting → field (bcp_service config, e.g. RUNWAY_IDLE_WATTS=22)
+        "RUNWAY_USABLE": "usable", "RUNWAY_INVERTER_EFFICIENCY": "inverter_efficiency",
+        "RUNWAY_IDLE_WATTS": "idle_watts", "RUNWAY_GENERATOR_HOURS_PER_CAN": "generator_hours_per_can",
+        "RUNWAY_GENERATOR_LITERS_PER_HOUR": "generator_liters_per_hour",
+        "RUNWAY_AGEING_PER_YEAR": "ageing_per_year", "RUNWAY_AGEING_FLOOR": "ageing_floor",
+    }
+
+    @classmethod
+    def from_config(cls, config) -> "Assumptions":
+        return cls(**{f: float(config[k]) for k, f in cls.CONFIG_KEYS.items() if config.get(k) not in (None, "")})
+
 
 DEFAULT_ASSUMPTIONS = Assumptions()
 DEFAULT_USABLE = DEFAULT_ASSUMPTIONS.usable
