@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from bcp_service.api import page_args
+from bcp_service.api import api_doc, page_args
 from bcp_service.auth import STAFF_ROLES, Role, current_actor, require
 from bcp_service.appclock import get_clock
 from bcp_service.clock import to_local
@@ -28,6 +28,7 @@ def _today():
 
 @bp.get("/api/v1/patients/reverification")
 @require(*STAFF_ROLES)
+@api_doc(summary="電源情報の再確認が期限切れの患者（看護ステーション・主治医機関ごと）")
 def api_overdue():
     limit, offset = page_args()
     rows, total = verification.overdue_patients(db.session, current_actor(), _today(), _policy(),
