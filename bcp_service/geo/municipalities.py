@@ -16,12 +16,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from geopy.distance import geodesic
 
-from bcp_service.geo.nearest import GridIndex, Located
 from bcp_service.geo.postal import jis_check_digit
+
+if TYPE_CHECKING:
+    from bcp_service.geo.nearest import GridIndex
 
 DATA = Path(__file__).with_name("data") / "municipalities.csv"
 
@@ -60,7 +62,9 @@ def _table() -> dict[str, Municipality]:
 
 
 @cache
-def _index() -> GridIndex[Municipality]:
+def _index() -> "GridIndex[Municipality]":
+    from bcp_service.geo.nearest import GridIndex, Located   # nearest → area → this module
+
     # Designated cities are left out: their wards are the finer answer.
     return GridIndex((Located(m.lat, m.lon, m) for m in _table().values() if not _is_designated(m)),
                      cell_deg=0.25)

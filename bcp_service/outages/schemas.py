@@ -72,6 +72,7 @@ class OutageSchema(Schema):
     id = fields.Integer()
     status = fields.String()
     affected = fields.Integer()
+    municipality_unknown = fields.Integer()      # included although their municipality is unknown
     drill = fields.Boolean()
     started_at = fields.String()
     expected_restoration_at = fields.String()
@@ -84,3 +85,4 @@ class TriageRowSchema(Schema):
     tier = fields.String()
     checkin = fields.String()
     transport_id = fields.Integer(allow_none=True)
+    municipality_unknown = fields.Boolean()      # included by the area's municipalities, own one unknown

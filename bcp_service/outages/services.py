@@ -21,7 +21,7 @@ from bcp_service.db import copy_rows
 from bcp_service.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 from bcp_service.geo.area import Point, area_from
 from bcp_service.messaging import outbox
-from bcp_service.orgs.models import Organization
+from bcp_service.orgs.models import Organization, Region
 from bcp_service.outages import rounds, triage
 from bcp_service.outages.matching import FacilityInfo, Matcher
 from bcp_service.outages.models import (
@@ -186,7 +186,13 @@ def affected_candidates(session: Session, area_spec: dict, *, region_code: str |
                 for r in session.execute(query)]
 
     if area.kind == "municipality_codes":
-        return candidates(stmt.where(Patient.municipality_code.in_(sorted(area.codes))))
+        # Patients whose municipality is unknown: the region's (or, without one, those of the regions
+        # covering the codes), unless their coordinates place them clearly elsewhere (issue 12).
+        regions = [region_code] if region_code is not None else [
+            r.code for r in session.scalars(select(Region)) if area.codes & set(r.municipality_codes or ())]
+        unknown = candidates(stmt.where(Patient.municipality_code.is_(None), Patient.region_code.in_(regions)))
+        return (candidates(stmt.where(Patient.municipality_code.in_(sorted(area.codes))))
+                + [c for c in unknown if area.takes_in_unknown(c.lat, c.lon)])
     s, w, n, e = area.bbox()  # the database prefilters by box; exact shape test below
     rows = candidates(stmt.where(Patient.lat.between(s, n), Patient.lon.between(w, e)))
     inside = set(area.select([Point(r.id, r.lat, r.lon, r.municipality_code) for r in rows]))
