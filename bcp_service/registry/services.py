@@ -144,10 +144,21 @@ def _check_references(session: Session, actor: Actor, data: dict, *, orgs: dict[
     return errors
 
 
+def municipality_regions(session: Session) -> dict[str, list[str]]:
+    """municipality code → the regions whose area lists it (regions are few: one small query)."""
+    out: dict[str, list[str]] = {}
+    for code, codes in session.execute(select(Region.code, Region.municipality_codes)):
+        for c in codes or ():
+            out.setdefault(c, []).append(code)
+    return out
+
+
 def _resolve_region(session: Session, actor: Actor, data: dict, current: str | None,
-                    orgs: dict[int, Organization] | None = None) -> str | None:
-    """Region: as given, else the primary organisation's, else the nursing station's, else the
-    actor's own region (hub and institution staff)."""
+                    orgs: dict[int, Organization] | None = None,
+                    muni_regions: dict[str, list[str]] | None = None) -> str | None:
+    """Region: as given, else the primary organisation's, else the nursing station's, else the one
+    region covering the patient's municipality, else the actor's own region (hub and institution
+    staff)."""
     if data.get("region_code"):
         return data["region_code"]
     if current:
@@ -158,6 +169,11 @@ def _resolve_region(session: Session, actor: Actor, data: dict, current: str | N
             org = orgs.get(oid) if orgs is not None else session.get(Organization, oid)
             if org is not None:
                 return org.region_code
+    if data.get("municipality_code"):
+        covering = (muni_regions if muni_regions is not None else municipality_regions(session)).get(
+            data["municipality_code"], [])
+        if len(covering) == 1:
+            return covering[0]
     return actor.scope if actor.role in (Role.HUB_STAFF, Role.INSTITUTION_STAFF) else None
 
 
@@ -193,7 +209,8 @@ class _Links:
 
 
 def _prepare(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy,
-             orgs: dict[int, Organization] | None = None, regions: set[str] | None = None) -> dict:
+             orgs: dict[int, Organization] | None = None, regions: set[str] | None = None,
+             muni_regions: dict[str, list[str]] | None = None) -> dict:
     """Validate references and scope of a new patient and compute its runway.
     Returns the complete field dict (with ``region_code`` and ``runway_*``); raises Invalid/OutOfScope."""
     from bcp_service.clock import to_local
@@ -204,7 +221,7 @@ def _prepare(session: Session, actor: Actor, data: dict, *, now: datetime, polic
         data["primary_org_id"] = actor.organization_id  # their own patient by default
     errors = _check_references(session, actor, data, orgs=orgs)
     errors.update(_check_dates(data, to_local(now).date()))
-    region_code = _resolve_region(session, actor, data, None, orgs)
+    region_code = _resolve_region(session, actor, data, None, orgs, muni_regions)
     if region_code is None:
         errors.setdefault("region_code", ["圏域を指定するか、主治医の機関を指定してください"])
     elif regions is not None:
@@ -401,6 +418,7 @@ def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, di
     org_ids = {d.get(f) for _, d in rows for f in ORG_FIELDS if d.get(f) is not None}
     orgs = {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(org_ids)))} if org_ids else {}
     regions = set(session.scalars(select(Region.code)))
+    muni_regions = municipality_regions(session)
     existing = _existing_keys(session, {d.get("phone_e164") for _, d in rows if d.get("phone_e164")})
     seen: dict[tuple, int] = {}
     prepared: list[dict] = []
@@ -408,7 +426,8 @@ def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, di
     for line, data in rows:
         fields: dict[str, list[str]] = {}
         try:
-            prepared.append(_prepare(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions))
+            prepared.append(_prepare(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions,
+                                     muni_regions=muni_regions))
         except Invalid as e:
             fields.update(e.fields)
         except OutOfScope:
