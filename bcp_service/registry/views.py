@@ -11,7 +11,8 @@ from bcp_service.clock import get_clock
 from bcp_service.db import db
 from bcp_service.errors import DomainError, Invalid, OutOfScope
 from bcp_service.orgs.models import Organization, Region
-from bcp_service.registry import forms, services, tabular
+from bcp_service.geo.checks import data_quality
+from bcp_service.registry import forms, quality, services, tabular
 from bcp_service.registry import models as m
 from bcp_service.registry import runway as rw
 from bcp_service.registry.presets import load_presets
@@ -252,9 +253,11 @@ def patient_list():
     limit = 50
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = services.list_patients(db.session, actor, filters, limit=limit, offset=(page - 1) * limit)
+    quality_rows, quality_total = quality.problems(db.session, actor)
     db.session.commit()
     return render_template("registry/list.html", patients=rows, total=total, page=page, limit=limit,
-                           filters=filters, **_page_context(actor))
+                           filters=filters, quality=quality_rows, quality_total=quality_total,
+                           **_page_context(actor))
 
 
 def _slots(values: dict) -> dict[str, int]:
@@ -319,7 +322,8 @@ def patient_detail(patient_id: int):
     actor = current_actor()
     p = services.get_patient(db.session, actor, patient_id)
     db.session.commit()
-    return render_template("registry/detail.html", p=p, **_page_context(actor))
+    return render_template("registry/detail.html", p=p, quality=data_quality(p.municipality_code, p.lat, p.lon),
+                           **_page_context(actor))
 
 
 @bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
