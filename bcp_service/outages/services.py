@@ -21,7 +21,7 @@ from bcp_service.db import copy_rows
 from bcp_service.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 from bcp_service.geo.area import Point, area_from
 from bcp_service.messaging import outbox
-from bcp_service.orgs.models import Organization, Region
+from bcp_service.orgs.models import Organization
 from bcp_service.outages import rounds, triage
 from bcp_service.outages.matching import FacilityInfo, Matcher
 from bcp_service.outages.models import (
@@ -29,6 +29,7 @@ from bcp_service.outages.models import (
 )
 from bcp_service.registry.models import Patient, PatientDevice
 from bcp_service.registry.phones import route as phone_route
+from bcp_service.registry.services import municipality_regions
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,9 @@ def affected_candidates(session: Session, area_spec: dict, *, region_code: str |
     if area.kind == "municipality_codes":
         # Patients whose municipality is unknown: the region's (or, without one, those of the regions
         # covering the codes), unless their coordinates place them clearly elsewhere (issue 12).
-        regions = [region_code] if region_code is not None else [
-            r.code for r in session.scalars(select(Region)) if area.codes & set(r.municipality_codes or ())]
+        by_code = municipality_regions(session) if region_code is None else {}
+        regions = [region_code] if region_code is not None else sorted(
+            {r for c in area.codes for r in by_code.get(c, ())})
         unknown = candidates(stmt.where(Patient.municipality_code.is_(None), Patient.region_code.in_(regions)))
         return (candidates(stmt.where(Patient.municipality_code.in_(sorted(area.codes))))
                 + [c for c in unknown if area.takes_in_unknown(c.lat, c.lon)])

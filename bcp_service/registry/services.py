@@ -145,11 +145,19 @@ def _check_references(session: Session, actor: Actor, data: dict, *, orgs: dict[
 
 
 def municipality_regions(session: Session) -> dict[str, list[str]]:
-    """municipality code → the regions whose area lists it (regions are few: one small query)."""
+    """municipality code → the regions whose area lists it, a designated city standing for its wards
+    (regions are few: one small query)."""
+    from bcp_service.geo.municipalities import MunicipalityCodeError, covered_codes
+
     out: dict[str, list[str]] = {}
     for code, codes in session.execute(select(Region.code, Region.municipality_codes)):
         for c in codes or ():
-            out.setdefault(c, []).append(code)
+            try:
+                covered = covered_codes([c])
+            except MunicipalityCodeError:
+                covered = frozenset([c])
+            for m in covered:
+                out.setdefault(m, []).append(code)
     return out
 
 

@@ -95,3 +95,14 @@ def test_a_functional_drill_by_region_codes_reaches_the_patient_without_municipa
     from bcp_service.outages.models import OutagePatient
     got = set(session.scalars(select(OutagePatient.patient_id).where(OutagePatient.outage_id == res.outage.id)))
     assert got == {ids["chuo"], ids["unknown_here"], ids["unknown_nowhere"]}
+
+
+def test_an_admin_outage_without_region_takes_in_the_covering_regions_unknowns(client, clock, world,
+                                                                                 make_user, auth_headers):
+    ids, _ = world
+    admin = auth_headers(make_user("admin"))
+    r = declare(client, clock, admin, ["13102"])
+    assert r.status_code == 201, r.get_json()
+    rows = client.get(f"/api/v1/outages/{r.get_json()['id']}/patients", headers=admin).get_json()
+    rows = rows["items"] if isinstance(rows, dict) else rows
+    assert {row["patient_id"] for row in rows} == {ids["chuo"], ids["unknown_here"], ids["unknown_nowhere"]}

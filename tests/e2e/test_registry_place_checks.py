@@ -158,3 +158,10 @@ def test_unknown_municipality_is_listed_as_a_data_quality_problem(client, world)
     page = client.get("/patients").get_data(as_text=True)
     section = re.search(r'<section class="card" aria-labelledby="quality-h".*?</section>', page, re.S).group(0)
     assert "試験 太郎" in section and "市区町村が未登録" in section and "試験 良子" not in section
+
+
+def test_region_listing_a_designated_city_covers_its_wards(client, make_region, world):
+    make_region("2701", prefecture_code="27", name="大阪市", municipality_codes=("271004",))
+    r = client.post("/api/v1/patients", json=body(postal_code="530-0001"), headers=world["admin"])   # 大阪市北区
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["municipality_code"] == "271276" and r.get_json()["region_code"] == "2701"
