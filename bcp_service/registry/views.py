@@ -253,7 +253,8 @@ def patient_list():
     limit = 50
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = services.list_patients(db.session, actor, filters, limit=limit, offset=(page - 1) * limit)
-    quality_rows, quality_total = quality.problems(db.session, actor)
+    # Data-quality problems on the plain list only (a filtered list shows just what was asked for).
+    quality_rows, quality_total = quality.problems(db.session, actor) if not filters and page == 1 else ([], 0)
     db.session.commit()
     return render_template("registry/list.html", patients=rows, total=total, page=page, limit=limit,
                            filters=filters, quality=quality_rows, quality_total=quality_total,
