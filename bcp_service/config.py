@@ -5,6 +5,7 @@ command shows the whole system. Outside demo/development a missing SECRET_KEY is
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TWILIO_FROM", None, "sender number (or use TWILIO_MESSAGING_SERVICE_SID)"),
     Setting("TWILIO_MESSAGING_SERVICE_SID", None, "Twilio messaging service"),
     Setting("TWILIO_API_BASE", None, "override of the Twilio API host (loopback tests)"),
+    # Twilio in Japan (issue 12): calls need a Japanese caller number and the Tokyo edge.
+    Setting("TWILIO_VOICE_FROM", None, "caller number for calls (a Japanese number; default TWILIO_FROM)"),
+    Setting("TWILIO_EDGE", "tokyo", "Twilio edge location; cleared when TWILIO_API_BASE is set"),
+    Setting("TWILIO_REGION", None, "Twilio region of the credentials (unset: us1; jp1 for Japan-region credentials)"),
     Setting("PUBLIC_BASE_URL", "http://127.0.0.1:5000", "external URL for links and webhook signatures"),
     Setting("SMS_RATE_PER_SECOND", "10", "dispatcher token-bucket rate"),
     Setting("GEOCODER", "none", "none | gsi | nominatim"),
@@ -94,6 +99,7 @@ def load(env: Mapping[str, str] | None = None, *, instance_path: str | Path = "i
             missing.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
         if missing:
             raise ConfigError("MESSAGING_CHANNEL=twilio needs " + ", ".join(missing))
+        twilio_caller(env)     # ConfigError without a caller number; warns for a non-Japanese one
 
     geocoder = env.get("GEOCODER", "none")
     if geocoder not in GEOCODERS:
@@ -113,6 +119,9 @@ def load(env: Mapping[str, str] | None = None, *, instance_path: str | Path = "i
         "TWILIO_FROM": env.get("TWILIO_FROM"),
         "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID"),
         "TWILIO_API_BASE": env.get("TWILIO_API_BASE"),
+        "TWILIO_VOICE_FROM": twilio_caller(env, warn=False) if channel == "twilio" else env.get("TWILIO_VOICE_FROM"),
+        "TWILIO_EDGE": env.get("TWILIO_EDGE", "tokyo") or None,
+        "TWILIO_REGION": env.get("TWILIO_REGION") or None,
         "PUBLIC_BASE_URL": public_base,
         "SMS_RATE_PER_SECOND": _float(env, "SMS_RATE_PER_SECOND", "10"),
         "GEOCODER": geocoder,
@@ -132,3 +141,30 @@ def load(env: Mapping[str, str] | None = None, *, instance_path: str | Path = "i
         "JSON_AS_ASCII": False,
         "TESTING": bcp_env == "test",
     }
+
+
+def twilio_caller(env: Mapping[str, str], *, warn: bool = True) -> str:
+    """The caller number for calls: ``TWILIO_VOICE_FROM``, else ``TWILIO_FROM``, in E.164.
+
+    Every check-in of a landline, and every silent patient's second round, is a call: a call without
+    a caller number is rejected (or rings as 「非通知」, which elderly users are told to block), so a
+    twilio configuration without one cannot start. A number outside Japan (+81) starts with a
+    warning: calls from international numbers are blocked by many landline users
+    (国際電話不取扱受付センター) and may lose their caller ID."""
+    import phonenumbers
+
+    raw = env.get("TWILIO_VOICE_FROM") or env.get("TWILIO_FROM")
+    if not raw:
+        raise ConfigError("MESSAGING_CHANNEL=twilio places calls (landlines, unanswered check-ins) and needs a "
+                          "caller number: set TWILIO_VOICE_FROM (or TWILIO_FROM) to a Japanese Twilio number")
+    try:
+        number = phonenumbers.parse(raw, "JP")
+    except phonenumbers.NumberParseException:
+        raise ConfigError(f"TWILIO_VOICE_FROM / TWILIO_FROM is not a phone number: {raw!r} "
+                          "(calls need a number; an alphanumeric sender is for SMS only)") from None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if warn and number.country_code != 81:
+        logging.getLogger(__name__).warning(
+            "caller number %s is not a Japanese number: calls to Japanese landlines from international numbers "
+            "are often blocked or lose their caller ID; use a Japanese (e.g. 050) Twilio number", e164)
+    return e164

@@ -17,6 +17,7 @@ from bcp_service.auth import STAFF_ROLES, Role
 from bcp_service.auth import models as auth_models
 from bcp_service.auth import views as auth_views
 from bcp_service.drills import demo as drills_demo
+from bcp_service.geo import views as geo_views
 from bcp_service.drills import jobs as drills_jobs
 from bcp_service.drills import models as drills_models
 from bcp_service.drills.views import api as drills_api_views
@@ -66,6 +67,7 @@ BLUEPRINTS = (
     drills_pages.bp,
     messaging_views.bp,     # Twilio webhooks, one-tap page /r/<token>, roll-call, phone simulator
     orgs_views.bp,
+    geo_views.bp,           # /api/v1/municipalities (the offline municipality table)
     outages_api_views.bp,
     outages_pages.bp,
     outages_team_links.bp,

@@ -2,7 +2,10 @@
 
 Three ways to describe an area (API.md, Outages):
 
-- ``{"municipality_codes": ["131016", ...]}`` — membership by the patient's JIS X 0402 code;
+- ``{"municipality_codes": ["131016", ...]}`` — membership by the patient's JIS X 0402 code (5 or 6
+  digits, normalised to 6 with the check digit; a designated city covers its wards; an unknown code
+  is refused). A patient whose municipality is unknown is taken in unless their coordinates place
+  them clearly elsewhere (``MunicipalityArea.takes_in_unknown``);
 - ``{"geometry": <GeoJSON Polygon | MultiPolygon>}`` — point-in-polygon with shapely (lon, lat order,
   as GeoJSON says);
 - ``{"center": {"lat": .., "lon": ..}, "radius_km": r}`` — geodesic distance (WGS-84, geopy).
@@ -13,7 +16,6 @@ wrong so the desk operator can fix the input at 3 a.m.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Protocol, Sequence
 
@@ -24,8 +26,8 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.validation import explain_validity
 
 from bcp_service.errors import Invalid
+from bcp_service.geo import municipalities
 
-_MUNICIPALITY_CODE = re.compile(r"^\d{5,6}$")
 # Haversine on a sphere differs from the WGS-84 geodesic by at most ~0.5%; points within this
 # relative band of the radius are decided by the exact geodesic, the rest by haversine (fast).
 _SPHERE_ERROR = 0.006
@@ -84,22 +86,35 @@ def _coords(points: Sequence[Point]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return lats, lons, np.asarray(idx, dtype=int)
 
 
+def _code6(code: str | None) -> str | None:
+    """A stored code as 6 digits (a 5-digit one completed); anything else unchanged."""
+    if code is not None and len(code) == 5 and code.isdigit():
+        return municipalities.normalize_code(code)
+    return code
+
+
 @dataclass(frozen=True)
 class MunicipalityArea:
-    codes: frozenset[str]
+    codes: frozenset[str]            # 6 digits; a designated city's wards included
+    given: tuple[str, ...] = ()      # as declared (normalised): what ``to_json`` keeps
     kind: str = "municipality_codes"
 
     def contains(self, lat, lon, municipality_code) -> bool:
-        return municipality_code is not None and municipality_code in self.codes
+        return municipality_code is not None and _code6(municipality_code) in self.codes
 
     def select(self, points: Sequence[Point]) -> list[int]:
-        return [p.id for p in points if p.municipality_code in self.codes]
+        return [p.id for p in points if _code6(p.municipality_code) in self.codes]
+
+    def takes_in_unknown(self, lat: float | None, lon: float | None) -> bool:
+        """A patient whose municipality is unknown belongs in this area unless their coordinates
+        place them clearly elsewhere: a needless check-in is cheaper than a missed one."""
+        return not municipalities.clearly_outside(self.codes, lat, lon)
 
     def bbox(self):
         return None
 
     def to_json(self) -> dict:
-        return {"municipality_codes": sorted(self.codes)}
+        return {"municipality_codes": sorted(self.given or self.codes)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,10 +229,24 @@ def area_from(spec) -> Area:
         if isinstance(codes, str) or not isinstance(codes, Iterable):
             raise InvalidArea("municipality_codes は市区町村コードの配列です。")
         codes = [str(c).strip() for c in codes]
-        bad = [c for c in codes if not _MUNICIPALITY_CODE.match(c)]
-        if not codes or bad:
-            raise InvalidArea("市区町村コードは 5 桁または 6 桁の数字です: " + ", ".join(bad[:5]))
-        return MunicipalityArea(frozenset(codes))
+        if not codes:
+            raise InvalidArea("市区町村コードを 1 つ以上指定してください。")
+        malformed, unknown, given = [], [], []
+        for c in codes:
+            try:
+                m = municipalities.lookup(c)
+            except municipalities.MunicipalityCodeError:
+                malformed.append(c)
+                continue
+            if m is None:
+                unknown.append(c)
+            else:
+                given.append(m.code)
+        if malformed:
+            raise InvalidArea("市区町村コードは 5 桁または 6 桁（検査数字付き）の数字です: " + ", ".join(malformed[:5]))
+        if unknown:
+            raise InvalidArea("存在しない市区町村コードです: " + ", ".join(unknown[:5]))
+        return MunicipalityArea(municipalities.covered_codes(given), tuple(sorted(set(given))))
     if key == "geometry":
         return GeometryArea(_geometry(spec["geometry"]))
     center = spec["center"]

@@ -4,9 +4,12 @@
   row itself records it) so the demo's phone simulator page can show the message and let a person
   answer as the patient.
 * :class:`TwilioChannel` — the real ``twilio`` client. Messages API with ``StatusCallback``; Calls API
-  with a TwiML ``Url``. ``api_base`` (``TWILIO_API_BASE``) replaces ``client.api.base_url`` and
-  ``client.edge`` / ``client.region`` are cleared, because ``TWILIO_EDGE`` / ``TWILIO_REGION`` would
-  otherwise rewrite the host and send test traffic to the real Twilio.
+  with a TwiML ``Url`` and always a caller number (``voice_from``: Japanese carriers strip or block
+  calls without one). Edge and region are the configured ones (``TWILIO_EDGE``, default ``tokyo``:
+  Twilio's Japan voice guidance routes domestic calls through the Tokyo edge so they keep their
+  Japanese caller ID; ``TWILIO_REGION``, the region the credentials live in). Only when ``api_base``
+  (``TWILIO_API_BASE``) replaces ``client.api.base_url`` are they cleared, because an edge or region
+  would rewrite that host too (a loopback fake in tests).
 
 Failures are raised as :class:`SendError` carrying the HTTP status and the provider error code;
 :func:`classify` (pure) turns that into what the dispatcher does next.
@@ -139,16 +142,25 @@ class TwilioChannel:
 
     def __init__(self, *, account_sid: str, auth_token: str, from_number: str | None = None,
                  messaging_service_sid: str | None = None, api_base: str | None = None,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, voice_from: str | None = None, edge: str | None = "tokyo",
+                 region: str | None = None):
         if not account_sid or not auth_token:
             raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required for the twilio channel")
         if not from_number and not messaging_service_sid:
             raise ValueError("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required")
+        if not (voice_from or from_number):
+            # A messaging service sends SMS without a number, but a call without a caller number is
+            # rejected: every landline check-in would fail. Refuse to start instead.
+            raise ValueError("calls need a caller number: set TWILIO_VOICE_FROM or TWILIO_FROM")
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_number = from_number
+        self.voice_from = voice_from or from_number
         self.messaging_service_sid = messaging_service_sid
         self.api_base = api_base.rstrip("/") if api_base else None
+        # Edge and region rewrite the API host: honoured against Twilio, cleared for a loopback base.
+        self.edge = None if self.api_base else (edge or None)
+        self.region = None if self.api_base else (region or None)
         self.timeout = timeout
         self._local = threading.local()
 
@@ -163,8 +175,9 @@ class TwilioChannel:
             client = Client(self.account_sid, self.auth_token, http_client=http)
             if self.api_base:
                 client.api.base_url = self.api_base
-            client.edge = None
-            client.region = None
+            # Set explicitly: the client would otherwise read TWILIO_EDGE / TWILIO_REGION itself.
+            client.edge = self.edge
+            client.region = self.region
             self._local.client = client
         return client
 
@@ -202,7 +215,7 @@ class TwilioChannel:
         return Receipt(provider_id=msg.sid, status=msg.status or "queued")
 
     def place_call(self, to: str, twiml_url: str, *, callback_url: str | None) -> Receipt:
-        kwargs = {"to": to, "url": twiml_url, "from_": self.from_number}
+        kwargs = {"to": to, "url": twiml_url, "from_": self.voice_from}
         if callback_url:
             # Twilio's default event set for calls is just "completed", which is all we need; naming
             # it explicitly also trips Prism's form-array parsing (contract test).

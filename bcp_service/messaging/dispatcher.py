@@ -333,7 +333,8 @@ def channel_from_app(app) -> Channel:
         ch = TwilioChannel(account_sid=cfg["TWILIO_ACCOUNT_SID"], auth_token=cfg["TWILIO_AUTH_TOKEN"],
                            from_number=cfg.get("TWILIO_FROM"),
                            messaging_service_sid=cfg.get("TWILIO_MESSAGING_SERVICE_SID"),
-                           api_base=cfg.get("TWILIO_API_BASE"))
+                           api_base=cfg.get("TWILIO_API_BASE"), voice_from=cfg.get("TWILIO_VOICE_FROM"),
+                           edge=cfg.get("TWILIO_EDGE", "tokyo"), region=cfg.get("TWILIO_REGION"))
     else:
         ch = ConsoleChannel()
     app.extensions["messaging.channel"] = ch

@@ -113,7 +113,14 @@ def affected_candidates(session: Session, area_spec: dict, *, region_code: str |
                 for r in session.execute(query)]
 
     if area.kind == "municipality_codes":
-        return candidates(stmt.where(Patient.municipality_code.in_(sorted(area.codes))))
+        # Patients whose municipality is unknown: the region's (or, without one, those of the regions
+        # covering the codes), unless their coordinates place them clearly elsewhere (issue 12).
+        by_code = municipality_regions(session) if region_code is None else {}
+        regions = [region_code] if region_code is not None else sorted(
+            {r for c in area.codes for r in by_code.get(c, ())})
+        unknown = candidates(stmt.where(Patient.municipality_code.is_(None), Patient.region_code.in_(regions)))
+        return (candidates(stmt.where(Patient.municipality_code.in_(sorted(area.codes))))
+                + [c for c in unknown if area.takes_in_unknown(c.lat, c.lon)])
     s, w, n, e = area.bbox()  # the database prefilters by box; exact shape test below
     rows = candidates(stmt.where(Patient.lat.between(s, n), Patient.lon.between(w, e)))
     inside = set(area.select([Point(r.id, r.lat, r.lon, r.municipality_code) for r in rows]))

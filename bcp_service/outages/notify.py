@@ -25,6 +25,7 @@ from bcp_service.messaging.tokens import TapClaims, make_token
 from bcp_service.outages import rounds
 from bcp_service.outages.models import FieldTask, Outage
 from bcp_service.registry.phones import route as phone_route
+from bcp_service.registry.phones import sms_capable_kind
 
 log = logging.getLogger(__name__)
 _LINK = "\x00LINK\x00"
@@ -150,7 +151,7 @@ class OutboxNotifier:
                 continue
             common = dict(to=r.phone_e164, purpose="restoration", priority=1000, patient_id=r.patient_id,
                           outage_id=outage.id, drill=outage.drill)
-            if r.phone_kind == "landline":
+            if not sms_capable_kind(r.phone_kind):      # landline or 050 IP phone
                 rows.append(dict(key=f"outage:{outage.id}:patient:{r.patient_id}:restoration:voice",
                                  channel="voice", body=None,
                                  twiml_url=self.restoration_url(r.patient_id, outage.id), **common))

@@ -55,9 +55,14 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
     if with_people:
         cols += [Patient.name, Patient.address, Patient.phone_e164, Patient.lat, Patient.lon,
                  Patient.municipality_code]
+    # An area of municipality codes also takes in patients whose municipality is unknown (issue 12):
+    # marked so the desk sees who was included by inference.
+    mark_unknown = outage.area_kind == "municipality_codes"
+    if mark_unknown:
+        cols.append(Patient.municipality_code.is_(None))
     stmt = (select(*cols).where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True))
             .order_by(OutagePatient.runs_out_at, OutagePatient.dependent_24h.desc(), OutagePatient.patient_id))
-    if with_people:
+    if with_people or mark_unknown:
         stmt = stmt.join(Patient, Patient.id == OutagePatient.patient_id)
     restore = outage.expected_restoration_at
     out = []
@@ -81,6 +86,7 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
             "reported_at": _jst(r[9]),
             # Another active outage checks in with this patient (no second message): see below.
             "covered_by_outage_id": r[10],
+            "municipality_unknown": bool(r[-1]) if mark_unknown else False,
         }
         if with_people:
             row.update(name=r[11], address=r[12], phone=r[13], lat=r[14], lon=r[15], municipality_code=r[16])
@@ -119,6 +125,7 @@ def counts(rows: list[dict], outage: Outage) -> dict:
         "tier": {t: by_tier.get(t, 0) for t in triage.TIERS},
         "reached": sum(by_checkin.get(s, 0) for s in ("ok", "low_battery", "needs_help")),
         "transports": sum(1 for r in rows if r["transport_id"] is not None),
+        "municipality_unknown": sum(1 for r in rows if r.get("municipality_unknown")),
     }
 
 
@@ -139,7 +146,7 @@ def outage_dict(outage: Outage, summary: dict | None = None) -> dict:
     }
     if summary is not None:
         body.update(affected=summary["affected"], counts={"checkin": summary["checkin"], "tier": summary["tier"]},
-                    reached=summary["reached"])
+                    reached=summary["reached"], municipality_unknown=summary.get("municipality_unknown", 0))
     return body
 
 

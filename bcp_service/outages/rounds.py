@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bcp_service.registry.phones import sms_capable_kind
+
 ROUND_SMS = 1          # round 1: SMS (or voice for landlines)
 ROUND_SMS_VOICE = 2    # round 2: SMS and voice
 ROUND_FIELD = 3        # escalation: field task
@@ -57,9 +59,10 @@ def escalation_deadline(runs_out_at: datetime, policy: EscalationPolicy = Escala
 
 
 def channels_for_round(round_no: int, phone_kind: str | None) -> tuple[str, ...]:
-    """Which channels a round uses. Japanese SMS cannot reach landlines, so they get voice."""
+    """Which channels a round uses. Japanese SMS cannot reach landlines or 050 IP phones, so they get
+    voice (``registry.phones``)."""
     if round_no == ROUND_SMS:
-        return ("voice",) if phone_kind == "landline" else ("sms",)
+        return ("sms",) if sms_capable_kind(phone_kind) else ("voice",)
     if round_no == ROUND_SMS_VOICE:
-        return ("voice",) if phone_kind == "landline" else ("sms", "voice")
+        return ("sms", "voice") if sms_capable_kind(phone_kind) else ("voice",)
     return ()

@@ -75,6 +75,7 @@ class OutageSchema(Schema):
     id = fields.Integer()
     status = fields.String()
     affected = fields.Integer()
+    municipality_unknown = fields.Integer()      # included although their municipality is unknown
     drill = fields.Boolean()
     started_at = fields.String()
     expected_restoration_at = fields.String()
@@ -87,6 +88,7 @@ class TriageRowSchema(Schema):
     tier = fields.String()
     checkin = fields.String()
     transport_id = fields.Integer(allow_none=True)
+    municipality_unknown = fields.Boolean()      # included by the area's municipalities, own one unknown
 
 
 # --- list items for ``api.paginate``: each row dumped in the shape ``queries`` gives it ------------

@@ -13,7 +13,7 @@ from bcp_service.errors import Invalid, OutOfScope
 from bcp_service.orgs.models import Organization, Region
 from bcp_service.registry.access import require_writer
 from bcp_service.registry.models import Patient, PatientBackup, PatientContact, PatientDevice
-from bcp_service.registry.services import ORG_FIELDS, RunwayPolicy, prepare_new
+from bcp_service.registry.services import ORG_FIELDS, RunwayPolicy, municipality_regions, prepare_new
 
 
 
@@ -26,6 +26,7 @@ def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, di
     org_ids = {d.get(f) for _, d in rows for f in ORG_FIELDS if d.get(f) is not None}
     orgs = {o.id: o for o in session.scalars(select(Organization).where(Organization.id.in_(org_ids)))} if org_ids else {}
     regions = set(session.scalars(select(Region.code)))
+    muni_regions = municipality_regions(session)
     existing = _existing_keys(session, {d.get("phone_e164") for _, d in rows if d.get("phone_e164")})
     seen: dict[tuple, int] = {}
     prepared: list[dict] = []
@@ -33,7 +34,8 @@ def import_patients(session: Session, actor: Actor, rows: Sequence[tuple[int, di
     for line, data in rows:
         fields: dict[str, list[str]] = {}
         try:
-            prepared.append(prepare_new(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions))
+            prepared.append(prepare_new(session, actor, data, now=now, policy=policy, orgs=orgs, regions=regions,
+                                        muni_regions=muni_regions))
         except Invalid as e:
             fields.update(e.fields)
         except OutOfScope:

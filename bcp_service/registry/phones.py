@@ -80,6 +80,12 @@ def parse_phone(text: str, *, region: str = "JP") -> Phone:
     )
 
 
+def sms_capable_kind(kind: str | None) -> bool:
+    """By stored ``phone_kind``: Japanese SMS reaches mobiles only, so landlines and 050 IP phones
+    are called. An unknown kind is tried by SMS (the provider's 21614 then turns it into a call)."""
+    return kind not in ("landline", "ip")
+
+
 def route(text: str | None) -> tuple[str | None, str | None, str | None]:
     """How to reach a number as typed (an organisation's free-text phone, say): (E.164, ``sms`` for a
     mobile or ``voice`` for a landline / IP phone — Japanese SMS cannot reach those —, None), or

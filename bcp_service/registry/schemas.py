@@ -9,14 +9,16 @@ from marshmallow import (
     validates_schema,
 )
 
-from bcp_service.geo.postal import PostalCodeError, is_valid_municipality_code, normalize_postal_code
+from bcp_service.geo import checks as place
+from bcp_service.geo.postal import PostalCodeError, normalize_postal_code
 from bcp_service.registry import models as m
 from bcp_service.registry import runway as rw
 from bcp_service.registry.phones import PHONE_KINDS, PhoneError, display_phone, parse_phone
 
 _NUM = {"allow_nan": False}
 # Fields the API answers that a client may echo back on PATCH: ignored, never written.
-READ_ONLY = ("id", "phone_e164", "power", "created_at", "updated_at", "contactable", "power_checked_on")
+READ_ONLY = ("id", "phone_e164", "power", "created_at", "updated_at", "contactable", "power_checked_on",
+             "data_quality")
 
 
 def _blank_to_none(data, keys):
@@ -212,8 +214,14 @@ class PatientIn(Schema):
 
     @validates("municipality_code")
     def _muni(self, value, **_):
-        if value is not None and not is_valid_municipality_code(value):
-            raise ValidationError("市区町村コードは検査数字付き6桁（例 131016）で入力してください")
+        # 6 digits with check digit, or 5 (completed in _normalise); must exist (geo.municipalities).
+        if (problem := place.municipality_code_error(value)) is not None:
+            raise ValidationError(problem)
+
+    @validates_schema
+    def _in_japan(self, data, **_):
+        if errors := place.coordinate_errors(data.get("lat"), data.get("lon")):
+            raise ValidationError(errors)
 
     @validates_schema
     def _kind_matches_number(self, data, **_):
@@ -243,6 +251,7 @@ class PatientIn(Schema):
                 data["phone_kind"] = p.kind
         if data.get("postal_code"):
             data["postal_code"] = normalize_postal_code(data["postal_code"])
+        place.fill_municipality(data)     # 5 → 6 digits; from the postal code when absent
         return data
 
 
@@ -330,6 +339,7 @@ class PatientOut(Schema):
     backups = fields.List(fields.Nested(BackupOut))
     contacts = fields.List(fields.Nested(ContactOut))
     power = fields.Nested(PowerOut)
+    data_quality = fields.Function(lambda p: [q.to_json() for q in place.data_quality(p.municipality_code, p.lat, p.lon)])
     created_at = fields.Function(lambda p: _iso(p.created_at))
     updated_at = fields.Function(lambda p: _iso(p.updated_at))
 

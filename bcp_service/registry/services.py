@@ -90,10 +90,29 @@ def _check_references(session: Session, actor: Actor, data: dict, *, orgs: dict[
     return errors
 
 
+def municipality_regions(session: Session) -> dict[str, list[str]]:
+    """municipality code → the regions whose area lists it, a designated city standing for its wards
+    (regions are few: one small query)."""
+    from bcp_service.geo.municipalities import MunicipalityCodeError, covered_codes
+
+    out: dict[str, list[str]] = {}
+    for code, codes in session.execute(select(Region.code, Region.municipality_codes)):
+        for c in codes or ():
+            try:
+                covered = covered_codes([c])
+            except MunicipalityCodeError:
+                covered = frozenset([c])
+            for m in covered:
+                out.setdefault(m, []).append(code)
+    return out
+
+
 def _resolve_region(session: Session, actor: Actor, data: dict, current: str | None,
-                    orgs: dict[int, Organization] | None = None) -> str | None:
-    """Region: as given, else the primary organisation's, else the nursing station's, else the
-    actor's own region (hub and institution staff)."""
+                    orgs: dict[int, Organization] | None = None,
+                    muni_regions: dict[str, list[str]] | None = None) -> str | None:
+    """Region: as given, else the primary organisation's, else the nursing station's, else the one
+    region covering the patient's municipality, else the actor's own region (hub and institution
+    staff)."""
     if data.get("region_code"):
         return data["region_code"]
     if current:
@@ -104,6 +123,11 @@ def _resolve_region(session: Session, actor: Actor, data: dict, current: str | N
             org = orgs.get(oid) if orgs is not None else session.get(Organization, oid)
             if org is not None:
                 return org.region_code
+    if data.get("municipality_code"):
+        covering = (muni_regions if muni_regions is not None else municipality_regions(session)).get(
+            data["municipality_code"], [])
+        if len(covering) == 1:
+            return covering[0]
     return actor.scope if actor.role in (Role.HUB_STAFF, Role.INSTITUTION_STAFF) else None
 
 
@@ -139,7 +163,8 @@ class _Links:
 
 
 def prepare_new(session: Session, actor: Actor, data: dict, *, now: datetime, policy: RunwayPolicy,
-             orgs: dict[int, Organization] | None = None, regions: set[str] | None = None) -> dict:
+                orgs: dict[int, Organization] | None = None, regions: set[str] | None = None,
+                muni_regions: dict[str, list[str]] | None = None) -> dict:
     """Validate references and scope of a new patient and compute its runway.
     Returns the complete field dict (with ``region_code`` and ``runway_*``); raises Invalid/OutOfScope."""
     from bcp_service.clock import to_local
@@ -151,7 +176,7 @@ def prepare_new(session: Session, actor: Actor, data: dict, *, now: datetime, po
     errors = _check_references(session, actor, data, orgs=orgs)
     errors.update(_check_dates(data, to_local(now).date()))
     errors.update(power_errors(data.get("devices", []), data.get("backups", []), to_local(now).date()))
-    region_code = _resolve_region(session, actor, data, None, orgs)
+    region_code = _resolve_region(session, actor, data, None, orgs, muni_regions)
     if region_code is None:
         errors.setdefault("region_code", ["圏域を指定するか、主治医の機関を指定してください"])
     elif regions is not None:

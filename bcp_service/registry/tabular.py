@@ -17,6 +17,9 @@ from typing import Any, Iterable, Sequence
 
 from marshmallow import ValidationError
 
+from bcp_service.geo.checks import spreadsheet_code
+
+
 COLUMNS = (
     "name", "name_kana", "birth_date", "sex", "phone", "address", "postal_code", "municipality_code",
     "lat", "lon", "region_code", "primary_org_id", "nursing_org_id", "care_manager_org_id",
@@ -198,7 +201,7 @@ def _cell_text(col: str, value: Any) -> str:
         elif col == "postal_code" and text.isdigit():
             text = text.zfill(7)
         elif col == "municipality_code" and text.isdigit():
-            text = text.zfill(6)
+            text = spreadsheet_code(text)     # 1101 → 01101, 11002 → 011002: the reading that exists
         return text
     return unicodedata.normalize("NFKC", str(value)).strip() if col not in ("name", "address", "notes") \
         else str(value).strip()

@@ -141,6 +141,8 @@ class TwilioFake:
             else:
                 if "Url" not in form and "Twiml" not in form:
                     return self._error(400, 21205, "Url parameter is required")
+                if not form.get("From"):      # as Twilio: a call needs a caller number
+                    return self._error(400, 21213, "No 'From' number is specified")
                 sid = "CA" + uuid.uuid4().hex
                 rec = {"sid": sid, "to": to, "from": form.get("From"), "url": form.get("Url"),
                        "status_callback": form.get("StatusCallback"), "status": "queued",

@@ -11,9 +11,43 @@ SQUARE = {"type": "Polygon", "coordinates": [[[139.70, 35.60], [139.80, 35.60], 
 
 def test_municipality_area_selects_by_code_not_by_position():
     area = area_from({"municipality_codes": ["131016", "13102"]})
-    pts = [Point(1, 35.0, 139.0, "131016"), Point(2, 35.68, 139.76, "131024"), Point(3, None, None, "13102")]
-    assert area.select(pts) == [1, 3]
+    pts = [Point(1, 35.0, 139.0, "131016"), Point(2, 35.68, 139.76, "131024"), Point(3, None, None, "13102"),
+           Point(4, 35.69, 139.75, "131032")]
+    # 13102 is 中央区 (131024) with its check digit left off: it reaches the same patients (issue 12).
+    assert area.select(pts) == [1, 2, 3]
     assert area.contains(None, None, "131016")
+    assert area.to_json() == {"municipality_codes": ["131016", "131024"]}
+
+
+def test_five_and_six_digit_codes_reach_the_same_patients():
+    pts = [Point(1, None, None, "131059"), Point(2, None, None, "131016")]
+    assert area_from({"municipality_codes": ["13105"]}).select(pts) == [1]
+    assert area_from({"municipality_codes": ["131059"]}).select(pts) == [1]
+
+
+@pytest.mark.parametrize("code", ["999997", "99999"])
+def test_unknown_municipality_code_is_refused_naming_it(code):
+    with pytest.raises(InvalidArea) as exc:
+        area_from({"municipality_codes": ["131016", code]})
+    assert exc.value.message == f"存在しない市区町村コードです: {code}"
+
+
+def test_wrong_check_digit_is_refused():
+    with pytest.raises(InvalidArea, match="131015"):
+        area_from({"municipality_codes": ["131015"]})
+
+
+def test_a_designated_city_reaches_its_wards():
+    area = area_from({"municipality_codes": ["011002"]})
+    assert area.contains(None, None, "011011")          # 札幌市中央区
+    assert area.to_json() == {"municipality_codes": ["011002"]}
+
+
+def test_unknown_municipality_is_taken_in_unless_coordinates_place_it_elsewhere():
+    area = area_from({"municipality_codes": ["131016"]})
+    assert area.takes_in_unknown(None, None)
+    assert area.takes_in_unknown(35.694, 139.754)       # at 千代田区役所
+    assert not area.takes_in_unknown(34.69, 135.50)     # 大阪
 
 
 def test_polygon_uses_geojson_lon_lat_order():

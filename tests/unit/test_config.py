@@ -42,8 +42,10 @@ def test_bad_values_name_the_setting(name, value):
 def test_twilio_channel_needs_credentials_and_a_sender():
     with pytest.raises(config.ConfigError, match="TWILIO_ACCOUNT_SID.*TWILIO_AUTH_TOKEN.*TWILIO_FROM"):
         config.load({"SECRET_KEY": "x" * 32, "MESSAGING_CHANNEL": "twilio"})
+    # A messaging service alone sends SMS but cannot place calls (issue 12): a caller number is needed.
     ok = config.load({"SECRET_KEY": "x" * 32, "MESSAGING_CHANNEL": "twilio", "TWILIO_ACCOUNT_SID": "AC1",
-                      "TWILIO_AUTH_TOKEN": "t", "TWILIO_MESSAGING_SERVICE_SID": "MG1"})
+                      "TWILIO_AUTH_TOKEN": "t", "TWILIO_MESSAGING_SERVICE_SID": "MG1",
+                      "TWILIO_VOICE_FROM": "+815000000000"})
     assert ok["MESSAGING_CHANNEL"] == "twilio"
 
 

@@ -12,7 +12,8 @@ from bcp_service.clock import to_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid, OutOfScope
 from bcp_service.orgs.models import Organization, Region
-from bcp_service.registry import forms, queries, services, tabular, verification, verification_views
+from bcp_service.geo.checks import data_quality
+from bcp_service.registry import forms, quality, queries, services, tabular, verification, verification_views
 from bcp_service.registry import models as m
 from bcp_service.registry import runway as rw
 from bcp_service.registry.access import may_write
@@ -69,9 +70,12 @@ def patient_list():
     rows, total = queries.list_patients(db.session, actor, filters, limit=limit, offset=(page - 1) * limit)
     overdue = verification.overdue_count(db.session, actor, to_local(get_clock().now()).date(),
                                          verification.VerificationPolicy.from_config(current_app.config))
+    # Data-quality problems on the plain list only (a filtered list shows just what was asked for).
+    quality_rows, quality_total = quality.problems(db.session, actor) if not filters and page == 1 else ([], 0)
     db.session.commit()
     return render_template("registry/list.html", patients=rows, total=total, page=page, limit=limit,
-                           filters=filters, overdue=overdue, **_page_context(actor))
+                           filters=filters, overdue=overdue, quality=quality_rows, quality_total=quality_total,
+                           **_page_context(actor))
 
 
 def _slots(values: dict) -> dict[str, int]:
@@ -136,7 +140,8 @@ def patient_detail(patient_id: int):
     actor = current_actor()
     p = services.get_patient(db.session, actor, patient_id)
     db.session.commit()
-    return render_template("registry/detail.html", p=p, **_page_context(actor))
+    return render_template("registry/detail.html", p=p, quality=data_quality(p.municipality_code, p.lat, p.lon),
+                           **_page_context(actor))
 
 
 @bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
