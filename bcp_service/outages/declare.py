@@ -22,6 +22,7 @@ from bcp_service.outages.ports import Notifier, Recipient, priority
 from bcp_service.outages.states import OutageStatus, TransportStatus
 from bcp_service.outages.timeline import event
 from bcp_service.registry.models import Patient, dependent_24h_clause
+from bcp_service.registry.services import municipality_regions
 
 @dataclass(frozen=True)
 class DeclareOutage:
