@@ -138,6 +138,8 @@ def demo(port: int, host: str, patients: int, no_serve: bool) -> None:
     from bcp_service.migrate import upgrade
 
     os.environ.setdefault("BCP_ENV", "demo")
+    os.environ.setdefault("MESSAGING_SIMULATOR", "1")    # the demo's phones are the simulator
+    os.environ.setdefault("REQUIRE_TOTP_ROLES", "")      # demo logins are printed; no authenticator app
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     app = _app()
     upgrade(app.config["DATABASE_URL"])

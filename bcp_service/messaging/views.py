@@ -11,7 +11,7 @@ import uuid
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bcp_service.api import api_doc, csrf_exempt, json_body
 from bcp_service.auth import Role, audit, current_actor, require
@@ -21,7 +21,8 @@ from bcp_service.errors import Invalid, OutOfScope
 from bcp_service.extensions import limiter
 from bcp_service.web import register_nav
 from bcp_service.messaging import answers, inbound, rollcall, texts
-from bcp_service.messaging.models import OutboxMessage, ProviderEvent, Rollcall
+from bcp_service.messaging import simulator as simulator_service
+from bcp_service.messaging.models import Rollcall
 from bcp_service.messaging.signature import twilio_signature_ok
 from bcp_service.messaging.tokens import InvalidToken, TapClaims, read_token
 
@@ -301,11 +302,13 @@ def close_rollcall(rollcall_id: int):
     return RollcallOut().dump(rc)
 
 
-# --- the demo's phone simulator (console channel only) -----------------------------------------
+# --- the demo's phone simulator (MESSAGING_SIMULATOR, console channel only) ---------------------
 
 def _simulator_enabled() -> None:
-    # Simulated inbound traffic is a forging tool on a real provider: only with the console channel.
-    if current_app.config.get("MESSAGING_CHANNEL", "console") != "console":
+    # Simulated inbound traffic is a forging tool: off unless explicitly enabled (``bcp-service demo``
+    # does), and never with a real provider (config refuses it for twilio).
+    if not current_app.config.get("MESSAGING_SIMULATOR") or \
+            current_app.config.get("MESSAGING_CHANNEL", "console") != "console":
         abort(404)
 
 
@@ -314,16 +317,10 @@ def _simulator_enabled() -> None:
 def simulator():
     _simulator_enabled()
     phone = request.args.get("phone") or None
-    stmt = select(OutboxMessage).where(OutboxMessage.status.notin_(("queued", "cancelled")))
-    if phone:
-        stmt = stmt.where(OutboxMessage.to == phone)
-    messages = db.session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(100)).all()
-    phones = db.session.scalars(select(OutboxMessage.to).distinct().order_by(OutboxMessage.to).limit(500)).all()
-    events = db.session.scalars(select(ProviderEvent).order_by(ProviderEvent.id.desc()).limit(30)).all()
-    queued = db.session.scalar(select(func.count()).select_from(OutboxMessage)
-                               .where(OutboxMessage.status == "queued"))
-    return render_template("messaging/simulator.html", messages=messages, phones=phones, phone=phone,
-                           events=events, queued=queued)
+    shown = simulator_service.view(db.session, current_actor(), phone=phone)
+    db.session.commit()   # the audit row
+    return render_template("messaging/simulator.html", messages=shown.messages, phones=shown.phones,
+                           phone=phone, events=shown.events, queued=shown.queued)
 
 
 @bp.post("/messaging/simulator/reply")
@@ -334,6 +331,7 @@ def simulator_reply():
     body = request.form.get("body", "")
     if not phone or not body.strip():
         raise Invalid("電話番号と本文が必要です。", fields={"body": ["必須です"]})
+    simulator_service.check_reply(db.session, current_actor(), phone, inbound.reply_target(db.session, phone))
     inbound.handle_inbound_sms(db.session, {"MessageSid": "SMsim" + uuid.uuid4().hex, "From": phone, "Body": body},
                                now=_now())
     db.session.commit()
@@ -344,9 +342,7 @@ def simulator_reply():
 @require(Role.ADMIN, Role.HUB_STAFF)
 def simulator_voice(outbox_id: int):
     _simulator_enabled()
-    msg = db.session.get(OutboxMessage, outbox_id)
-    if msg is None or msg.channel != "voice" or msg.patient_id is None or msg.outage_id is None:
-        abort(404)
+    msg = simulator_service.voice_message(db.session, current_actor(), outbox_id)
     claims = TapClaims("checkin", msg.patient_id, msg.outage_id)
     inbound.handle_voice_digits(db.session, claims, {"CallSid": msg.provider_id or f"CAsim{msg.id}",
                                                      "Digits": request.form.get("digits", "")}, now=_now())
