@@ -17,7 +17,7 @@ from bcp_service.api import api_doc, csrf_exempt, json_body
 from bcp_service.auth import Role, audit, current_actor, require
 from bcp_service.clock import get_clock
 from bcp_service.db import db
-from bcp_service.errors import Invalid, OutOfScope
+from bcp_service.errors import Invalid
 from bcp_service.extensions import limiter
 from bcp_service.web import register_nav
 from bcp_service.messaging import answers, inbound, rollcall, texts
@@ -242,11 +242,6 @@ def _phone_e164(raw: str) -> str:
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _check_org(actor, organization_id: int | None) -> None:
-    if actor.role == Role.INSTITUTION_STAFF and organization_id != actor.organization_id:
-        raise OutOfScope("自機関の職員だけを対象にできます。")
-
-
 @bp.post("/api/v1/rollcalls")
 @require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 @api_doc(summary="職員安否確認を開始する (staff roll-call)", request_schema=RollcallCreateSchema,
@@ -259,7 +254,7 @@ def create_rollcall():
     org_id = data["organization_id"]
     if org_id is None and actor.role == Role.INSTITUTION_STAFF:
         org_id = actor.organization_id
-    _check_org(actor, org_id)
+    rollcall.check_scope(db.session, actor, organization_id=org_id, created_by=actor.user_id)
     if data["members"] is not None:
         members = [rollcall.MemberIn(name=m["name"], phone=_phone_e164(m["phone"])) for m in data["members"]]
     else:
@@ -282,9 +277,8 @@ def create_rollcall():
 @require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 @api_doc(summary="職員安否確認の集計 (roll-call tally)", response_schema=RollcallOut)
 def get_rollcall(rollcall_id: int):
-    rc = rollcall.get_rollcall(db.session, rollcall_id)
     actor = current_actor()
-    _check_org(actor, rc.organization_id)
+    rc = rollcall.get_rollcall(db.session, rollcall_id, actor)
     audit.record(db.session, actor, "read", "rollcall", rc.id)
     db.session.commit()
     return RollcallOut().dump(rc)
@@ -294,9 +288,7 @@ def get_rollcall(rollcall_id: int):
 @require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 @api_doc(summary="職員安否確認を締め切る", response_schema=RollcallOut)
 def close_rollcall(rollcall_id: int):
-    rc = rollcall.get_rollcall(db.session, rollcall_id)
-    _check_org(current_actor(), rc.organization_id)
-    rollcall.close_rollcall(db.session, rollcall_id, now=_now())
+    rc = rollcall.close_rollcall(db.session, rollcall_id, now=_now(), actor=current_actor())
     audit.record(db.session, current_actor(), "close", "rollcall", rc.id)
     db.session.commit()
     return RollcallOut().dump(rc)
