@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, request
 from flask_login import current_user
 
-from bcp_service import config as config_module
+from bcp_service import config as config_module, security
 from bcp_service.clock import Clock, SystemClock, iso_local, to_local
 from bcp_service.db import db, import_all_models
 from bcp_service.extensions import csrf, limiter, login_manager
@@ -50,6 +50,7 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter.init_app(app)
+    security.init_app(app)
 
     from bcp_service.api import register_error_handlers
 
