@@ -128,6 +128,25 @@ def users_totp(email) -> None:
     click.echo(_for_user(email, enable_totp))
 
 
+@users.command("password", help="Set a new password for EMAIL (ends every session of the user)")
+@click.argument("email")
+@click.password_option(prompt="新しいパスワード")
+def users_password(email, password) -> None:
+    from bcp_service.auth.services import set_password
+
+    _for_user(email, lambda session, user: set_password(session, user, password))
+
+
+@users.command("role", help="Change EMAIL's role and scope (ends every session of the user)")
+@click.argument("email")
+@click.option("--role", required=True)
+@click.option("--region", "scope", default=None)
+def users_role(email, role, scope) -> None:
+    from bcp_service.auth.services import set_role
+
+    _for_user(email, lambda session, user: set_role(session, user, role=role, scope=scope))
+
+
 @main.command(help="Seed synthetic demo data into SQLite and serve web + clock in one process")
 @click.option("--port", default=5000, type=int)
 @click.option("--host", default="127.0.0.1")
