@@ -49,7 +49,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROXY_FIX_X_FOR", "0", "trusted reverse-proxy hops for X-Forwarded-For (1 behind one proxy)"),
     Setting("PROXY_FIX_X_PROTO", "0", "trusted hops for X-Forwarded-Proto"),
     Setting("PROXY_FIX_X_HOST", "0", "trusted hops for X-Forwarded-Host"),
-    Setting("MAX_CONTENT_LENGTH", "20971520", "largest request body in bytes (413 above)"),
+    Setting("MAX_CONTENT_LENGTH", "26214400", "largest request body in bytes (413 above; an upload's file "
+            "itself stops at 20 MB)"),
     Setting("MESSAGING_SIMULATOR", "0", "1 turns on the phone simulator (console channel only; "
             "`bcp-service demo` turns it on)"),
     Setting("REQUIRE_TOTP_ROLES", "admin,hub_staff", "roles that must sign in with TOTP (comma-separated; "
@@ -152,7 +153,7 @@ def load(env: Mapping[str, str] | None = None, *, instance_path: str | Path = "i
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "PROXY_FIX": {"x_for": _hops(env, "PROXY_FIX_X_FOR"), "x_proto": _hops(env, "PROXY_FIX_X_PROTO"),
                       "x_host": _hops(env, "PROXY_FIX_X_HOST")},
-        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", "20971520"),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", "26214400"),
         # A development tool that forges inbound traffic: never on by accident, never with a real provider.
         "MESSAGING_SIMULATOR": channel == "console" and env.get("MESSAGING_SIMULATOR", "0").lower() in _TRUE,
         "REQUIRE_TOTP_ROLES": _roles(env, "REQUIRE_TOTP_ROLES", "admin,hub_staff"),

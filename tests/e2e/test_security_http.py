@@ -71,7 +71,7 @@ def test_bodies_beyond_max_content_length_are_a_japanese_413(app, client, hub):
 def test_max_content_length_is_configured_by_default():
     from bcp_service import config
 
-    assert config.load({"BCP_ENV": "demo"})["MAX_CONTENT_LENGTH"] == 20 * 1024 * 1024
+    assert config.load({"BCP_ENV": "demo"})["MAX_CONTENT_LENGTH"] == 25 * 1024 * 1024
 
 
 def test_csp_allows_no_inline_scripts_and_personal_pages_are_not_stored(client, hub, login):
