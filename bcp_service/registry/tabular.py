@@ -387,11 +387,13 @@ def patient_row(p) -> list[Any]:
 def export_xlsx(patients: Iterable) -> bytes:
     from openpyxl import Workbook
 
+    from bcp_service.exports import xlsx_row
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("患者一覧")
     ws.append(list(COLUMNS + EXPORT_ONLY))
     for p in patients:
-        ws.append(patient_row(p))
+        ws.append(xlsx_row(ws, patient_row(p)))   # formula-like text stays text
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
