@@ -50,6 +50,10 @@ def init_app(app: Flask) -> None:
     if any(hops.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, **hops)
     app.url_map.converters["int"] = Int32Converter
+    if app.config.get("BCP_ENV") == "production" and \
+            str(app.config.get("RATELIMIT_STORAGE_URI", "memory://")).startswith("memory://"):
+        app.logger.warning("RATELIMIT_STORAGE_URI is memory://: each worker counts alone (limits multiply); "
+                           "set it to redis://… in production")
     https = str(app.config.get("PUBLIC_BASE_URL", "")).startswith("https://")
 
     @app.before_request

@@ -7,6 +7,7 @@ forger is.
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
@@ -31,6 +32,7 @@ register_nav("messaging.simulator", "電話シミュレータ", [Role.ADMIN, Rol
              description="デモ: 送られたSMS・電話を見て、患者として答える")
 
 WEBHOOK_FAILURE_LIMIT = "30 per minute"
+TAP_LIMIT = "10 per minute"
 
 
 def _rollcall_open(session, claims: TapClaims) -> bool:
@@ -170,9 +172,15 @@ def tap_page(token: str):
     return _tap_page(claims, token)
 
 
+def _per_token() -> str:
+    """One-tap answers are limited per link, not per address: behind a carrier's or a shelter's NAT
+    every family shares one address, and a mass outage must not throttle them."""
+    return "tap:" + hashlib.sha256((request.view_args or {}).get("token", "").encode()).hexdigest()[:32]
+
+
 @bp.post("/r/<token>")
 @csrf_exempt
-@limiter.limit("60 per minute")
+@limiter.limit(TAP_LIMIT, key_func=_per_token)
 def tap_answer(token: str):
     claims = _tap_claims(token)
     raw = (request.form.get("answer") or "").strip()
