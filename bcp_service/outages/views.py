@@ -478,10 +478,14 @@ def task_page(token: str):
     task = _task_from_token(token)
     transport = db.session.get(Transport, task.transport_id) if task.transport_id else None
     # Names and addresses are shown only to signed-in staff; the link alone gives ids and actions.
+    details = task.details if _signed_in_staff_of(task) else None
+    audit(db.session, current_actor() if details is not None else None, "read", "field_task", task.id,
+          detail={"via": "task_link", "details_shown": details is not None})
+    db.session.commit()
     return render_template("outages/task.html", task=task, transport=transport, token=token,
                            actions=TASK_ACTIONS[task.kind], transport_labels=TRANSPORT_LABELS,
                            login_url=url_for("auth.login", next=url_for("outages.task_page", token=token)),
-                           details=task.details if _signed_in_staff_of(task) else None)
+                           details=details)
 
 
 def _signed_in_staff_of(task: FieldTask) -> bool:
