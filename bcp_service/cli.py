@@ -99,7 +99,7 @@ def _for_user(email: str, action) -> str:
     """Run ``action(session, user)`` in one transaction; a missing user is a clear CLI error."""
     from bcp_service.auth import services
     from bcp_service.db import db as database
-    from bcp_service.errors import NotFound
+    from bcp_service.errors import DomainError, NotFound
 
     app = _app()
     with app.app_context():
@@ -107,7 +107,12 @@ def _for_user(email: str, action) -> str:
             user = services.user_by_email(database.session, email)
         except NotFound as exc:
             raise click.ClickException(exc.message) from exc
-        result = action(database.session, user)
+        try:
+            result = action(database.session, user)
+        except DomainError as exc:
+            database.session.rollback()
+            detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.fields.items())
+            raise click.ClickException(f"{exc.message}{' — ' + detail if detail else ''}") from exc
         database.session.commit()
         return result
 
