@@ -9,23 +9,13 @@ from flask import Flask, request
 from flask_login import current_user
 
 from bcp_service import config as config_module
-from bcp_service import wiring
+from bcp_service import security, wiring
 from bcp_service.clock import Clock, SystemClock, iso_local, to_local
 from bcp_service.db import db
 from bcp_service.extensions import csrf, limiter, login_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    # Map tiles come from the GSI server; everything else is our own.
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: https://cyberjapandata.gsi.go.jp; "
-        "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-    ),
-}
 
 
 def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> Flask:
@@ -51,6 +41,7 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter.init_app(app)
+    security.init_app(app)
 
     from bcp_service.api import register_error_handlers
 
@@ -80,11 +71,6 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
         csrf.protect()
         return None
 
-    @app.after_request
-    def _security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
 
     return app
 

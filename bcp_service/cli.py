@@ -101,7 +101,7 @@ def _for_user(email: str, action) -> str:
     """Run ``action(session, user)`` in one transaction; a missing user is a clear CLI error."""
     from bcp_service.auth import services
     from bcp_service.db import db as database
-    from bcp_service.errors import NotFound
+    from bcp_service.errors import DomainError, NotFound
 
     app = _app()
     with app.app_context():
@@ -109,7 +109,12 @@ def _for_user(email: str, action) -> str:
             user = services.user_by_email(database.session, email)
         except NotFound as exc:
             raise click.ClickException(exc.message) from exc
-        result = action(database.session, user)
+        try:
+            result = action(database.session, user)
+        except DomainError as exc:
+            database.session.rollback()
+            detail = "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.fields.items())
+            raise click.ClickException(f"{exc.message}{' — ' + detail if detail else ''}") from exc
         database.session.commit()
         return result
 
@@ -131,6 +136,25 @@ def users_totp(email) -> None:
     click.echo(_for_user(email, enable_totp))
 
 
+@users.command("password", help="Set a new password for EMAIL (ends every session of the user)")
+@click.argument("email")
+@click.password_option(prompt="新しいパスワード")
+def users_password(email, password) -> None:
+    from bcp_service.auth.services import set_password
+
+    _for_user(email, lambda session, user: set_password(session, user, password))
+
+
+@users.command("role", help="Change EMAIL's role and scope (ends every session of the user)")
+@click.argument("email")
+@click.option("--role", required=True)
+@click.option("--region", "scope", default=None)
+def users_role(email, role, scope) -> None:
+    from bcp_service.auth.services import set_role
+
+    _for_user(email, lambda session, user: set_role(session, user, role=role, scope=scope))
+
+
 @main.command(help="Seed synthetic demo data into SQLite and serve web + clock in one process")
 @click.option("--port", default=5000, type=int)
 @click.option("--host", default="127.0.0.1")
@@ -141,6 +165,8 @@ def demo(port: int, host: str, patients: int, no_serve: bool) -> None:
     from bcp_service.migrate import upgrade
 
     os.environ.setdefault("BCP_ENV", "demo")
+    os.environ.setdefault("MESSAGING_SIMULATOR", "1")    # the demo's phones are the simulator
+    os.environ.setdefault("REQUIRE_TOTP_ROLES", "")      # demo logins are printed; no authenticator app
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     app = _app()
     upgrade(app.config["DATABASE_URL"])

@@ -49,7 +49,37 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RUNWAY_RED_HOURS", "6", "runway below this is red"),
     Setting("RUNWAY_YELLOW_HOURS", "24", "runway below this is yellow"),
     Setting("LOGIN_RATE_LIMIT", "10 per minute", "failed-login throttle per address"),
+    Setting("RATELIMIT_STORAGE_URI", "memory://", "rate-limit counters; redis://host:6379 in production "
+            "(shared by every worker)"),
+    Setting("PROXY_FIX_X_FOR", "0", "trusted reverse-proxy hops for X-Forwarded-For (1 behind one proxy)"),
+    Setting("PROXY_FIX_X_PROTO", "0", "trusted hops for X-Forwarded-Proto"),
+    Setting("PROXY_FIX_X_HOST", "0", "trusted hops for X-Forwarded-Host"),
+    Setting("MAX_CONTENT_LENGTH", "26214400", "largest request body in bytes (413 above; an upload's file "
+            "itself stops at 20 MB)"),
+    Setting("MESSAGING_SIMULATOR", "0", "1 turns on the phone simulator (console channel only; "
+            "`bcp-service demo` turns it on)"),
+    Setting("REQUIRE_TOTP_ROLES", "admin,hub_staff", "roles that must sign in with TOTP (comma-separated; "
+            "empty turns the requirement off)"),
 )
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _roles(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    from bcp_service.auth.roles import Role
+
+    names = tuple(r.strip() for r in env.get(name, default).split(",") if r.strip())
+    unknown = [r for r in names if r not in {role.value for role in Role}]
+    if unknown:
+        raise ConfigError(f"{name} holds unknown roles: {', '.join(unknown)}")
+    return names
+
+
+def _hops(env: Mapping[str, str], name: str) -> int:
+    value = _int(env, name, "0")
+    if not 0 <= value <= 5:
+        raise ConfigError(f"{name} must be between 0 and 5, got {value}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: str) -> int:
@@ -129,6 +159,13 @@ def load(env: Mapping[str, str] | None = None, *, instance_path: str | Path = "i
         "RUNWAY_RED_HOURS": _float(env, "RUNWAY_RED_HOURS", "6"),
         "RUNWAY_YELLOW_HOURS": _float(env, "RUNWAY_YELLOW_HOURS", "24"),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "PROXY_FIX": {"x_for": _hops(env, "PROXY_FIX_X_FOR"), "x_proto": _hops(env, "PROXY_FIX_X_PROTO"),
+                      "x_host": _hops(env, "PROXY_FIX_X_HOST")},
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", "26214400"),
+        # A development tool that forges inbound traffic: never on by accident, never with a real provider.
+        "MESSAGING_SIMULATOR": channel == "console" and env.get("MESSAGING_SIMULATOR", "0").lower() in _TRUE,
+        "REQUIRE_TOTP_ROLES": _roles(env, "REQUIRE_TOTP_ROLES", "admin,hub_staff"),
         # Cookies: HttpOnly always; Secure whenever the public URL is https.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

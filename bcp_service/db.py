@@ -101,7 +101,7 @@ def make_engine(url: str, **kwargs) -> Engine:
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
     else:
         kwargs.setdefault("pool_pre_ping", True)
-    engine = create_engine(url, **kwargs)
+    engine = create_engine(url, hide_parameters=kwargs.pop("hide_parameters", True), **kwargs)  # never log personal data
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

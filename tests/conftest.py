@@ -142,6 +142,7 @@ def app(backend, databases, clock, app_config, tmp_path, monkeypatch):
     from bcp_service.app import create_app
 
     monkeypatch.setenv("BCP_ENV", "test")
+    monkeypatch.setenv("REQUIRE_TOTP_ROLES", "")   # TOTP has its own tests (tests/e2e/test_security_auth.py)
     url = databases.url(backend)
     application = create_app({"DATABASE_URL": url, "TESTING": True, "PUBLIC_BASE_URL": "http://bcp.test",
                               **app_config}, clock=clock)

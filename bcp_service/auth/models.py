@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
@@ -23,6 +23,10 @@ class User(UserMixin, Base):
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     phone_e164: Mapped[str | None] = mapped_column(String(20))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP time-step of the last accepted code: a code (or an older one) never works twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Sessions carry this number; raising it (logout, password or role change) ends them all.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

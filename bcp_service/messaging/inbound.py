@@ -120,14 +120,18 @@ class AnswerResult:
     claims: TapClaims | None = None
 
 
-def _claims_for_reply(session: Session, phone: str) -> TapClaims | None:
-    """The most recent answerable message we sent to this number tells what a reply answers."""
-    msg = session.scalars(
+def reply_target(session: Session, phone: str) -> OutboxMessage | None:
+    """The most recent answerable message we sent to this number: what a reply from it answers."""
+    return session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.to == phone, OutboxMessage.purpose.in_(ANSWERABLE),
                OutboxMessage.status.notin_((QUEUED, "cancelled")))
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         .limit(1)).first()
+
+
+def _claims_for_reply(session: Session, phone: str) -> TapClaims | None:
+    msg = reply_target(session, phone)
     if msg is None:
         return None
     if msg.purpose == "checkin" and msg.patient_id is not None and msg.outage_id is not None:

@@ -12,7 +12,8 @@ from typing import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bcp_service.errors import Invalid, NotFound
+from bcp_service.auth.roles import Actor, Role
+from bcp_service.errors import Invalid, NotFound, OutOfScope
 from bcp_service.messaging import outbox, texts
 from bcp_service.messaging.models import Rollcall, RollcallMember
 from bcp_service.messaging.replies import ROLLCALL_ANSWERS
@@ -88,10 +89,38 @@ def start_rollcall(session: Session, *, title: str, organization_id: int | None,
     return rc
 
 
-def get_rollcall(session: Session, rollcall_id: int) -> Rollcall:
+def rollcall_region(session: Session, organization_id: int | None, created_by: int | None) -> str | None:
+    """A roll-call's region: its organisation's, else that of the staff member who started it."""
+    from bcp_service.auth.models import User
+    from bcp_service.orgs.models import Organization
+
+    if organization_id is not None:
+        org = session.get(Organization, organization_id)
+        return org.region_code if org else None
+    creator = session.get(User, created_by) if created_by is not None else None
+    return creator.scope if creator and creator.role != Role.ADMIN.value else None
+
+
+def check_scope(session: Session, actor: Actor, *, organization_id: int | None, created_by: int | None) -> None:
+    """Institution staff: their own organisation only. Hub staff (and field teams): their region only."""
+    if actor.is_admin:
+        return
+    if actor.role is Role.INSTITUTION_STAFF:
+        if organization_id != actor.organization_id:
+            raise OutOfScope("自機関の職員だけを対象にできます。")
+        return
+    if actor.role is Role.PREFECTURE_REVIEWER or \
+            rollcall_region(session, organization_id, created_by) != actor.scope:
+        raise OutOfScope("担当圏域外の安否確認です。")
+
+
+def get_rollcall(session: Session, rollcall_id: int, actor: Actor | None = None) -> Rollcall:
+    """The roll-call; with ``actor``, only within the actor's scope (OutOfScope otherwise)."""
     rc = session.get(Rollcall, rollcall_id)
     if rc is None:
         raise NotFound("安否確認が見つかりません。")
+    if actor is not None:
+        check_scope(session, actor, organization_id=rc.organization_id, created_by=rc.created_by)
     return rc
 
 
@@ -115,8 +144,8 @@ def record_answer(session: Session, *, member_id: int, rollcall_id: int, answer:
     return True
 
 
-def close_rollcall(session: Session, rollcall_id: int, *, now: datetime) -> Rollcall:
-    rc = get_rollcall(session, rollcall_id)
+def close_rollcall(session: Session, rollcall_id: int, *, now: datetime, actor: Actor | None = None) -> Rollcall:
+    rc = get_rollcall(session, rollcall_id, actor)
     if rc.closed_at is None:
         rc.closed_at = now
     return rc

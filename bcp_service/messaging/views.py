@@ -7,26 +7,28 @@ forger is.
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bcp_service.api import api_doc, csrf_exempt, json_body
 from bcp_service.appclock import get_clock
 from bcp_service.auth import Role, audit, current_actor, require
 from bcp_service.db import db
-from bcp_service.errors import Invalid, OutOfScope
+from bcp_service.errors import Invalid
 from bcp_service.extensions import limiter
 from bcp_service.messaging import answers, inbound, rollcall, texts
-from bcp_service.messaging.models import OutboxMessage, ProviderEvent
+from bcp_service.messaging import simulator as simulator_service
 from bcp_service.messaging.signature import twilio_signature_ok
 from bcp_service.messaging.tokens import InvalidToken, TapClaims, read_token
 
 bp = Blueprint("messaging", __name__)
 
 WEBHOOK_FAILURE_LIMIT = "30 per minute"
+TAP_LIMIT = "10 per minute"
 
 
 def _now():
@@ -156,9 +158,15 @@ def tap_page(token: str):
     return _tap_page(claims, token)
 
 
+def _per_token() -> str:
+    """One-tap answers are limited per link, not per address: behind a carrier's or a shelter's NAT
+    every family shares one address, and a mass outage must not throttle them."""
+    return "tap:" + hashlib.sha256((request.view_args or {}).get("token", "").encode()).hexdigest()[:32]
+
+
 @bp.post("/r/<token>")
 @csrf_exempt
-@limiter.limit("60 per minute")
+@limiter.limit(TAP_LIMIT, key_func=_per_token)
 def tap_answer(token: str):
     claims = _tap_claims(token)
     raw = (request.form.get("answer") or "").strip()
@@ -228,11 +236,6 @@ def _phone_e164(raw: str) -> str:
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _check_org(actor, organization_id: int | None) -> None:
-    if actor.role == Role.INSTITUTION_STAFF and organization_id != actor.organization_id:
-        raise OutOfScope("自機関の職員だけを対象にできます。")
-
-
 @bp.post("/api/v1/rollcalls")
 @require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 @api_doc(summary="職員安否確認を開始する (staff roll-call)", request_schema=RollcallCreateSchema,
@@ -245,7 +248,7 @@ def create_rollcall():
     org_id = data["organization_id"]
     if org_id is None and actor.role == Role.INSTITUTION_STAFF:
         org_id = actor.organization_id
-    _check_org(actor, org_id)
+    rollcall.check_scope(db.session, actor, organization_id=org_id, created_by=actor.user_id)
     if data["members"] is not None:
         members = [rollcall.MemberIn(name=m["name"], phone=_phone_e164(m["phone"])) for m in data["members"]]
     else:
@@ -268,9 +271,8 @@ def create_rollcall():
 @require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 @api_doc(summary="職員安否確認の集計 (roll-call tally)", response_schema=RollcallOut)
 def get_rollcall(rollcall_id: int):
-    rc = rollcall.get_rollcall(db.session, rollcall_id)
     actor = current_actor()
-    _check_org(actor, rc.organization_id)
+    rc = rollcall.get_rollcall(db.session, rollcall_id, actor)
     audit.record(db.session, actor, "read", "rollcall", rc.id)
     db.session.commit()
     return RollcallOut().dump(rc)
@@ -280,19 +282,19 @@ def get_rollcall(rollcall_id: int):
 @require(Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)
 @api_doc(summary="職員安否確認を締め切る", response_schema=RollcallOut)
 def close_rollcall(rollcall_id: int):
-    rc = rollcall.get_rollcall(db.session, rollcall_id)
-    _check_org(current_actor(), rc.organization_id)
-    rollcall.close_rollcall(db.session, rollcall_id, now=_now())
+    rc = rollcall.close_rollcall(db.session, rollcall_id, now=_now(), actor=current_actor())
     audit.record(db.session, current_actor(), "close", "rollcall", rc.id)
     db.session.commit()
     return RollcallOut().dump(rc)
 
 
-# --- the demo's phone simulator (console channel only) -----------------------------------------
+# --- the demo's phone simulator (MESSAGING_SIMULATOR, console channel only) ---------------------
 
 def _simulator_enabled() -> None:
-    # Simulated inbound traffic is a forging tool on a real provider: only with the console channel.
-    if current_app.config.get("MESSAGING_CHANNEL", "console") != "console":
+    # Simulated inbound traffic is a forging tool: off unless explicitly enabled (``bcp-service demo``
+    # does), and never with a real provider (config refuses it for twilio).
+    if not current_app.config.get("MESSAGING_SIMULATOR") or \
+            current_app.config.get("MESSAGING_CHANNEL", "console") != "console":
         abort(404)
 
 
@@ -301,16 +303,10 @@ def _simulator_enabled() -> None:
 def simulator():
     _simulator_enabled()
     phone = request.args.get("phone") or None
-    stmt = select(OutboxMessage).where(OutboxMessage.status.notin_(("queued", "cancelled")))
-    if phone:
-        stmt = stmt.where(OutboxMessage.to == phone)
-    messages = db.session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(100)).all()
-    phones = db.session.scalars(select(OutboxMessage.to).distinct().order_by(OutboxMessage.to).limit(500)).all()
-    events = db.session.scalars(select(ProviderEvent).order_by(ProviderEvent.id.desc()).limit(30)).all()
-    queued = db.session.scalar(select(func.count()).select_from(OutboxMessage)
-                               .where(OutboxMessage.status == "queued"))
-    return render_template("messaging/simulator.html", messages=messages, phones=phones, phone=phone,
-                           events=events, queued=queued)
+    shown = simulator_service.view(db.session, current_actor(), phone=phone)
+    db.session.commit()   # the audit row
+    return render_template("messaging/simulator.html", messages=shown.messages, phones=shown.phones,
+                           phone=phone, events=shown.events, queued=shown.queued)
 
 
 @bp.post("/messaging/simulator/reply")
@@ -321,6 +317,7 @@ def simulator_reply():
     body = request.form.get("body", "")
     if not phone or not body.strip():
         raise Invalid("電話番号と本文が必要です。", fields={"body": ["必須です"]})
+    simulator_service.check_reply(db.session, current_actor(), phone, inbound.reply_target(db.session, phone))
     inbound.handle_inbound_sms(db.session, {"MessageSid": "SMsim" + uuid.uuid4().hex, "From": phone, "Body": body},
                                now=_now())
     db.session.commit()
@@ -331,9 +328,7 @@ def simulator_reply():
 @require(Role.ADMIN, Role.HUB_STAFF)
 def simulator_voice(outbox_id: int):
     _simulator_enabled()
-    msg = db.session.get(OutboxMessage, outbox_id)
-    if msg is None or msg.channel != "voice" or msg.patient_id is None or msg.outage_id is None:
-        abort(404)
+    msg = simulator_service.voice_message(db.session, current_actor(), outbox_id)
     claims = TapClaims("checkin", msg.patient_id, msg.outage_id)
     inbound.handle_voice_digits(db.session, claims, {"CallSid": msg.provider_id or f"CAsim{msg.id}",
                                                      "Digits": request.form.get("digits", "")}, now=_now())

@@ -17,6 +17,7 @@ from bcp_service.auth import Actor, Role
 from bcp_service.auth.models import User
 from bcp_service.drills.models import Drill
 from bcp_service.errors import DomainError
+from bcp_service.exports import csv_row
 from bcp_service.messaging import outbox
 
 from .export import STATUS_LABELS, fmt_date, fmt_dt, to_docx, to_html, to_markdown
@@ -129,8 +130,8 @@ def evidence_pack(session: Session, actor: Actor, plan_id: int) -> tuple[str, by
     w.writerow(["日時", "版", "操作", "担当"])
     for e in evs:
         if e.action in ("submit", "approve", "return", "revise", "upgrade", "create"):
-            w.writerow([fmt_dt(e.at), e.version_number, ACTION_LABELS.get(e.action, e.action),
-                        names.get(e.user_id, "システム")])
+            w.writerow(csv_row([fmt_dt(e.at), e.version_number, ACTION_LABELS.get(e.action, e.action),
+                                names.get(e.user_id, "システム")]))
 
     lines = [f"# 監査用資料: {plan.title}", "", f"- 対象: {owner_label(plan)}",
              f"- 現在の状態: {STATUS_LABELS.get(plan.status, plan.status)}（第{plan.current_number}版）",

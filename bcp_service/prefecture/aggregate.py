@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 from bcp_service.drills.metrics import median_minutes
 from bcp_service.drills.states import DrillStatus, action_is_open
 from bcp_service.plans.states import PlanStatus
+from bcp_service.exports import csv_row
 
 PLAN_TYPES = ("kikan", "renkei", "chiiki")
 PLAN_STATES = (PlanStatus.DRAFT, PlanStatus.IN_REVIEW, PlanStatus.APPROVED)
@@ -125,12 +126,12 @@ def to_csv(rows: Sequence[RegionAggregate]) -> str:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(CSV_HEADER)
     for r in rows:
-        w.writerow(
+        w.writerow(csv_row(
             [r.code, r.name]
             + [r.plans[t].get(s, 0) for t in PLAN_TYPES for s in PLAN_STATES]
             + [r.patients_by_tier.get(t, 0) for t in TIERS]
             + [sum(r.patients_by_tier.values()), r.drills_held,
                "" if r.median_checkin_minutes is None else f"{r.median_checkin_minutes:.1f}",
                r.corrective_actions_open, r.corrective_actions_overdue]
-        )
+        ))
     return buf.getvalue()

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from marshmallow import ValidationError
 
@@ -46,6 +46,9 @@ ALIASES = {
     "緊急連絡先氏名": "contact_name", "続柄": "contact_relation", "緊急連絡先電話": "contact_phone", "備考": "notes",
 }
 MAX_ROWS = 50_000
+MAX_RECORDS = 2 * MAX_ROWS                 # blank rows included: reading stops here whatever they hold
+MAX_XLSX_UNPACKED = 100 * 1024 * 1024      # 50,000 patient rows unpack to well under this
+MAX_XLSX_RATIO = 100                       # real workbooks compress 5–20×; a zip bomb far more
 
 _TRUE = {"1", "true", "yes", "y", "はい", "有", "あり", "○", "〇", "済", "同意", "t"}
 _FALSE = {"0", "false", "no", "n", "いいえ", "無", "なし", "×", "未", "不同意", "f"}
@@ -89,7 +92,10 @@ def is_xlsx(filename: str | None, content: bytes) -> bool:
 
 
 def read_table(filename: str | None, content: bytes) -> list[Row]:
-    """Rows of a CSV or XLSX file with normalised headers; blank rows skipped."""
+    """Rows of a CSV or XLSX file with normalised headers; blank rows skipped.
+
+    Limits are enforced while reading: an XLSX whose parts unpack beyond MAX_XLSX_UNPACKED is refused
+    before parsing, and rows are streamed, so reading stops at the first row over MAX_ROWS."""
     if not content:
         raise TableError("ファイルが空です")
     if is_xlsx(filename, content):
@@ -100,7 +106,7 @@ def read_table(filename: str | None, content: bytes) -> list[Row]:
         header, records = _read_csv(decode_csv(content))
     columns = _map_header(header)
     rows = []
-    for line, values in records:
+    for count, (line, values) in enumerate(records, start=1):
         cells = {}
         for col, value in zip(columns, values):
             if col is None:
@@ -110,14 +116,14 @@ def read_table(filename: str | None, content: bytes) -> list[Row]:
                 cells[col] = text
         if cells:
             rows.append(Row(line, cells))
+        if len(rows) > MAX_ROWS or count > MAX_RECORDS:
+            raise TableError(f"一度に取り込めるのは{MAX_ROWS:,}行までです。ファイルを分けてください")
     if not rows:
         raise TableError("データ行がありません（1行目は見出し行です）")
-    if len(rows) > MAX_ROWS:
-        raise TableError(f"一度に取り込めるのは{MAX_ROWS:,}行までです")
     return rows
 
 
-def _read_csv(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _read_csv(text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -125,36 +131,59 @@ def _read_csv(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise TableError("ファイルが空です") from None
     except csv.Error as e:
         raise TableError(f"CSVの形式が正しくありません（1行目: {e}）") from None
-    records = []
-    line = reader.line_num + 1
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        line = reader.line_num + 1
+        try:
+            for values in reader:
+                yield line, values
+                line = reader.line_num + 1
+        except csv.Error as e:
+            raise TableError(f"CSVの形式が正しくありません（{line}行目: {e}）") from None
+
+    return header, records()
+
+
+def check_xlsx_size(content: bytes) -> None:
+    """Refuse a zip bomb before parsing: the parts' declared unpacked sizes (the zip directory) must stay
+    within MAX_XLSX_UNPACKED and a plausible compression ratio."""
+    import zipfile
+
     try:
-        for values in reader:
-            records.append((line, values))
-            line = reader.line_num + 1
-    except csv.Error as e:
-        raise TableError(f"CSVの形式が正しくありません（{line}行目: {e}）") from None
-    return header, records
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            unpacked = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise TableError("XLSXファイルを読み取れません（壊れているか、XLSX形式ではありません）") from e
+    if unpacked > MAX_XLSX_UNPACKED or (unpacked > 10 * 1024 * 1024 and unpacked > MAX_XLSX_RATIO * len(content)):
+        raise TableError(f"XLSXファイルの展開後の大きさが上限（{MAX_XLSX_UNPACKED // 1_048_576}MB）を超えています。"
+                         "ファイルを分けるか、CSVで保存してください")
 
 
-def _read_xlsx(content: bytes) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+def _read_xlsx(content: bytes) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     import zipfile
 
     from openpyxl import load_workbook
 
+    check_xlsx_size(content)
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
         raise TableError("XLSXファイルを読み取れません（壊れているか、XLSX形式ではありません）") from e
-    try:
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header = next(it, None)
-        if header is None:
-            raise TableError("ファイルが空です")
-        records = [(i, list(values)) for i, values in enumerate(it, start=2)]
-    finally:
+    ws = wb.worksheets[0]
+    it = ws.iter_rows(values_only=True)
+    header = next(it, None)
+    if header is None:
         wb.close()
-    return ["" if h is None else str(h) for h in header], records
+        raise TableError("ファイルが空です")
+
+    def records() -> Iterator[tuple[int, list[Any]]]:
+        try:
+            for i, values in enumerate(it, start=2):
+                yield i, list(values)
+        finally:
+            wb.close()
+
+    return ["" if h is None else str(h) for h in header], records()
 
 
 def _map_header(header: Sequence[str]) -> list[str | None]:
@@ -375,11 +404,13 @@ def patient_row(p) -> list[Any]:
 def export_xlsx(patients: Iterable) -> bytes:
     from openpyxl import Workbook
 
+    from bcp_service.exports import xlsx_row
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("患者一覧")
     ws.append(list(COLUMNS + EXPORT_ONLY))
     for p in patients:
-        ws.append(patient_row(p))
+        ws.append(xlsx_row(ws, patient_row(p)))   # formula-like text stays text
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

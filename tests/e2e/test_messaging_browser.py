@@ -13,6 +13,11 @@ from bcp_service.registry.models import Patient, PatientDevice
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture
+def app_config():
+    return {"MESSAGING_SIMULATOR": True}
+
+
 def test_checkin_arrives_in_the_simulator_and_a_tap_reaches_the_desk(app, page, browser, live_server, make_region,
                                                                      make_user, browser_login, client, auth_headers,
                                                                      session, clock):

@@ -15,6 +15,10 @@ from tests.conftest import csrf_from
 
 
 @pytest.fixture
+def app_config():
+    return {"MESSAGING_SIMULATOR": True}
+
+@pytest.fixture
 def world(session, clock, make_region, make_user, auth_headers):
     make_region()
     phones = [("+819000000101", "mobile"), ("+819000000102", "mobile"), ("+81300000103", "landline")]

@@ -175,7 +175,8 @@ def test_dashboard_and_runsheet_show_shared_patients_checked_by_the_other_outage
     live = client.get(f"/outages/{second}/live.json").get_json()
     assert {p["round"] for p in live["patients"]} == {1}                  # carried, not 0
     assert {p["covered_by_outage_id"] for p in live["patients"]} == {first}
-    assert "他の停電で確認中" in client.get(f"/outages/{second}").get_data(as_text=True)   # the table's label
+    assert "dashboard.js" in client.get(f"/outages/{second}").get_data(as_text=True)
+    assert "他の停電で確認中" in client.get("/static/outages/dashboard.js").get_data(as_text=True)   # the table's label
     sheet = client.get(f"/outages/{second}/runsheet").get_data(as_text=True)
     assert f"他の停電で確認中（#{first}・第1回）" in sheet
 

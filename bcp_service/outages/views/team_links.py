@@ -7,6 +7,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import current_user
 
 from bcp_service.api import csrf_exempt
+from bcp_service.auth import current_actor
+from bcp_service.auth.audit import record as audit
 from bcp_service.db import db
 from bcp_service.errors import Gone, Invalid, NotFound
 from bcp_service.messaging.tokens import InvalidToken, read_token
@@ -49,10 +51,14 @@ def task_page(token: str):
     task = task_from_token(token)
     transport_row = db.session.get(Transport, task.transport_id) if task.transport_id else None
     # Names and addresses are shown only to signed-in staff; the link alone gives ids and actions.
+    details = task.details if _signed_in_staff_of(task) else None
+    audit(db.session, current_actor() if details is not None else None, "read", "field_task", task.id,
+          detail={"via": "task_link", "details_shown": details is not None}, now=_now())
+    db.session.commit()
     return render_template("outages/task.html", task=task, transport=transport_row, token=token,
                            actions=TASK_ACTIONS[task.kind], transport_labels=TRANSPORT_LABELS,
                            login_url=url_for("auth.login", next=url_for("outage_links.task_page", token=token)),
-                           details=task.details if _signed_in_staff_of(task) else None)
+                           details=details)
 
 
 def _signed_in_staff_of(task: FieldTask) -> bool:
