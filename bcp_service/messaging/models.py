@@ -122,3 +122,7 @@ class RollcallMember(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rollcall: Mapped[Rollcall] = relationship(back_populates="members")
+
+
+# The shared provider rate limit's table lives with its code; imported here so the metadata knows it.
+from bcp_service.messaging.rate_limit import RateLimitState  # noqa: E402,F401
