@@ -200,6 +200,36 @@ def db_view(url: str, oid: int) -> dict:
     return out
 
 
+def dashboard_builders(app, oid: int, token: str, repeat: int = 5) -> dict:
+    """In-process, after the night: the live.json view as shipped vs ``outages.live_data`` (compact),
+    each serialised as the view does; median seconds and bytes."""
+    from flask import json as fjson
+
+    from bcp_service.db import db
+    from bcp_service.outages import live_data, services
+
+    out = {}
+    with app.app_context():
+        client = app.test_client()
+        times, size = [], 0
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            r = client.get(f"/outages/{oid}/live.json", headers={"Authorization": f"Bearer {token}"})
+            times.append(time.perf_counter() - t0)
+            size = len(r.data)
+        out["live.json as shipped (view, test client)"] = (statistics.median(times), size)
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            body = live_data.live_body(db.session, services.get_outage(db.session, oid),
+                                       now=datetime.now(timezone.utc), red_hours=6, yellow_hours=24)
+            data = fjson.dumps(body)
+            times.append(time.perf_counter() - t0)
+            db.session.rollback()
+        out["outages.live_data.live_body (compact) + dumps"] = (statistics.median(times), len(data.encode()))
+    return out
+
+
 def ceiling(url: str, env: dict, args, web_port: int) -> dict:
     """Closed-loop req/s: the bare one-insert endpoint vs fresh status callbacks, same gunicorn settings."""
     from messaging_webhooks import blast
@@ -346,6 +376,7 @@ def main() -> None:
         res = parent.recv()
         provider.join(timeout=30)
         view = db_view(url, oid)
+        builders = dashboard_builders(app, oid, token)
         ceil = ceiling(url, env, args, web_port) if args.ceiling_requests else {}
     finally:
         for lg in logged:
@@ -360,12 +391,12 @@ def main() -> None:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
-    report(args, res, polls, view, ceil, sent_by, dict(affected=affected, messaged=messaged, declare_s=declare_s,
+    report(args, res, polls, view, ceil, sent_by, builders, dict(affected=affected, messaged=messaged, declare_s=declare_s,
                                                        night_s=night_s, load_start=load_start,
                                                        load_during=load_during, load_end=loadavg()))
 
 
-def report(args, res, polls, view, ceil, sent_by, meta) -> None:
+def report(args, res, polls, view, ceil, sent_by, builders, meta) -> None:
     recs = res["records"]
     by = {}
     for kind, due, start, end, status in recs:
@@ -405,6 +436,9 @@ def report(args, res, polls, view, ceil, sent_by, meta) -> None:
                  f"{sum(1 for *_, st, _ in polls if st != 200)} |")
     lines.append(f"| database at the end: outbox by status | {view['outbox']} |")
     lines.append(f"| provider events by kind / check-ins by state | {view['events']} / {view['checkins']} |")
+    lines += ["", "dashboard data built in-process after the night (median of 5, no other load from this run):", "",
+              "| builder | ms | bytes |", "|---|---|---|"]
+    lines += [f"| {k} | {1000 * t:.0f} | {n:,} |" for k, (t, n) in builders.items()]
     if ceil:
         lines += ["", f"ceiling, same gunicorn settings, {args.clients} client processes closed-loop, "
                       f"{args.ceiling_requests} requests each:", "",
@@ -422,7 +456,7 @@ def report(args, res, polls, view, ceil, sent_by, meta) -> None:
     (out_dir / f"night_load-{stamp}.json").write_text(json.dumps(
         {"args": vars(args), "meta": meta, "records": recs, "accepted": res["accepted"], "polls": polls,
          "view": {k: {str(a): b for a, b in v.items()} for k, v in view.items()}, "ceiling": ceil,
-         "sent_by": sent_by, "report": text_out}, default=str))
+         "sent_by": sent_by, "builders": builders, "report": text_out}, default=str))
 
 
 if __name__ == "__main__":
