@@ -426,9 +426,11 @@ def report(args, res, polls, view, ceil, sent_by, builders, meta) -> None:
         lat = [e - s for _, s, e, st in rows if ok(st)]
         bad = [st for *_, st in rows if not ok(st)]
         late = sum(1 for d, _, e, st in rows if d and e - d > LATE_SECONDS)
-        lines.append(f"| {label}: n, p50 / p99 ms, lost, late > {LATE_SECONDS:.0f} s | {len(rows):,}, "
-                     f"{pct(lat, 50):.0f} / {pct(lat, 99):.0f}, {len(bad)}"
-                     f"{' ' + str(sorted(set(map(str, bad)))) if bad else ''}, {late} |")
+        queued = [s - d for d, s, _, _ in rows if d]
+        lines.append(f"| {label}: n, p50 / p99 ms, lost, late > {LATE_SECONDS:.0f} s (sender queue p99) | "
+                     f"{len(rows):,}, {pct(lat, 50):.0f} / {pct(lat, 99):.0f}, {len(bad)}"
+                     f"{' ' + str(sorted(set(map(str, bad)))) if bad else ''}, {late}"
+                     f"{f' ({pct(queued, 99) / 1000:.1f} s)' if queued else ''} |")
     lat = [d for _, d, st, _ in polls if st == 200]
     sizes = [sz for *_, sz in polls]
     lines.append(f"| dashboard live.json every {args.poll:g} s: n, p50 / p99 ms, size | {len(polls)}, "
