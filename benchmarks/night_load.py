@@ -330,7 +330,8 @@ def main() -> None:
                                        args.window, 7, pending), daemon=True)
         provider.start()
         fake = parent.recv()
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("BCP_TEST")}, "BCP_ENV": "production", "DATABASE_URL": url, "SECRET_KEY": SECRET,
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("BCP_TEST")},
+               "BCP_ENV": "production", "DATABASE_URL": url, "SECRET_KEY": SECRET,
                "PUBLIC_BASE_URL": web_base, "MESSAGING_CHANNEL": "twilio", "TWILIO_ACCOUNT_SID": fake["account_sid"],
                "TWILIO_AUTH_TOKEN": fake["auth_token"], "TWILIO_FROM": "+815000000000",
                "TWILIO_API_BASE": fake["base_url"], "SMS_RATE_PER_SECOND": str(args.rate)}

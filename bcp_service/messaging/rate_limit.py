@@ -26,9 +26,9 @@ write is three statements where the upsert is one and takes the same row lock. T
 updated HOT (no indexed column changes), so at 20 updates/s it stays a page or two.
 
 **Safety.** A reserved slot not used within ``STALE_SECONDS`` of its time is dropped, never used
-late (a late slot would add to a later second's sends); unused slots only lower the rate, never raise
-it. If the database cannot be reached the bucket falls back, for ``FALLBACK_SECONDS``, to a local
-bucket at ``rate / fallback_share`` (set that to the number of dispatchers you run) and logs it.
+later (a late slot adds to a later second's sends: at most ``rate × STALE_SECONDS`` extra in any
+second); unused slots only lower the rate, never raise it. If the database cannot be reached the
+bucket falls back, for ``FALLBACK_SECONDS``, to a local bucket at ``rate / fallback_share`` (set that to the number of dispatchers you run) and logs it.
 
 SQLite (the embedded demo, one process) gets the plain local bucket: :func:`provider_bucket`.
 """
@@ -49,7 +49,7 @@ from bcp_service.messaging.policy import TokenBucket
 
 log = logging.getLogger(__name__)
 
-STALE_SECONDS = 0.25          # a slot this late is dropped, not used
+STALE_SECONDS = 0.1           # a slot this late is dropped, not used (at most rate × this extra in a second)
 FALLBACK_SECONDS = 10.0       # after a database error, use the local fallback this long
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, text
 from bcp_service.db import db
 from bcp_service.messaging.policy import TokenBucket
 from bcp_service.messaging.rate_limit import (
-    SharedTokenBucket, default_chunk, provider_bucket, slot_times,
+    STALE_SECONDS, SharedTokenBucket, default_chunk, provider_bucket, slot_times,
 )
 
 
@@ -49,13 +49,14 @@ def test_two_dispatchers_together_keep_to_the_rate(app, backend):
     rate, seconds = 100.0, 2.0
     url = db.engine.url.render_as_string(hide_password=False)
     engines = [create_engine(url), create_engine(url)]
+    # No burst banked: the schedule starts now, so the measured window is the steady rate alone.
+    with engines[0].begin() as c:
+        c.execute(text("INSERT INTO messaging_rate_limit (name, tat) VALUES ('shared-test', "
+                       "extract(epoch FROM clock_timestamp()))"))
+    start = time.monotonic()
     buckets = [SharedTokenBucket(e, rate, name="shared-test") for e in engines]
-    # Empty the burst first, so the measured window is the steady rate alone.
-    for _ in range(int(rate)):
-        buckets[0].acquire()
     stamps: list[float] = []
     lock = threading.Lock()
-    start = time.monotonic()
 
     def sender(bucket):
         while True:
@@ -73,8 +74,10 @@ def test_two_dispatchers_together_keep_to_the_rate(app, backend):
         t.join()
     for e in engines:
         e.dispose()
-    # Never above the rate (one chunk of slack for the slice in hand when the window opened) ...
-    assert len(stamps) <= rate * seconds + 2 * default_chunk(rate)
+    # Never above the rate: a slot may be used up to STALE_SECONDS late (a thread woken late on a busy
+    # host), never later, so that is the only slack ...
+    slack = rate * STALE_SECONDS + 2 * default_chunk(rate)
+    assert len(stamps) <= rate * seconds + slack
     # ... and both processes got a share (a loaded CI host still sends well over half the rate).
     assert len(stamps) >= 0.5 * rate * seconds
     assert all(b.reservations > 0 for b in buckets)
@@ -84,7 +87,7 @@ def test_two_dispatchers_together_keep_to_the_rate(app, backend):
     for i, t in enumerate(stamps):
         while stamps[j] < t - 1.0:
             j += 1
-        assert i - j + 1 <= rate + 2 * default_chunk(rate)
+        assert i - j + 1 <= rate + slack
 
 
 def test_database_unreachable_falls_back_to_a_local_share(app, backend):
