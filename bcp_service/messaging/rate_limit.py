@@ -28,7 +28,8 @@ updated HOT (no indexed column changes), so at 20 updates/s it stays a page or t
 **Safety.** A reserved slot not used within ``STALE_SECONDS`` of its time is dropped, never used
 later (a late slot adds to a later second's sends: at most ``rate × STALE_SECONDS`` extra in any
 second); unused slots only lower the rate, never raise it. If the database cannot be reached the
-bucket falls back, for ``FALLBACK_SECONDS``, to a local bucket at ``rate / fallback_share`` (set that to the number of dispatchers you run) and logs it.
+bucket falls back, for ``FALLBACK_SECONDS``, to a local bucket at ``rate / fallback_share`` (set
+that to the number of dispatchers you run) and logs it.
 
 SQLite (the embedded demo, one process) gets the plain local bucket: :func:`provider_bucket`.
 """
