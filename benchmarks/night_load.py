@@ -195,7 +195,9 @@ def db_view(url: str, oid: int) -> dict:
         q = lambda sql: c.execute(text(sql), {"o": oid}).all()  # noqa: E731
         out = {"outbox": dict(q("SELECT status, count(*) FROM messaging_outbox WHERE outage_id=:o GROUP BY status")),
                "events": dict(q("SELECT kind, count(*) FROM messaging_provider_events GROUP BY kind")),
-               "checkins": dict(q("SELECT checkin, count(*) FROM outage_patients WHERE outage_id=:o GROUP BY checkin"))}
+               "checkins": dict(q("SELECT checkin, count(*) FROM outage_patients WHERE outage_id=:o GROUP BY checkin")),
+               # the dispatchers' shared bucket (messaging.rate_limit): present once they have sent
+               "rate_limit": dict(q("SELECT name, round(tat::numeric, 3) FROM messaging_rate_limit"))}
     e.dispose()
     return out
 
@@ -439,6 +441,7 @@ def report(args, res, polls, view, ceil, sent_by, builders, meta) -> None:
                  f"{sum(1 for *_, st, _ in polls if st != 200)} |")
     lines.append(f"| database at the end: outbox by status | {view['outbox']} |")
     lines.append(f"| provider events by kind / check-ins by state | {view['events']} / {view['checkins']} |")
+    lines.append(f"| shared rate-limit rows (name: tat) | {view['rate_limit'] or 'none: dispatchers used local buckets'} |")
     lines += ["", "dashboard data built in-process after the night (median of 5, no other load from this run):", "",
               "| builder | ms | bytes |", "|---|---|---|"]
     lines += [f"| {k} | {1000 * t:.0f} | {n:,} |" for k, (t, n) in builders.items()]
