@@ -197,7 +197,7 @@ def db_view(url: str, oid: int) -> dict:
                "events": dict(q("SELECT kind, count(*) FROM messaging_provider_events GROUP BY kind")),
                "checkins": dict(q("SELECT checkin, count(*) FROM outage_patients WHERE outage_id=:o GROUP BY checkin")),
                # the dispatchers' shared bucket (messaging.rate_limit): present once they have sent
-               "rate_limit": dict(q("SELECT name, round(tat::numeric, 3) FROM messaging_rate_limit"))}
+               "rate_limit": {n: round(t, 3) for n, t in q("SELECT name, tat FROM messaging_rate_limit")}}
     e.dispose()
     return out
 
