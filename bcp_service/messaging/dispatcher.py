@@ -17,8 +17,8 @@ One pass (:meth:`Dispatcher.run_once`):
    voice call for check-ins; everything else permanent → ``failed`` and the escalation hook.
 
 Order: lowest ``priority`` first across people; messages to one person go out one after another in
-the order they were enqueued. The token bucket is per dispatcher process: two dispatchers on one
-account share the provider's limit, so give each ``SMS_RATE_PER_SECOND / n``.
+the order they were enqueued. On PostgreSQL the app's dispatchers share one bucket in the database
+(``rate_limit.SharedTokenBucket``): any number of them together keep to ``SMS_RATE_PER_SECOND``.
 
 **The crash window, and how it is closed.** If the process dies after the provider accepted a message
 and before our commit of its provider id (at most one result group, plus what is in flight: about
@@ -98,13 +98,13 @@ class Dispatcher:
     def __init__(self, session_factory: sessionmaker | Callable[[], Session], channel: Channel,
                  config: DispatchConfig, *, now: Callable[[], datetime],
                  monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 rand: Callable[[], float] = random.random):
+                 rand: Callable[[], float] = random.random, bucket=None):
         self.session_factory = session_factory
         self.channel = channel
         self.config = config
         self.now = now
         self.rand = rand
-        self.bucket = TokenBucket(config.rate_per_second, monotonic=monotonic, sleep=sleep)
+        self.bucket = bucket or TokenBucket(config.rate_per_second, monotonic=monotonic, sleep=sleep)
 
     # --- one pass ------------------------------------------------------------------------------
     def batch_limit(self) -> int:
@@ -345,5 +345,9 @@ def dispatcher_for(app) -> Dispatcher:
     from bcp_service.appclock import get_clock
     from bcp_service.db import db
 
+    from bcp_service.messaging.rate_limit import provider_bucket
+
     clock = app.extensions.get("clock") or get_clock()
-    return Dispatcher(db.session_factory, channel_from_app(app), config_from_app(app), now=clock.now)
+    config = config_from_app(app)
+    return Dispatcher(db.session_factory, channel_from_app(app), config, now=clock.now,
+                      bucket=provider_bucket(db.engine, config.rate_per_second))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
@@ -122,3 +122,12 @@ class RollcallMember(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rollcall: Mapped[Rollcall] = relationship(back_populates="members")
+
+
+class RateLimitState(Base):
+    """One row per provider limit (e.g. ``sms``): the bucket's theoretical arrival time."""
+
+    __tablename__ = "messaging_rate_limit"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)      # seconds since the epoch, database clock

@@ -20,7 +20,7 @@ from bcp_service.auth import Role, audit, current_actor, require
 from bcp_service.db import db
 from bcp_service.errors import Invalid
 from bcp_service.extensions import limiter
-from bcp_service.messaging import answers, inbound, rollcall, texts
+from bcp_service.messaging import answers, callbacks_fast, inbound, rollcall, texts
 from bcp_service.messaging import simulator as simulator_service
 from bcp_service.messaging.signature import twilio_signature_ok
 from bcp_service.messaging.tokens import InvalidToken, TapClaims, read_token
@@ -65,8 +65,9 @@ def sms_status():
     if not twilio_signature_ok():
         return _forbidden()
     outbox_id = request.args.get("o", type=int)
-    inbound.handle_status(db.session, request.form.to_dict(), outbox_id=outbox_id, now=_now())
-    db.session.commit()
+    if callbacks_fast.record_status(db.engine, request.form, outbox_id=outbox_id, now=_now()) is None:
+        inbound.handle_status(db.session, request.form.to_dict(), outbox_id=outbox_id, now=_now())
+        db.session.commit()
     return Response(status=204)
 
 
