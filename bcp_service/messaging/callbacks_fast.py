@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from bcp_service.messaging.inbound import StatusResult
 from bcp_service.messaging.models import DELIVERED, QUEUED, SENDING, SENT
-from bcp_service.messaging.outbox import _RANK, status_from_provider
+from bcp_service.messaging.outbox_state import behind, from_provider
 
 FAST_STATUSES = (None, SENT, DELIVERED)
 
@@ -68,7 +68,7 @@ def record_status(engine: Engine, form, *, outbox_id: int | None, now: datetime)
         return None
     sid = form.get("MessageSid") or form.get("SmsSid") or form.get("CallSid")
     provider_status = form.get("MessageStatus") or form.get("SmsStatus") or form.get("CallStatus") or ""
-    new = status_from_provider(provider_status)
+    new = from_provider(provider_status)
     if not sid or new not in FAST_STATUSES:
         return None
     params = {"sid": sid, "key": f"status:{sid}:{provider_status}"[:160], "outcome": provider_status[:32],
@@ -77,8 +77,8 @@ def record_status(engine: Engine, form, *, outbox_id: int | None, now: datetime)
         stmt = _EVENT_ONLY
     else:
         stmt = _WITH_UPDATE
-        params.update(new=new, queued=QUEUED, sending=SENDING, delivered_now=now if new == DELIVERED else None,
-                      lower=[s for s, r in _RANK.items() if r < _RANK[new]])
+        params.update(new=new.value, queued=QUEUED, sending=SENDING, delivered_now=now if new == DELIVERED else None,
+                      lower=behind(new))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         found, recorded, updated = conn.execute(stmt, params).one()
     if not found:

@@ -68,3 +68,10 @@ def after_callback(current: str, provider_status: str | None) -> OutboxStatus | 
     if new is None or _PROGRESS[new] <= _PROGRESS.get(current, 0):
         return None
     return new
+
+
+def behind(new: str) -> list[str]:
+    """The statuses a callback reporting ``new`` moves forward (the same rule as ``after_callback``,
+    for the one-statement SQL path in ``callbacks_fast``)."""
+    rank = _PROGRESS[OutboxStatus(new)]
+    return [s.value for s, r in _PROGRESS.items() if r < rank]
