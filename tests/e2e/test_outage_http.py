@@ -19,9 +19,9 @@ def desk(session, clock, make_region, make_org, make_user, auth_headers):
     make_region("2701", prefecture_code="27", name="大阪市", municipality_codes=("271004",))
     hospital = make_org(name="試験受入病院", lat=35.69, lon=139.78, has_generator=True, accepts_ventilator=True,
                         ventilator_beds=2)
-    fire = make_org(name="試験消防署", kind="fire_department")
+    fire = make_org(name="試験消防署", kind="fire_department", lat=None, lon=None)
     fire.phone = "090-0000-0119"          # the transport team: field users act on its tasks only
-    other_team = make_org(name="試験別チーム", kind="home_nursing")
+    other_team = make_org(name="試験別チーム", kind="home_nursing", lat=None, lon=None)
     ids = []
     for i, hours in enumerate((12.0, 3.0, 30.0)):
         p = Patient(name=f"試験 太郎{i}", phone_e164=f"+81900000{i:04d}", phone_kind="mobile",
