@@ -7,7 +7,8 @@ is sent. Each contact asked is a ``ContactCheckin`` row; the one-tap token (purp
 ``contact_checkin``) and the outbox row (``ref_id``) name that row, so an answer by link, SMS reply
 or keypad is known to be contact N's: it counts for the patient (``checkins.record_answer``) and is
 labelled as the contact's on the timeline and the dashboard. Timeline details carry the contact's
-position and relation (続柄), never a name or number.
+position and relation (続柄), never a name or number. Drills never message contacts (only patients
+opt in to drills).
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def ask_next(session: Session, outage: Outage, r: OutagePatient, patient: Patien
              notifier: Notifier, policy: rounds.EscalationPolicy) -> ContactCheckin | None:
     """Ask the patient's next registered contact (skipping numbers that cannot be reached); sets the
     row's next step. None when no contact is left: the field team is next."""
+    if outage.drill:
+        return None         # families agreed to nothing for drills: a drill goes from round 2 to the field team
     contacts = list(patient.contacts) if patient is not None else []
     step = r.contact_step or 0
     while step < len(contacts):

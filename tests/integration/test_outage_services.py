@@ -219,6 +219,22 @@ def test_silence_escalates_round_two_then_field_task_and_resumes_after_clock_res
     assert jobs.run_due(app, now=clock.now()) == 0        # nothing left, nothing doubled
 
 
+def test_contacts_are_asked_with_round_two_but_never_in_a_drill(app, session, clock, world):
+    real = declare(session, clock, app)
+    clock.advance(minutes=15)
+    jobs.run_due(app, now=clock.now())
+    asked = set(session.scalars(select(OutboxMessage.patient_id).where(OutboxMessage.purpose == "contact_checkin")))
+    assert asked == {world.short.id, world.long.id, world.mid.id, world.mid24.id}
+    declaring.resolve_outage(session, SYSTEM, real.outage.id, now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    drill = declare(session, clock, app, drill=True)          # only 三郎 opted in to drills
+    clock.advance(minutes=15)
+    jobs.run_due(app, now=clock.now())
+    assert not session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "contact_checkin",
+                                                           OutboxMessage.outage_id == drill.outage.id)).all()
+    assert f"outage:{drill.outage.id}:patient:{world.mid.id}:round:2:voice" in outbox_keys(session)
+
+
 def test_a_team_that_cannot_be_reached_leaves_its_task_on_the_desk_with_a_timeline_entry(app, session, clock,
                                                                                          world):
     world.nursing.phone = "電話なし"                        # not a number: nothing can be sent
