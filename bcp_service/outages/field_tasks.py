@@ -125,8 +125,7 @@ def hand_off(session: Session, outage: Outage, task: FieldTask, *, reason: str, 
                                                       OutagePatient.patient_id == task.patient_id)).first()
     details = dict(task.details or {})
     if row is not None and patient is not None:
-        fresh = teams.task_details(outage, row, patient, now=now)
-        details.update({k: v for k, v in fresh.items()})
+        details.update(teams.task_details(outage, row, patient, now=now))   # hours left as of now
     new = FieldTask(outage_id=outage.id, patient_id=task.patient_id, organization_id=nxt.id, kind=task.kind,
                     transport_id=task.transport_id, status=TaskStatus.OPEN.value, details=details, created_at=now,
                     handoff_of_id=task.id, ack_deadline_at=teams.ack_deadline(
@@ -163,6 +162,7 @@ def expire_due(session: Session, *, now: datetime, notifier: Notifier, limit: in
         if task.transport_id is not None:
             t = session.get(Transport, task.transport_id)
             if t is not None and states.transport_is_final(t.status):
+                task.ack_deadline_at = None       # nothing left to move: never picked up again
                 continue
         hand_off(session, access.get_outage(session, task.outage_id), task, reason="no_ack", now=now,
                  notifier=notifier)
