@@ -1,4 +1,5 @@
-"""The web shell: navigation per role and the landing page.
+"""The web shell: navigation per role and the landing page (with the panels ``wiring.HOME_PANELS``
+lists for a role, e.g. a field team's open tasks).
 
 The navigation entries are listed in ``bcp_service/wiring.py`` (``NAV``) and live on the app
 (``app.extensions["nav"]``)."""
@@ -49,4 +50,11 @@ def _inject_nav():
 @login_required
 def landing():
     role = Role(current_user.role)
-    return render_template("landing.html", items=nav_for(role), role=role, role_label=ROLE_LABELS[role])
+    panels = []
+    if any(r is role for r, _ in current_app.extensions.get("home_panels", ())):
+        from bcp_service.auth import current_actor
+
+        actor = current_actor()
+        panels = [fn(actor) for r, fn in current_app.extensions["home_panels"] if r is role]
+    return render_template("landing.html", items=nav_for(role), role=role, role_label=ROLE_LABELS[role],
+                           panels=panels)

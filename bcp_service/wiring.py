@@ -98,10 +98,16 @@ NAV = (
              description="デモ: 送られたSMS・電話を見て、患者として答える"),
 )
 
+# --- the landing page: panels shown above the tiles, by role (``fn(actor) -> HTML``) -----------------
+HOME_PANELS = (
+    (Role.FIELD_TEAM, outages_team_links.home_panel),   # the team's open tasks: a lost SMS is not a lost task
+)
+
 # --- answers: what a one-tap link, SMS reply or DTMF digit does, by the token's purpose -------------
 # (rollcall answers are messaging's own: messaging.inbound → messaging.rollcall.record_answer)
 ANSWER_HANDLERS = {
     "checkin": outages_hooks.on_checkin,          # → outages.checkins.record_answer
+    "contact_checkin": outages_hooks.on_contact_checkin,   # a family contact answering for the patient
     "field_task": outages_hooks.on_task,          # → outages.field_tasks.acknowledge_task
     "transport_task": outages_hooks.on_task,
 }
@@ -115,6 +121,7 @@ ESCALATIONS = (outages_hooks.on_undeliverable,)
 TICKS = (
     Tick("drills.reminders", drills_jobs.run_reminders),
     Tick("outages.rounds", outages_jobs.tick),
+    Tick("outages.task_deadlines", outages_jobs.run_task_deadlines),   # unacknowledged tasks → next team
 )
 # APScheduler jobs with their own trigger:
 JOBS = (
@@ -145,6 +152,7 @@ def install(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.extensions["nav"] = tuple(NAV)
+    app.extensions["home_panels"] = tuple(HOME_PANELS)
     app.extensions["answers"] = AnswerHooks(handlers=dict(ANSWER_HANDLERS), validity_checks=tuple(TOKEN_CHECKS),
                                             escalations=tuple(ESCALATIONS))
     app.extensions["schedule"] = Schedule(ticks=tuple(TICKS), jobs=tuple(JOBS), background=tuple(BACKGROUND))

@@ -26,7 +26,7 @@ from bcp_service.messaging.outbox_state import after_callback
 from bcp_service.messaging.tokens import TapClaims
 
 log = logging.getLogger(__name__)
-ANSWERABLE = ("checkin", "field_task", "transport_task", "rollcall")
+ANSWERABLE = ("checkin", "contact_checkin", "field_task", "transport_task", "rollcall")
 _TASK_KEY = re.compile(r":task:(\d+):")
 
 
@@ -136,6 +136,8 @@ def _claims_for_reply(session: Session, phone: str) -> TapClaims | None:
         return None
     if msg.purpose == "checkin" and msg.patient_id is not None and msg.outage_id is not None:
         return TapClaims("checkin", msg.patient_id, msg.outage_id)
+    if msg.purpose == "contact_checkin" and msg.ref_id is not None and msg.outage_id is not None:
+        return TapClaims("contact_checkin", msg.ref_id, msg.outage_id)     # ref_id: the outage's contact row
     if msg.purpose == "rollcall" and msg.ref_id is not None:
         from bcp_service.messaging.models import RollcallMember
 

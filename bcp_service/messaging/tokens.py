@@ -31,7 +31,9 @@ class InvalidToken(Exception):
     pass
 
 
-_CODES = {"checkin": "c", "field_task": "f", "transport_task": "t", "rollcall": "r"}
+# "contact_checkin": a patient's registered contact answering in their place (subject: the outage's
+# contact row, which names the patient and the contact's position).
+_CODES = {"checkin": "c", "field_task": "f", "transport_task": "t", "rollcall": "r", "contact_checkin": "k"}
 _PURPOSES = {v: k for k, v in _CODES.items()}
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -88,7 +88,7 @@ def _voice_claims() -> TapClaims | None:
         claims = read_token(current_app.config["SECRET_KEY"], request.args.get("t", ""))
     except InvalidToken:
         return None
-    return claims if claims.purpose == "checkin" else None
+    return claims if claims.purpose in ("checkin", "contact_checkin") else None
 
 
 @bp.route("/voice/checkin", methods=["POST"])
@@ -126,9 +126,10 @@ def voice_checkin():
         vr.say(texts.render_voice("again", ctx), language="ja-JP")
     action = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + request.full_path.rstrip("?")
     gather = Gather(num_digits=1, action=action, method="POST", timeout=10)
-    gather.say(texts.render_voice("checkin", ctx), language="ja-JP")
+    script = "contact_checkin" if claims.purpose == "contact_checkin" else "checkin"   # a family contact
+    gather.say(texts.render_voice(script, ctx), language="ja-JP")
     gather.pause(length=1)
-    gather.say(texts.render_voice("checkin", ctx), language="ja-JP")
+    gather.say(texts.render_voice(script, ctx), language="ja-JP")
     vr.append(gather)
     vr.say(texts.render_voice("no_input", ctx), language="ja-JP")
     return _twiml(str(vr))

@@ -20,11 +20,34 @@ TEAM = (Role.ADMIN, Role.HUB_STAFF, Role.FIELD_TEAM)
 SYSTEM = Actor(user_id=None, role=Role.ADMIN, scope=None)
 
 
-def link_actor(outage: Outage) -> Actor:
-    """Whoever holds a signed task link acts as the field team of that outage's region."""
+def link_actor(outage: Outage, organization_id: int | None = None) -> Actor:
+    """Whoever holds a signed task link acts as the team the task was sent to (``organization_id``),
+    in that outage's region."""
     if outage.region_code is None:
         return SYSTEM
-    return Actor(user_id=None, role=Role.FIELD_TEAM, scope=outage.region_code)
+    return Actor(user_id=None, role=Role.FIELD_TEAM, scope=outage.region_code, organization_id=organization_id)
+
+
+def check_task_team(actor: Actor, task_organization_id: int | None) -> None:
+    """A field user sees and acts on tasks of their own organisation only (the desk: every task)."""
+    if actor.role is not Role.FIELD_TEAM:
+        return
+    if actor.organization_id is None or actor.organization_id != task_organization_id:
+        raise OutOfScope("この依頼は貴機関の担当ではありません。")
+
+
+def check_transport_team(session: Session, actor: Actor, transport_id: int) -> None:
+    """A field user changes a transport only while their organisation holds its live task."""
+    if actor.role is not Role.FIELD_TEAM:
+        return
+    from bcp_service.outages.models import FieldTask
+
+    owner = session.scalar(select(FieldTask.id).where(
+        FieldTask.transport_id == transport_id, FieldTask.organization_id == actor.organization_id,
+        FieldTask.organization_id.is_not(None),
+        FieldTask.status.in_(("open", "acknowledged", "done"))).limit(1))
+    if owner is None:
+        raise OutOfScope("この搬送は貴機関の担当ではありません。")
 
 
 def get_outage(session: Session, outage_id: int, *, for_update: bool = False) -> Outage:

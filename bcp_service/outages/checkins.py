@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bcp_service.auth.roles import Actor
 from bcp_service.errors import Gone, Invalid, NotFound
 from bcp_service.messaging import outbox, replies
-from bcp_service.outages import access, rounds, transport, triage
+from bcp_service.outages import access, contacts, rounds, transport, triage
 from bcp_service.outages.declare import escalation_policy
 from bcp_service.outages.field_tasks import create_field_task
 from bcp_service.outages.models import FieldTask, Outage, OutagePatient
@@ -44,9 +44,10 @@ def answer_from_code(code: str) -> str:
 
 def record_answer(session: Session, actor: Actor, *, outage_id: int, patient_id: int, answer: str,
                   channel: str, now: datetime, notifier: Notifier,
-                  reported_hours: float | None = None) -> OutagePatient:
+                  reported_hours: float | None = None, via_contact: dict | None = None) -> OutagePatient:
     """A check-in answer (one-tap, SMS reply, DTMF or the desk). Applies to the person: every
-    active outage of the same kind that includes them gets the same state."""
+    active outage of the same kind that includes them gets the same state. ``via_contact``
+    (``{"contact": position, "relation": …}``) when a registered family contact answered for them."""
     outage = access.outage_for(session, actor, outage_id)
     answer = answer_from_code(answer)
     if outage.status != OutageStatus.ACTIVE:
@@ -70,6 +71,8 @@ def record_answer(session: Session, actor: Actor, *, outage_id: int, patient_id:
         r.checkin = answer
         r.answered_at = r.answered_at or now
         r.answer_channel = channel
+        r.answered_by_contact = via_contact["contact"] if via_contact else None
+        r.contact_step = 0              # a later silence asks the contacts again from the first
         r.next_action_at = None
         # Hours the family reports (answer 2, or 3 with a figure) re-compute the runway: the earlier
         # of report time + hours and what the registry runway gives from that outage's start.
@@ -79,8 +82,10 @@ def record_answer(session: Session, actor: Actor, *, outage_id: int, patient_id:
                                                reported_at=now, reported_hours=reported_hours)
     for r in rows:   # a queued round-2 call is pointless once they have answered
         outbox.cancel_pending(session, outage_id=r.outage_id, patient_id=patient_id, purpose="checkin", now=now)
+        outbox.cancel_pending(session, outage_id=r.outage_id, patient_id=patient_id, purpose="contact_checkin",
+                              now=now)
     event(session, outage_id, "answer", at=now, patient_id=patient_id, actor_user_id=actor.user_id,
-          answer=answer, channel=channel, reported_hours=reported_hours)
+          answer=answer, channel=channel, reported_hours=reported_hours, **(via_contact or {}))
     if answer == "needs_help":
         transport.arrange(session, actor, outage, patient_id, reason="answer", now=now, notifier=notifier)
     elif answer == "low_battery" and triage.needs_transport_before_restoration(
@@ -108,7 +113,7 @@ def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: i
     round2: dict[int, list[Recipient]] = {}
     for r in due:
         outage, patient = outages[r.outage_id], patients.get(r.patient_id)
-        if r.checkin != "pending" or not r.in_area or r.covered_by_outage_id is not None:
+        if r.checkin not in contacts.AWAITING or not r.in_area or r.covered_by_outage_id is not None:
             r.next_action_at = None
             continue
         if r.round <= 1:
@@ -119,11 +124,17 @@ def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: i
                 round2.setdefault(outage.id, []).append(
                     Recipient(patient.id, patient.phone_e164, patient.phone_kind, priority(r.runs_out_at, now)))
             event(session, outage.id, "round_2", at=now, patient_id=r.patient_id)
+            # Silent after round 1: the first registered family contact is asked too.
+            contacts.ask_next(session, outage, r, patient, now=now, notifier=notifier,
+                              policy=escalation_policy(outage))
+        elif contacts.ask_next(session, outage, r, patient, now=now, notifier=notifier,
+                               policy=escalation_policy(outage)) is not None:
+            continue                              # the next contact before the field team
         else:
             try:
                 with session.begin_nested():      # one patient's failure must not stop the others'
                     r.round, r.round_sent_at, r.next_action_at = rounds.ROUND_FIELD, now, None
-                    r.checkin = "no_answer"
+                    r.checkin = "no_answer" if r.checkin == "pending" else r.checkin
                     create_field_task(session, outage, r, patient, now=now, notifier=notifier)
             except Exception:  # noqa: BLE001 - logged; the row is as before and retried shortly
                 log.exception("outage %s patient %s: field task failed; retrying", outage.id, r.patient_id)
@@ -134,12 +145,19 @@ def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: i
 
 
 def mark_unreachable(session: Session, r: OutagePatient, *, reason: str, now: datetime,
-                     notifier: Notifier) -> FieldTask:
-    """Every channel failed for this patient (e.g. invalid number): field task at once."""
+                     notifier: Notifier) -> FieldTask | None:
+    """Every channel failed for this patient (e.g. invalid number): their registered contacts are
+    asked first, one per silence; with none left, a field task at once."""
     outage = access.get_outage(session, r.outage_id)
     patient = session.get(Patient, r.patient_id)
-    r.checkin, r.round, r.round_sent_at, r.next_action_at = "unreachable", rounds.ROUND_FIELD, now, None
+    r.checkin, r.round_sent_at = "unreachable", now
     event(session, outage.id, "unreachable", at=now, patient_id=r.patient_id, reason=reason[:100])
+    if r.round < rounds.ROUND_FIELD:
+        r.round = max(r.round, rounds.ROUND_SMS_VOICE)      # the next silence asks the next contact
+        if contacts.ask_next(session, outage, r, patient, now=now, notifier=notifier,
+                             policy=escalation_policy(outage)) is not None:
+            return None
+    r.round, r.next_action_at = rounds.ROUND_FIELD, None
     return create_field_task(session, outage, r, patient, now=now, notifier=notifier)
 
 

@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 from bcp_service.errors import NotFound
 from bcp_service.messaging.answers import AnswerReceived
 from bcp_service.messaging.tokens import TapClaims
-from bcp_service.outages import checkins, field_tasks, triage
+from bcp_service.outages import checkins, contacts, field_tasks, triage
 from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.models import FieldTask, Outage, OutagePatient
 from bcp_service.outages.notify import notifier_for
 
 log = logging.getLogger(__name__)
-OUR_PURPOSES = ("checkin", "field_task", "transport_task")
+OUR_PURPOSES = ("checkin", "contact_checkin", "field_task", "transport_task")
 
 
 def on_checkin(received: AnswerReceived) -> None:
@@ -35,13 +35,29 @@ def on_checkin(received: AnswerReceived) -> None:
                            notifier=notifier_for(current_app), reported_hours=reported)
 
 
+def on_contact_checkin(received: AnswerReceived) -> None:
+    """A registered family contact answered for the patient (the token's subject is the contact row):
+    it counts for the patient, labelled as the contact's."""
+    asked = contacts.contact_for_answer(received.session, received.subject_id, received.context_id)
+    text, answer = received.text, received.answer
+    reported = triage.parse_reported_hours(text) if text and answer in checkins.REPORTS_HOURS else None
+    checkins.record_answer(received.session, SYSTEM, outage_id=asked.outage_id, patient_id=asked.patient_id,
+                           answer=answer, channel=received.channel, now=received.now,
+                           notifier=notifier_for(current_app), reported_hours=reported,
+                           via_contact=contacts.answered(asked, answer, now=received.now))
+
+
 def on_task(received: AnswerReceived) -> None:
-    """A task link answered through messaging's page or a reply (the token's subject is the task):
-    any answer acknowledges the task."""
+    """A task answered by SMS reply or messaging's page (the token's subject is the task): 「2」
+    declines it (the next team is asked), any other answer acknowledges it."""
     task = received.session.get(FieldTask, received.subject_id)
     if task is None or task.outage_id != received.context_id:
         raise NotFound("task not found")
-    field_tasks.acknowledge_task(received.session, SYSTEM, task.id, now=received.now)
+    if received.answer == "low_battery":          # the digit 2
+        field_tasks.decline_task(received.session, SYSTEM, task.id, now=received.now,
+                                 notifier=notifier_for(current_app))
+    else:
+        field_tasks.acknowledge_task(received.session, SYSTEM, task.id, now=received.now)
 
 
 def still_open(session: Session, claims: TapClaims) -> bool:
@@ -52,7 +68,11 @@ def still_open(session: Session, claims: TapClaims) -> bool:
 
 
 def on_undeliverable(session: Session, message, reason: str, now: datetime) -> None:
-    """No channel reached a patient: do not wait for silence timers, send the field team now."""
+    """No channel reached a patient: do not wait for silence timers, ask their contacts or send the
+    field team now. A contact's message that cannot arrive moves on to the next step."""
+    if getattr(message, "purpose", None) == "contact_checkin":
+        contacts.on_undeliverable(session, message, reason, now)
+        return
     if getattr(message, "purpose", None) != "checkin" or not message.outage_id or not message.patient_id:
         return
     row = session.scalars(select(OutagePatient).join(Outage, Outage.id == OutagePatient.outage_id).where(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bcp_service.appclock import get_clock
 from bcp_service.db import db, run_in_transaction
-from bcp_service.outages import checkins, transport
+from bcp_service.outages import checkins, field_tasks, transport
 from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.models import Outage
 from bcp_service.outages.notify import notifier_for
@@ -56,3 +56,15 @@ def tick(app) -> None:
     run_proposals(app)
     if handled:
         log.info("outages: %d due check-in steps handled", handled)
+
+
+def run_task_deadlines(app, *, now=None, notifier=None) -> int:
+    """Metronome tick ``outages.task_deadlines``: open field and transport tasks past their
+    acknowledgement deadline move to the next team in the on-call order."""
+    notifier = notifier or notifier_for(app)
+    at = now or get_clock().now()
+    moved = run_in_transaction(app, "outages.task_deadlines",
+                               lambda s: field_tasks.expire_due(s, now=at, notifier=notifier))
+    if moved:
+        log.info("outages: %d unacknowledged tasks moved to the next team", moved)
+    return moved

@@ -79,6 +79,10 @@ class OutagePatient(Base):
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer_channel: Mapped[str | None] = mapped_column(String(16))
+    # Family contacts (issue 19): how many registered contacts were sent the check-in in this cycle,
+    # and which one (1-based position) answered for the patient, if a contact did.
+    contact_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answered_by_contact: Mapped[int | None] = mapped_column(Integer)
     # When another active outage already checks in with this patient, its id: no second message.
     covered_by_outage_id: Mapped[int | None] = mapped_column(Integer)
     transport_id: Mapped[int | None] = mapped_column(Integer)
@@ -128,6 +132,29 @@ class FieldTask(Base):
     details: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Acknowledge by this time (from the patient's countdown, alerts/escalation.yaml ``tasks``), or the
+    # task moves to the next team in the on-call order (a new row: each team's link names its own).
+    ack_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    handoff_of_id: Mapped[int | None] = mapped_column(Integer)          # the row it was moved from
+    handoff_reason: Mapped[str | None] = mapped_column(String(16))      # declined | no_ack (on the old row)
+
+
+class ContactCheckin(Base):
+    """A patient's registered contact asked to check in for them (the patient stayed silent or could
+    not be reached). The one-tap token names this row, so an answer is known to be the contact's."""
+
+    __tablename__ = "outage_contact_checkins"
+    __table_args__ = (Index("ix_outage_contact_checkins_patient", "outage_id", "patient_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)                    # 1 = the first registered contact
+    relation: Mapped[str | None] = mapped_column(String(50))          # 長女 … (no name: labels only)
+    channel: Mapped[str] = mapped_column(String(8))                   # sms | voice
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer: Mapped[str | None] = mapped_column(String(16))
 
 
 class OutageEvent(Base):

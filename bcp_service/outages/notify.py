@@ -1,7 +1,9 @@
 """The outage desk's port to messaging: every message is an outbox row first.
 
 Idempotency keys follow ARCHITECTURE.md: ``outage:{id}:patient:{id}:round:{n}:{channel}`` for
-check-ins, ``outage:{id}:task:{id}:sms`` for field/transport tasks and
+check-ins, ``outage:{id}:patient:{id}:contact:{contact row}:{channel}`` for a family contact asked in
+the patient's place, ``outage:{id}:task:{id}:sms`` for field/transport tasks (a task moved to the
+next team is a new row, so a new key) and
 ``outage:{id}:patient:{id}:restoration:sms`` for the all-clear (``…:restoration:voice`` for
 landlines: a short call whose TwiML is served by ``/outages/voice/restoration``). Enqueuing the same key twice is a
 no-op in the outbox, so a retried declaration or a second clock never sends a second message.
@@ -94,11 +96,20 @@ class OutboxNotifier:
         rows.sort(key=lambda r: r.get("priority", 100))
         outbox.enqueue_many(session, rows, now=now)
 
+    def _task_context(self, task: FieldTask) -> dict:
+        """What a task text names: ids only (the area is 「担当患者（ID n）」), the device, hours left,
+        the transport need and the acknowledgement deadline."""
+        from bcp_service.clock import to_local
+
+        d = task.details or {}
+        return {"hub_name": self.hub_name, "hours": f"{d.get('runway_hours_left', 0):.1f}",
+                "device": d.get("device") or "医療機器", "needs": d.get("transport_needs_label") or "搬送手段未登録",
+                "facility": d.get("facility_name") or "受入先",
+                "deadline": to_local(task.ack_deadline_at).strftime("%H:%M") if task.ack_deadline_at else "至急"}
+
     def task_call_text(self, task: FieldTask, outage: Outage | None) -> str:
         """What a landline team hears on a task call (alerts/messages.yaml ``voice``), ids only."""
-        d = task.details or {}
-        context = {"hub_name": self.hub_name, "area": f"担当患者、ID {task.patient_id}",
-                   "hours": f"{d.get('runway_hours_left', 0):.1f}", "facility": d.get("facility_name") or "受入先"}
+        context = {**self._task_context(task), "area": f"担当患者、ID {task.patient_id}"}
         key = "transport_task" if task.kind == "transport" else "field_task"
         return texts.render_voice(key, context, drill=bool(outage and outage.drill))
 
@@ -117,25 +128,41 @@ class OutboxNotifier:
                       ref_id=task.id, drill=outage.drill, now=now, **extra)
         if channel == "sms":
             self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:sms", channel="sms", body=body, **common)
-        else:       # a landline: a call that reads the task and takes 1 as acceptance
+        else:       # a landline: a call that reads the task; 1 accepts, 2 declines
             self._enqueue(session, key=f"outage:{outage.id}:task:{task.id}:voice", channel="voice",
                           twiml_url=self.task_call_url(purpose, task), **common)
         return None
 
     def field_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
                    now: datetime) -> str | None:
-        d = task.details or {}
         body = texts.render("field_task", {
-            "area": f"担当患者（ID {task.patient_id}）", "hours": f"{d.get('runway_hours_left', 0):.1f}",
+            **self._task_context(task), "area": f"担当患者（ID {task.patient_id}）",
             "link": self.task_link("field_task", task.id, outage.id)}, drill=outage.drill)
         return self._send_task(session, outage, task, to=to, purpose="field_task", body=body, now=now, round=3)
 
     def transport_task(self, session: Session, outage: Outage, task: FieldTask, *, to: str | None,
                        facility_name: str, now: datetime) -> str | None:
         body = texts.render("transport_task", {
-            "area": f"担当患者（ID {task.patient_id}）", "facility": facility_name,
+            **self._task_context(task), "area": f"担当患者（ID {task.patient_id}）", "facility": facility_name,
             "link": self.task_link("transport_task", task.id, outage.id)}, drill=outage.drill)
         return self._send_task(session, outage, task, to=to, purpose="transport_task", body=body, now=now)
+
+    def contact_checkin(self, session: Session, outage: Outage, contact, *, to: str, channel: str,
+                        priority: int, round_no: int, now: datetime) -> None:
+        """The check-in sent to a patient's registered contact (``models.ContactCheckin``): an SMS with
+        a one-tap link to the same page, or a call for a landline. The token names the contact row."""
+        token = make_token(self.secret, TapClaims("contact_checkin", contact.id, outage.id))
+        common = dict(key=f"outage:{outage.id}:patient:{contact.patient_id}:contact:{contact.id}:{channel}",
+                      to=to, channel=channel, purpose="contact_checkin", priority=priority,
+                      patient_id=contact.patient_id, outage_id=outage.id, round=round_no, ref_id=contact.id,
+                      drill=outage.drill, now=now)
+        if channel == "sms":
+            body = texts.render("contact_checkin", {"hub_name": self.hub_name,
+                                                    "link": f"{self.base_url.rstrip('/')}/r/{token}"},
+                                drill=outage.drill)
+            self._enqueue(session, body=body, **common)
+        else:
+            self._enqueue(session, twiml_url=f"{self.base_url.rstrip('/')}/voice/checkin?t={token}", **common)
 
     def restoration_url(self, patient_id: int, outage_id: int) -> str:
         """The TwiML a landline's restoration call plays (a signed token: no guessable ids)."""

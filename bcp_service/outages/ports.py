@@ -40,3 +40,6 @@ class Notifier(Protocol):
 
     def restoration(self, session: Session, outage: Outage, recipients: Sequence[Recipient], *,
                     now: datetime) -> int: ...
+
+    def contact_checkin(self, session: Session, outage: Outage, contact, *, to: str, channel: str,
+                        priority: int, round_no: int, now: datetime) -> None: ...

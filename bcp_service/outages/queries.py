@@ -205,14 +205,17 @@ def tasks_stmt(outage_id: int):
 
 
 def tasks(session: Session, outage_id: int) -> list[dict]:
-    return [task_dict(t) for t in session.scalars(tasks_stmt(outage_id))]
+    stmt = (select(FieldTask, Organization.name).outerjoin(Organization, Organization.id == FieldTask.organization_id)
+            .where(FieldTask.outage_id == outage_id).order_by(FieldTask.id))
+    return [{**task_dict(t), "organization_name": name} for t, name in session.execute(stmt)]
 
 
 def task_dict(t: FieldTask) -> dict:
     return {"id": t.id, "outage_id": t.outage_id, "patient_id": t.patient_id, "kind": t.kind,
             "status": t.status, "organization_id": t.organization_id, "transport_id": t.transport_id,
             "details": t.details, "created_at": iso_local(t.created_at),
-            "acknowledged_at": iso_local(t.acknowledged_at)}
+            "acknowledged_at": iso_local(t.acknowledged_at), "ack_deadline_at": iso_local(t.ack_deadline_at),
+            "handoff_of_id": t.handoff_of_id, "handoff_reason": t.handoff_reason}
 
 
 def facilities_for_map(session: Session, region_code: str | None) -> list[dict]:

@@ -26,6 +26,10 @@ EVENT_LABELS = {
     "transport_proposed": "搬送案", "transports_proposed": "搬送案（一括）", "transport_status": "搬送状態変更",
     "resolved": "復旧", "unreachable": "連絡不能（全経路失敗）", "coverage_handed_over": "重複停電からの引継ぎ",
     "task_unsent": "依頼をSMSで送れず（本部から電話してください）",
+    "contact_checkin": "家族など連絡先へ安否確認", "contact_unsent": "連絡先の番号に送れず",
+    "contact_unreachable": "連絡先に届かず（次へ）",
+    "task_declined": "依頼の辞退", "task_expired": "受諾期限切れ", "task_reassigned": "次のチームへ依頼",
+    "task_no_team": "依頼できるチームなし（本部で手配してください）",
 }
 
 
@@ -38,6 +42,7 @@ DETAIL_LABELS = {
     "answer": "回答", "channel": "経路", "reported_hours": "申告の残り時間", "reason": "理由", "task_id": "依頼",
     "organization_id": "担当機関", "needs_transport": "搬送", "transport_id": "搬送", "status": "状態",
     "facility_id": "搬送先施設", "count": "件数", "without_facility": "受入先なし", "via": "操作",
+    "contact": "回答者・連絡先番号", "relation": "続柄", "deadline": "受諾期限", "from_task_id": "元の依頼",
 }
 _VALUE_LABELS = {
     "area_kind": {"municipality_codes": "市区町村", "geometry": "図形", "circle": "中心と半径"},

@@ -1,8 +1,9 @@
 """Check-in rounds and escalation timing.
 
 Round 1: SMS with a one-tap link (voice call first for landlines). Silence for N minutes (default 15)
-→ round 2: SMS *and* a voice call. Still silent → round 3 is not a message but a task for the field
-team (the patient's nursing station, or the 拠点 on call).
+→ round 2: SMS *and* a voice call, and the first registered family contact is asked too; each further
+contact gets the next silence (``contacts``). Still silent → round 3 is not a message but a task for
+the field team (the patient's nursing station, or the 拠点 on call).
 
 Timers shrink when power is short: the field task must be created no later than
 ``runs_out_at − safety_margin``. With s steps still to go, each wait is at most the remaining budget
@@ -44,8 +45,14 @@ def steps_left(round_sent: int) -> int:
 def next_action_at(*, round_sent: int, sent_at: datetime, runs_out_at: datetime,
                    policy: EscalationPolicy = EscalationPolicy()) -> datetime | None:
     """When to take the next step if the patient stays silent; None when nothing is left to do."""
-    steps = steps_left(round_sent)
-    if steps == 0:
+    return wait_until(steps=steps_left(round_sent), sent_at=sent_at, runs_out_at=runs_out_at, policy=policy)
+
+
+def wait_until(*, steps: int, sent_at: datetime, runs_out_at: datetime,
+               policy: EscalationPolicy = EscalationPolicy()) -> datetime | None:
+    """The next step's time with ``steps`` steps still to go (family contacts add steps between round
+    2 and the field team): the remaining budget shared among them, at most one silence each."""
+    if steps <= 0:
         return None
     silence = timedelta(minutes=policy.silence_minutes)
     deadline = runs_out_at - timedelta(minutes=policy.safety_margin_minutes)

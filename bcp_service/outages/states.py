@@ -66,10 +66,16 @@ class TaskStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     DONE = "done"
     CANCELLED = "cancelled"
+    REASSIGNED = "reassigned"      # declined, or not acknowledged in time: moved to the next team
 
 
 def task_is_closed(status: str) -> bool:
-    return status in (TaskStatus.DONE, TaskStatus.CANCELLED)
+    return status in (TaskStatus.DONE, TaskStatus.CANCELLED, TaskStatus.REASSIGNED)
+
+
+def may_hand_off(status: str) -> bool:
+    """A team may decline a task it has not finished; the deadline moves only unacknowledged ones."""
+    return status in (TaskStatus.OPEN, TaskStatus.ACKNOWLEDGED)
 
 
 def acknowledged(status: str) -> TaskStatus:
@@ -78,7 +84,10 @@ def acknowledged(status: str) -> TaskStatus:
 
 
 def task_after_transport(task_status: str, transport_status: str) -> TaskStatus:
-    """A transport task follows its transport: done on arrival, cancelled with it (unless done)."""
+    """A transport task follows its transport: done on arrival, cancelled with it (unless done); a
+    task already moved to another team stays as it was."""
+    if task_status == TaskStatus.REASSIGNED:
+        return TaskStatus.REASSIGNED
     if transport_status == TransportStatus.ARRIVED:
         return TaskStatus.DONE
     if transport_status == TransportStatus.CANCELLED and task_status != TaskStatus.DONE:

@@ -19,7 +19,7 @@ from bcp_service.outages.matching import FacilityInfo, Matcher
 from bcp_service.outages.models import FacilityReservation, FieldTask, Outage, OutagePatient, Transport
 from bcp_service.outages.ports import Notifier
 from bcp_service.outages.states import OutageStatus, TaskStatus, TransportStatus
-from bcp_service.outages.teams import task_details, transport_team
+from bcp_service.outages.teams import ack_deadline, task_details, transport_team
 from bcp_service.outages.timeline import event
 from bcp_service.registry.models import Patient
 
@@ -171,7 +171,9 @@ def _transport_task(session: Session, outage: Outage, transport: Transport, pati
                    distance_km=transport.distance_km)
     task = FieldTask(outage_id=outage.id, patient_id=transport.patient_id, transport_id=transport.id,
                      organization_id=team.id if team else None, kind="transport", status=TaskStatus.OPEN.value,
-                     details=details, created_at=now)
+                     details=details, created_at=now, ack_deadline_at=ack_deadline(
+                         "transport", row.runs_out_at if row else None, now=now,
+                         safety_margin_minutes=outage.safety_margin_minutes))
     session.add(task)
     session.flush()
     unsent = notifier.transport_task(session, outage, task, to=team.phone if team else None,
@@ -242,6 +244,7 @@ def transport_for(session: Session, actor: Actor, transport_id: int, *, outage_i
     if t is None or (outage_id is not None and t.outage_id != outage_id):
         raise NotFound(f"transport {transport_id} not found")
     access.outage_for(session, actor, t.outage_id, roles=access.TEAM)
+    access.check_transport_team(session, actor, t.id)
     return t
 
 

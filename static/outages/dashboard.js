@@ -37,7 +37,7 @@
       const t = r.transport_id ? byId[r.transport_id] : null;
       tr.append(el("td", String(i + 1)), el("td", TIER[r.tier] + (r.dependent_24h ? "・24h" : "")), cd,
         el("td", hhmm(r.runs_out_at)), el("td", r.name + (r.municipality_unknown ? "（市区町村不明）" : "")), el("td", r.address || ""), el("td", r.phone || ""),
-        el("td", (CHECKIN[r.checkin] || r.checkin) + (r.reported_hours != null
+        el("td", (CHECKIN[r.checkin] || r.checkin) + (r.answered_by ? "（回答: " + r.answered_by + "）" : "") + (r.reported_hours != null
             ? "（申告: 残り" + r.reported_hours + "時間・" + hhmm(r.reported_at) + "）" : "")),
         el("td", String(r.round) + (r.covered_by_outage_id ? "（他の停電で確認中 #" + r.covered_by_outage_id + "）" : "")),
         el("td", t ? (TRANSPORT[t.status] + (t.facility_name ? "→" + t.facility_name : ""))
@@ -85,8 +85,13 @@
 
   function tasks(items) {
     const body = document.querySelector("#task-table tbody"); body.replaceChildren();
-    const KIND = {visit: "訪問", transport: "搬送"}, ST = {open: "未受諾", acknowledged: "受諾", done: "完了", cancelled: "取消"};
-    items.forEach(t => { const tr = el("tr"); tr.append(el("td", String(t.id)), el("td", KIND[t.kind]), el("td", String(t.patient_id)), el("td", ST[t.status]), el("td", hhmm(t.created_at))); body.append(tr); });
+    const KIND = {visit: "訪問", transport: "搬送"}, ST = {open: "未受諾", acknowledged: "受諾", done: "完了", cancelled: "取消", reassigned: "次のチームへ移動"};
+    const WHY = {declined: "（辞退）", no_ack: "（期限切れ）"};
+    items.forEach(t => { const tr = el("tr"); tr.dataset.taskId = t.id;
+      tr.append(el("td", String(t.id) + (t.handoff_of_id ? "（#" + t.handoff_of_id + "から）" : "")), el("td", KIND[t.kind]), el("td", String(t.patient_id)),
+        el("td", t.organization_id != null ? (t.organization_name || "#" + t.organization_id) : "なし（本部で手配）"),
+        el("td", (ST[t.status] || t.status) + (WHY[t.handoff_reason] || "")), el("td", hhmm(t.created_at)),
+        el("td", t.status === "open" ? hhmm(t.ack_deadline_at) : "")); body.append(tr); });
   }
 
   function timeline(items) {

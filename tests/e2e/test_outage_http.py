@@ -19,6 +19,9 @@ def desk(session, clock, make_region, make_org, make_user, auth_headers):
     make_region("2701", prefecture_code="27", name="大阪市", municipality_codes=("271004",))
     hospital = make_org(name="試験受入病院", lat=35.69, lon=139.78, has_generator=True, accepts_ventilator=True,
                         ventilator_beds=2)
+    fire = make_org(name="試験消防署", kind="fire_department", lat=None, lon=None)
+    fire.phone = "090-0000-0119"          # the transport team: field users act on its tasks only
+    other_team = make_org(name="試験別チーム", kind="home_nursing", lat=None, lon=None)
     ids = []
     for i, hours in enumerate((12.0, 3.0, 30.0)):
         p = Patient(name=f"試験 太郎{i}", phone_e164=f"+81900000{i:04d}", phone_kind="mobile",
@@ -33,7 +36,8 @@ def desk(session, clock, make_region, make_org, make_user, auth_headers):
     d = type("Desk", (), {})()
     d.hub = auth_headers(make_user("hub_staff"))
     d.osaka = auth_headers(make_user("hub_staff", scope="2701"))
-    d.field = auth_headers(make_user("field_team"))
+    d.field = auth_headers(make_user("field_team", organization=fire))
+    d.other_field = auth_headers(make_user("field_team", organization=other_team))
     d.reviewer = auth_headers(make_user("prefecture_reviewer", scope="13"))
     d.ids, d.hospital = ids, hospital
     return d
@@ -119,6 +123,8 @@ def test_transport_patch_flow_and_wrong_state(client, clock, desk):
     items = client.get(f"/api/v1/outages/{oid}/transports", headers=desk.hub).get_json()["items"]
     t = next(i for i in items if i["id"] == tid)
     assert (t["status"], t["facility_id"], t["facility_name"]) == ("assigned", desk.hospital.id, "試験受入病院")
+    r = client.patch(f"/api/v1/transports/{tid}", json={"status": "en_route"}, headers=desk.other_field)
+    assert r.status_code == 403 and "担当ではありません" in r.get_json()["error"]["message"]
     r = client.patch(f"/api/v1/transports/{tid}", json={"status": "en_route"}, headers=desk.field)
     assert r.status_code == 200 and r.get_json()["status"] == "en_route"
     assert client.patch(f"/api/v1/transports/{tid}", json={"status": "arrived"}, headers=desk.hub).status_code == 200

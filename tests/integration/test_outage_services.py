@@ -219,6 +219,22 @@ def test_silence_escalates_round_two_then_field_task_and_resumes_after_clock_res
     assert jobs.run_due(app, now=clock.now()) == 0        # nothing left, nothing doubled
 
 
+def test_contacts_are_asked_with_round_two_but_never_in_a_drill(app, session, clock, world):
+    real = declare(session, clock, app)
+    clock.advance(minutes=15)
+    jobs.run_due(app, now=clock.now())
+    asked = set(session.scalars(select(OutboxMessage.patient_id).where(OutboxMessage.purpose == "contact_checkin")))
+    assert asked == {world.short.id, world.long.id, world.mid.id, world.mid24.id}
+    declaring.resolve_outage(session, SYSTEM, real.outage.id, now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    drill = declare(session, clock, app, drill=True)          # only 三郎 opted in to drills
+    clock.advance(minutes=15)
+    jobs.run_due(app, now=clock.now())
+    assert not session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "contact_checkin",
+                                                           OutboxMessage.outage_id == drill.outage.id)).all()
+    assert f"outage:{drill.outage.id}:patient:{world.mid.id}:round:2:voice" in outbox_keys(session)
+
+
 def test_a_team_that_cannot_be_reached_leaves_its_task_on_the_desk_with_a_timeline_entry(app, session, clock,
                                                                                          world):
     world.nursing.phone = "電話なし"                        # not a number: nothing can be sent
@@ -453,15 +469,17 @@ def test_metronome_tick_advances_due_rows_and_the_task_link_acknowledges(app, se
     from tests.conftest import TEST_PASSWORD, csrf_from
     from bcp_service.auth import services as auth_services
 
-    def sign_in(scope, email):
+    def sign_in(scope, email, org_id=None):
         auth_services.create_user(session, email=email, password=TEST_PASSWORD, role="field_team", scope=scope,
-                                  organization_id=None, display_name="試験 現場")
+                                  organization_id=org_id, display_name="試験 現場")
         session.commit()
         c = app.test_client()
         c.post("/login", data={"email": email, "password": TEST_PASSWORD,
                                "csrf_token": csrf_from(c.get("/login").get_data(as_text=True))})
         return c
-    assert "試験 一郎" in sign_in("1301", "f1@example.invalid").get(f"/t/{token}").get_data(as_text=True)
+    assert "試験 一郎" in sign_in("1301", "f1@example.invalid", world.nursing.id).get(f"/t/{token}").get_data(as_text=True)
+    # Another organisation's field user of the same region: 403, the page included.
+    assert sign_in("1301", "f3@example.invalid", world.near.id).get(f"/t/{token}").status_code == 403
     from bcp_service.orgs.models import Region
     session.add(Region(code="2701", name="大阪市", prefecture_code="27", kind="municipality",
                        municipality_codes=[], created_at=clock.now()))
@@ -485,9 +503,19 @@ def test_undeliverable_checkin_sends_the_field_team_at_once(app, session, clock,
     answers.escalate(session, msg, "21211 invalid number", clock.now())
     session.commit()
     row = session.scalars(select(OutagePatient).where(OutagePatient.patient_id == world.long.id)).one()
+    # The registered contact (妻) is asked first, at once; the field team after the contact's silence.
+    assert (row.checkin, row.contact_step) == ("unreachable", 1) and row.next_action_at is not None
+    assert session.scalars(select(OutboxMessage.purpose).where(
+        OutboxMessage.patient_id == world.long.id, OutboxMessage.to == "+819000009999")).all() == ["contact_checkin"]
+    assert not session.scalars(select(FieldTask).where(FieldTask.patient_id == world.long.id)).all()
+    answers.escalate(session, msg, "again", clock.now())          # a second failure adds nothing
+    session.commit()
+    clock.advance(minutes=16)
+    jobs.run_due(app, now=clock.now())
+    row = session.scalars(select(OutagePatient).where(OutagePatient.patient_id == world.long.id)).one()
     assert (row.checkin, row.round, row.next_action_at) == ("unreachable", 3, None)
     assert session.scalars(select(FieldTask).where(FieldTask.patient_id == world.long.id)).one().kind == "visit"
-    answers.escalate(session, msg, "again", clock.now())          # a second failure adds nothing
+    answers.escalate(session, msg, "once more", clock.now())
     session.commit()
     assert len(session.scalars(select(FieldTask).where(FieldTask.patient_id == world.long.id)).all()) == 1
 
@@ -552,9 +580,12 @@ def test_services_check_role_and_region_themselves(app, session, clock, world, m
     from bcp_service.outages import field_tasks
 
     make_region("2701", prefecture_code="27", name="大阪市", municipality_codes=("271004",))
+    world.nursing.on_call_24h = True          # the region's on-call team: it gets the transport task
+    session.commit()
     r = declare(session, clock, app)
     osaka = Actor(user_id=None, role=Role.HUB_STAFF, scope="2701")
-    field = Actor(user_id=None, role=Role.FIELD_TEAM, scope="1301")
+    field = Actor(user_id=None, role=Role.FIELD_TEAM, scope="1301", organization_id=world.nursing.id)
+    stranger = Actor(user_id=None, role=Role.FIELD_TEAM, scope="1301", organization_id=world.near.id)
     tokyo = Actor(user_id=None, role=Role.HUB_STAFF, scope="1301")
     n = notifier_for(app)
     with pytest.raises(OutOfScope):
@@ -576,6 +607,13 @@ def test_services_check_role_and_region_themselves(app, session, clock, world, m
     task = session.scalars(select(FieldTask).where(FieldTask.transport_id == row.transport_id)).one()
     with pytest.raises(OutOfScope):
         field_tasks.acknowledge_task(session, osaka, task.id, now=clock.now())
+    with pytest.raises(OutOfScope, match="担当ではありません"):      # another organisation's field user
+        field_tasks.acknowledge_task(session, stranger, task.id, now=clock.now())
+    with pytest.raises(OutOfScope):
+        transport.update_transport(session, stranger, row.transport_id, status="en_route", facility_id=None,
+                                   now=clock.now(), notifier=n)
+    session.rollback()
+    assert session.get(FieldTask, task.id).status == "open"
     with pytest.raises(OutOfScope):
         transport.update_transport(session, osaka, row.transport_id, status="en_route", facility_id=None,
                                    now=clock.now(), notifier=n)

@@ -15,6 +15,7 @@ from bcp_service.db import db
 from bcp_service.errors import Invalid
 from bcp_service.outages import access, checkins, declare, field_tasks, queries, report, transport
 from bcp_service.outages.access import DESK, TEAM
+from bcp_service.outages.models import FieldTask
 from bcp_service.outages.notify import notifier_for
 from bcp_service.outages.schemas import (
     ChangeOutageSchema, CheckinAnswerSchema, DeclareOutageSchema, EventItemSchema, FieldReportSchema,
@@ -167,11 +168,13 @@ def outage_events(outage_id: int):
 
 @bp.get("/api/v1/outages/<int:outage_id>/tasks")
 @require(*TEAM)
-@api_doc(summary="現場チームへの依頼の一覧")
+@api_doc(summary="現場チームへの依頼の一覧（現場チームは自機関の依頼のみ）")
 def outage_tasks(outage_id: int):
-    outage = access.outage_for(db.session, current_actor(), outage_id, roles=TEAM)
+    actor = current_actor()
+    outage = access.outage_for(db.session, actor, outage_id, roles=TEAM)
     limit, offset = page_args()
-    return paginate(db.session, queries.tasks_stmt(outage.id), TaskItemSchema(), limit=limit, offset=offset)
+    return paginate(db.session, field_tasks.tasks_stmt_for(actor, outage.id), TaskItemSchema(), limit=limit,
+                    offset=offset)
 
 
 @bp.post("/api/v1/tasks/<int:task_id>/ack")
@@ -181,6 +184,17 @@ def ack_task(task_id: int):
     task = field_tasks.acknowledge_task(db.session, current_actor(), task_id, now=now())
     db.session.commit()
     return queries.task_dict(task)
+
+
+@bp.post("/api/v1/tasks/<int:task_id>/decline")
+@require(*TEAM)
+@api_doc(summary="依頼を辞退する（当番順の次のチームへ移る）")
+def decline_task(task_id: int):
+    moved_to = field_tasks.decline_task(db.session, current_actor(), task_id, now=now(),
+                                        notifier=notifier_for(current_app))
+    db.session.commit()
+    task = db.session.get(FieldTask, task_id)
+    return {**queries.task_dict(task), "moved_to": queries.task_dict(moved_to) if moved_to else None}
 
 
 @bp.post("/api/v1/tasks/<int:task_id>/report")

@@ -10,7 +10,7 @@ from bcp_service.auth.audit import record as audit
 from bcp_service.clock import iso_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid
-from bcp_service.outages import access, declare, queries, report, transport
+from bcp_service.outages import access, contacts, declare, queries, report, transport
 from bcp_service.outages.access import DESK
 from bcp_service.outages.models import CHECKIN_LABELS, TRANSPORT_LABELS
 from bcp_service.outages.notify import notifier_for
@@ -99,6 +99,9 @@ def live(outage_id: int):
     outage = access.outage_for(db.session, current_actor(), outage_id)
     at = now()
     rows = queries.triage_rows(db.session, outage, now=at, with_people=True, **tiers())
+    by_contact = contacts.answer_labels(db.session, outage)      # answers a family contact gave
+    for row in rows:
+        row["answered_by"] = by_contact.get(row["patient_id"])
     body = {
         "now": iso_local(at),
         "outage": queries.outage_dict(outage, queries.counts(rows, outage)),

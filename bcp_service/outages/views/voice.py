@@ -66,7 +66,7 @@ def _twiml_say(key: str) -> Response:
 @csrf_exempt
 def voice_task():
     """TwiML for a task call to a landline team: the request read twice at most, 1 accepts (as the
-    SMS link's 受諾 does), 9 repeats. Ids only: whoever picks up a station's phone hears no name."""
+    SMS link's 受諾 does), 2 declines (the next team is asked), 9 repeats. Ids only: whoever picks up a station's phone hears no name."""
     if not twilio_signature_ok():
         return Response("forbidden", status=403, mimetype="text/plain")
     task = _open_task_for_call()
@@ -90,10 +90,16 @@ def voice_task_answer():
     task = _open_task_for_call()
     if task is None:
         return _twiml_say("task_closed")
-    if (request.form.get("Digits") or "").strip() == "1":
+    digit = (request.form.get("Digits") or "").strip()
+    if digit == "1":
         field_tasks.acknowledge_task(db.session, link_actor_of(task), task.id, now=_now())
         db.session.commit()
         return _twiml_say("task_accepted")
+    if digit == "2":            # cannot go: the next team in the on-call order is asked
+        field_tasks.decline_task(db.session, link_actor_of(task), task.id, now=_now(),
+                                 notifier=notifier_for(current_app))
+        db.session.commit()
+        return _twiml_say("task_declined")
     vr = VoiceResponse()        # 9, or anything else: read it again
     vr.redirect(url_for("outage_voice.voice_task", t=request.args.get("t", "")), method="POST")
     return Response(str(vr), mimetype="application/xml")
