@@ -22,6 +22,7 @@ from bcp_service.drills import models as drills_models
 from bcp_service.drills.views import api as drills_api_views
 from bcp_service.drills.views import pages as drills_pages
 from bcp_service.messaging import demo as messaging_demo
+from bcp_service.messaging import dispatcher as messaging_dispatcher
 from bcp_service.messaging import jobs as messaging_jobs
 from bcp_service.messaging import models as messaging_models
 from bcp_service.messaging import rollcall
@@ -122,6 +123,10 @@ JOBS = (
     Job("plans.review_reminders", plans_jobs.run_review_reminders, "interval",
         {"minutes": plans_jobs.EVERY_MINUTES}, misfire_grace_time=plans_jobs.EVERY_MINUTES * 60),
 )
+# Once, when a clock takes the leader lock (before any job):
+ON_LEADER = (
+    Tick("messaging.take_over", messaging_dispatcher.take_over),   # the replaced clock's claims, now
+)
 # Threads for the clock's whole life:
 BACKGROUND = (
     Background("messaging", messaging_jobs.background),   # LISTEN for dispatcher wake-ups (PostgreSQL)
@@ -142,4 +147,5 @@ def install(app: Flask) -> None:
     app.extensions["nav"] = tuple(NAV)
     app.extensions["answers"] = AnswerHooks(handlers=dict(ANSWER_HANDLERS), validity_checks=tuple(TOKEN_CHECKS),
                                             escalations=tuple(ESCALATIONS))
-    app.extensions["schedule"] = Schedule(ticks=tuple(TICKS), jobs=tuple(JOBS), background=tuple(BACKGROUND))
+    app.extensions["schedule"] = Schedule(ticks=tuple(TICKS), jobs=tuple(JOBS), background=tuple(BACKGROUND),
+                                         on_leader=tuple(ON_LEADER))

@@ -52,6 +52,19 @@ def recover_expired(session: Session, *, now: datetime) -> int:
     return session.execute(stmt).rowcount or 0
 
 
+def recover_orphaned(session: Session, *, now: datetime) -> int:
+    """Every row still ``sending``, lease or not: called once when a clock takes the leader lock. Only the
+    leader dispatches, so a claim still held then is the replaced (dead) dispatcher's; waiting out its
+    lease would hold a check-in back for up to two minutes. Marked ``unknown_since`` like an expired
+    lease: the dispatcher asks the provider before sending any of them again (never twice)."""
+    stmt = (update(OutboxMessage)
+            .where(OutboxMessage.status == SENDING)
+            .values(status=QUEUED, lease_until=None, next_attempt_at=now, updated_at=now,
+                    unknown_since=unknown_since())
+            .execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount or 0
+
+
 def claim_due(session: Session, *, now: datetime, limit: int, lease_seconds: float) -> list[Claimed]:
     due = (select(OutboxMessage.id)
            .where(OutboxMessage.status == QUEUED, OutboxMessage.next_attempt_at <= now)
