@@ -58,7 +58,7 @@ def on_undeliverable(session: Session, message, reason: str, now: datetime) -> N
     row = session.scalars(select(OutagePatient).join(Outage, Outage.id == OutagePatient.outage_id).where(
         OutagePatient.outage_id == message.outage_id, OutagePatient.patient_id == message.patient_id,
         Outage.status == "active")).first()
-    if row is None or row.checkin != "pending" or row.round >= 3:
+    if row is None or row.checkin != "pending" or row.round >= 3 or row.covered_by_outage_id is not None:
         return
     checkins.mark_unreachable(session, row, reason=reason, now=now, notifier=notifier_for(current_app))
 
