@@ -108,6 +108,9 @@ TOKEN_CHECKS = (rollcall.still_open, outages_hooks.still_open)
 # A message no channel could deliver (invalid number, every retry spent).
 ESCALATIONS = (outages_hooks.on_undeliverable,)
 
+# Checked by the dispatcher before anything is sent; returned outbox ids are cancelled, not sent.
+SEND_HOLDS = (outages_hooks.hold_drill_contacts,)   # a drill never contacts a patient in a real outage
+
 # --- the clock process (bcp_service.scheduler) --------------------------------------------------------
 # On every metronome beat (10 s), in this order:
 TICKS = (
@@ -145,6 +148,7 @@ def install(app: Flask) -> None:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.extensions["nav"] = tuple(NAV)
+    app.extensions["messaging.send_holds"] = tuple(SEND_HOLDS)
     app.extensions["answers"] = AnswerHooks(handlers=dict(ANSWER_HANDLERS), validity_checks=tuple(TOKEN_CHECKS),
                                             escalations=tuple(ESCALATIONS))
     app.extensions["schedule"] = Schedule(ticks=tuple(TICKS), jobs=tuple(JOBS), background=tuple(BACKGROUND),

@@ -27,12 +27,13 @@ class Claimed:
     outage_id: int | None
     attempts: int
     unknown_since: datetime | None = None    # set: ask the provider before sending again
+    drill: bool = False
 
 
 _CLAIM_COLUMNS = (OutboxMessage.id, OutboxMessage.key, OutboxMessage.channel, OutboxMessage.to,
                   OutboxMessage.body, OutboxMessage.twiml_url, OutboxMessage.purpose,
                   OutboxMessage.priority, OutboxMessage.patient_id, OutboxMessage.outage_id,
-                  OutboxMessage.attempts, OutboxMessage.unknown_since)
+                  OutboxMessage.attempts, OutboxMessage.unknown_since, OutboxMessage.drill)
 # Our clock and the provider's may disagree by a little; look this much further back.
 PROVIDER_CLOCK_SKEW = timedelta(seconds=30)
 

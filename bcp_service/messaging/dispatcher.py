@@ -59,7 +59,7 @@ from bcp_service.messaging.claims import (
     PROVIDER_CLOCK_SKEW, Claimed, claim_due, recover_expired, recover_orphaned, unknown_since,
 )
 from bcp_service.messaging.dispatch_settings import DispatchConfig, config_from_app
-from bcp_service.messaging.models import FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage
+from bcp_service.messaging.models import CANCELLED, FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage
 from bcp_service.messaging.policy import TokenBucket, next_attempt_at
 from bcp_service.messaging.undeliverable import fallback_or_escalate, record_opt_out
 
@@ -103,8 +103,12 @@ class Dispatcher:
     def __init__(self, session_factory: sessionmaker | Callable[[], Session], channel: Channel,
                  config: DispatchConfig, *, now: Callable[[], datetime],
                  monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 rand: Callable[[], float] = random.random):
+                 rand: Callable[[], float] = random.random,
+                 holds: tuple[Callable[[Session, list[Claimed]], set[int]], ...] = ()):
         self.session_factory = session_factory
+        # Last checks before anything leaves (wiring ``SEND_HOLDS``): ids a hook returns are cancelled, not
+        # sent — e.g. a drill message to a patient who is now in a real outage.
+        self.holds = holds
         self.channel = channel
         self.config = config
         self.now = now
@@ -129,6 +133,7 @@ class Dispatcher:
             stats.recovered = recover_expired(session, now=now)
             rows = claim_due(session, now=now, limit=self.batch_limit(), lease_seconds=self.config.lease_seconds)
             blocked = _opted_out(session, {r.to for r in rows if r.channel == "sms"})
+            rows = self._hold(session, rows, now)
             session.commit()
             stats.claimed = len(rows)
             if not rows:
@@ -158,6 +163,19 @@ class Dispatcher:
             if stop is not None and stop.is_set():
                 break
         return total
+
+    def _hold(self, session: Session, rows: list[Claimed], now: datetime) -> list[Claimed]:
+        held: set[int] = set()
+        for hook in self.holds:
+            held |= hook(session, rows)
+        if not held:
+            return rows
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(sorted(held)), OutboxMessage.status == SENDING)
+                        .values(status=CANCELLED, lease_until=None, updated_at=now,
+                                error_message="held before sending (wiring SEND_HOLDS)")
+                        .execution_options(synchronize_session=False))
+        log.warning("dispatcher: %d rows held back and cancelled before sending", len(held))
+        return [r for r in rows if r.id not in held]
 
     # --- sending -------------------------------------------------------------------------------
     def _send_one(self, row: Claimed) -> _Result:
@@ -374,4 +392,5 @@ def dispatcher_for(app) -> Dispatcher:
     from bcp_service.db import db
 
     clock = app.extensions.get("clock") or get_clock()
-    return Dispatcher(db.session_factory, channel_from_app(app), config_from_app(app), now=clock.now)
+    return Dispatcher(db.session_factory, channel_from_app(app), config_from_app(app), now=clock.now,
+                      holds=tuple(app.extensions.get("messaging.send_holds", ())))

@@ -87,6 +87,11 @@ def _is_drill(claims: TapClaims) -> bool:
         OutboxMessage.drill.is_(True)).limit(1)) is not None
 
 
+def _restoration_said(claims: TapClaims, ctx: dict) -> str:
+    text = texts.render("restoration", ctx)
+    return texts.DRILL_VOICE_PREFIX["ja"] + text if _is_drill(claims) else text
+
+
 def _voice_claims() -> TapClaims | None:
     try:
         claims = read_token(current_app.config["SECRET_KEY"], request.args.get("t", ""))
@@ -112,7 +117,7 @@ def voice_checkin():
     ctx = {"hub_name": _hub_name()}
     now = _now()
     if not answers.token_is_valid(db.session, claims):
-        vr.say(texts.render("restoration", ctx), language="ja-JP")
+        vr.say(_restoration_said(claims, ctx), language="ja-JP")
         vr.hangup()
         return _twiml(str(vr))
     digits = request.form.get("Digits")
@@ -124,7 +129,7 @@ def voice_checkin():
             vr.hangup()
             return _twiml(str(vr))
         if result.outcome == "gone":
-            vr.say(texts.render("restoration", ctx), language="ja-JP")
+            vr.say(_restoration_said(claims, ctx), language="ja-JP")
             vr.hangup()
             return _twiml(str(vr))
         vr.say(texts.render_voice("again", ctx), language="ja-JP")

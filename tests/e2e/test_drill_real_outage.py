@@ -213,7 +213,42 @@ def test_every_drill_contact_says_it_is_a_drill(app, client, world, clock, sessi
     path = voice.twiml_url.replace("http://bcp.test", "")
     said = post_signed(client, path, {"CallSid": "CA2"}).get_data(as_text=True)
     assert "これは訓練です" in said.split("<Say", 1)[1]
+    # A drill check-in call answered after the drill ended: the goodbye says 訓練 too.
+    late = post_signed(client, f"/voice/checkin?t={tap(p['drill_tel'], drill_outage)}", {"CallSid": "CA3"})
+    assert late.get_data(as_text=True).split("<Say", 1)[1].split(">", 1)[1].startswith("これは訓練です")
     sms = session.scalars(select(OutboxMessage).where(OutboxMessage.outage_id == drill_outage,
                                                      OutboxMessage.purpose == "restoration",
                                                      OutboxMessage.channel == "sms")).all()
     assert sms and all(m.body.startswith("【訓練】") for m in sms)
+
+
+def test_a_drill_call_queued_after_the_real_outage_began_is_held_by_the_dispatcher(app, client, world, clock,
+                                                                                  session):
+    """The drill's SMS went out before the real outage; its 'undelivered' callback arrives after, and the
+    messaging layer queues the usual voice fallback. The dispatcher holds it: no drill call to that patient."""
+    from tests.e2e.conftest import dispatch
+
+    pid = world["p"]["real_sms"].id
+    drill_id = _book(client, world, clock)
+    drill_outage = client.post(f"/api/v1/drills/{drill_id}/start", headers=world["h"]).get_json()["outage_id"]
+    assert dispatch(app).sent >= 1
+    sms = session.scalars(select(OutboxMessage).where(OutboxMessage.outage_id == drill_outage,
+                                                     OutboxMessage.patient_id == pid)).one()
+    assert sms.status == "sent"
+    _declare_real(client, world, clock, "131024")
+    r = post_signed(client, f"/sms/status?o={sms.id}", {"MessageSid": sms.provider_id,
+                                                        "MessageStatus": "undelivered", "ErrorCode": "30005"})
+    assert r.status_code == 204
+    session.expire_all()
+    fallback = session.scalars(select(OutboxMessage).where(OutboxMessage.key == f"{sms.key}:fallback:voice")).one()
+    assert fallback.status == "queued" and fallback.drill
+    channel = app.extensions["messaging.channel"]
+    calls_before = [c for c in channel.records if c.kind == "voice" and c.to == sms.to]
+    dispatch(app)
+    session.expire_all()
+    assert session.get(OutboxMessage, fallback.id).status == "cancelled"
+    assert [c for c in channel.records if c.kind == "voice" and c.to == sms.to] == calls_before == []
+    # A real check-in to the same patient is not held.
+    real_rows = session.scalars(select(OutboxMessage).where(OutboxMessage.patient_id == pid,
+                                                           OutboxMessage.drill.is_(False))).all()
+    assert real_rows and all(m.status == "sent" for m in real_rows)
