@@ -164,6 +164,9 @@ def test_a_patient_in_a_real_outage_gets_no_drill_message_at_any_stage(app, clie
     assert (p["drill_sms"], 2, "voice") in rounds and (p["drill_tel"], 2, "voice") in rounds
     visits = session.scalars(select(FieldTask).where(FieldTask.outage_id == drill_outage)).all()
     assert {t.patient_id for t in visits} == {p["drill_sms"], p["drill_tel"]}
+    # The visit's one-tap page for the field team says 訓練 too.
+    task_link = make_token(app.config["SECRET_KEY"], TapClaims("field_task", visits[0].id, drill_outage))
+    assert 'id="drill-banner"' in client.get(f"/t/{task_link}").get_data(as_text=True)
 
     # The drill ends: the restoration message goes to the drill's patients only.
     assert client.post(f"/api/v1/drills/{drill_id}/finish", headers=world["h"]).status_code == 200

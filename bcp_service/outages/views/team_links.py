@@ -52,7 +52,8 @@ def task_page(token: str):
     return render_template("outages/task.html", task=task, transport=transport_row, token=token,
                            actions=TASK_ACTIONS[task.kind], transport_labels=TRANSPORT_LABELS,
                            login_url=url_for("auth.login", next=url_for("outage_links.task_page", token=token)),
-                           details=task.details if _signed_in_staff_of(task) else None)
+                           details=task.details if _signed_in_staff_of(task) else None,
+                           drill=db.session.get(Outage, task.outage_id).drill)
 
 
 def _signed_in_staff_of(task: FieldTask) -> bool:
