@@ -86,8 +86,8 @@ def test_starting_a_drill_during_a_real_outage_needs_confirmation(client, world,
     r = client.post(f"/api/v1/drills/{drill_id}/start", headers=world["h"])
     assert r.status_code == 409, r.get_json()
     body = r.get_json()
-    assert body["error"]["code"] == "real_outage_active" if "error" in body else body["code"] == "real_outage_active"
-    assert f"No.{real}" in r.get_data(as_text=True) and "実際の停電" in r.get_data(as_text=True)
+    assert body["error"]["code"] == "real_outage_active" and body["error"]["real_outage_ids"] == [real]
+    assert f"No.{real}" in body["error"]["message"] and "実際の停電" in body["error"]["message"]
     r = client.post(f"/api/v1/drills/{drill_id}/start", headers=world["h"], json={"confirm_overlap": "yes"})
     assert r.status_code == 400 and "confirm_overlap" in r.get_data(as_text=True)
     # Nothing happened: still scheduled, no drill outage, no message queued.
