@@ -58,6 +58,9 @@ class Schedule:
     ticks: tuple[Tick, ...] = ()
     jobs: tuple[Job, ...] = ()
     background: tuple[Background, ...] = field(default=())
+    # Run once, in order, when this clock takes the leader lock and before any job starts (e.g. the
+    # dispatcher recovering the claims of the clock it replaces instead of waiting for their leases).
+    on_leader: tuple[Tick, ...] = field(default=())
 
 
 def schedule_of(app) -> Schedule:
@@ -159,6 +162,12 @@ def run_clock(app, *, stop_event: threading.Event | None = None) -> None:
     if stop.is_set():
         return
 
+    for hook in schedule_of(app).on_leader:
+        with app.app_context():
+            try:
+                hook.run(app)
+            except Exception:  # noqa: BLE001 - the leases still recover what a failed hook left
+                log.exception("clock: leader hook %s failed", hook.name)
     # Set when this clock stops: background helpers return, and long jobs (the dispatcher's drain)
     # finish the step in hand instead of running to their budget while the process is asked to go.
     stopping = app.extensions["clock.stopping"] = threading.Event()

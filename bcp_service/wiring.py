@@ -23,6 +23,7 @@ from bcp_service.drills import models as drills_models
 from bcp_service.drills.views import api as drills_api_views
 from bcp_service.drills.views import pages as drills_pages
 from bcp_service.messaging import demo as messaging_demo
+from bcp_service.messaging import dispatcher as messaging_dispatcher
 from bcp_service.messaging import jobs as messaging_jobs
 from bcp_service.messaging import models as messaging_models
 from bcp_service.messaging import rollcall
@@ -116,6 +117,9 @@ TOKEN_CHECKS = (rollcall.still_open, outages_hooks.still_open)
 # A message no channel could deliver (invalid number, every retry spent).
 ESCALATIONS = (outages_hooks.on_undeliverable,)
 
+# Checked by the dispatcher before anything is sent; returned outbox ids are cancelled, not sent.
+SEND_HOLDS = (outages_hooks.hold_drill_contacts,)   # a drill never contacts a patient in a real outage
+
 # --- the clock process (bcp_service.scheduler) --------------------------------------------------------
 # On every metronome beat (10 s), in this order:
 TICKS = (
@@ -133,6 +137,10 @@ JOBS = (
         {"hours": registry_jobs.EVERY_HOURS}, misfire_grace_time=3600),
     Job("plans.review_reminders", plans_jobs.run_review_reminders, "interval",
         {"minutes": plans_jobs.EVERY_MINUTES}, misfire_grace_time=plans_jobs.EVERY_MINUTES * 60),
+)
+# Once, when a clock takes the leader lock (before any job):
+ON_LEADER = (
+    Tick("messaging.take_over", messaging_dispatcher.take_over),   # the replaced clock's claims, now
 )
 # Threads for the clock's whole life:
 BACKGROUND = (
@@ -153,6 +161,8 @@ def install(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.extensions["nav"] = tuple(NAV)
     app.extensions["home_panels"] = tuple(HOME_PANELS)
+    app.extensions["messaging.send_holds"] = tuple(SEND_HOLDS)
     app.extensions["answers"] = AnswerHooks(handlers=dict(ANSWER_HANDLERS), validity_checks=tuple(TOKEN_CHECKS),
                                             escalations=tuple(ESCALATIONS))
-    app.extensions["schedule"] = Schedule(ticks=tuple(TICKS), jobs=tuple(JOBS), background=tuple(BACKGROUND))
+    app.extensions["schedule"] = Schedule(ticks=tuple(TICKS), jobs=tuple(JOBS), background=tuple(BACKGROUND),
+                                         on_leader=tuple(ON_LEADER))

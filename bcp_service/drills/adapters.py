@@ -14,7 +14,7 @@ from bcp_service.drills.metrics import CheckinRecord
 from bcp_service.errors import Conflict, Unprocessable
 from bcp_service.messaging import outbox
 from bcp_service.orgs.models import Region
-from bcp_service.outages import notify
+from bcp_service.outages import drill_overlap, notify
 from bcp_service.outages.models import FieldTask, Outage, OutagePatient
 from bcp_service.outages.declare import DeclareOutage, declare_outage, resolve_outage
 
@@ -26,6 +26,7 @@ class OutagesDesk:
 
     Only patients who opted in to drills and belong to (primary or nursing organisation) one of the
     participating organisations are contacted; the outage package renders every text with 【訓練】.
+    Nobody in an active real outage is contacted (``outages.drill_overlap``).
     """
 
     def open_drill_outage(self, session: Session, drill, scenario, *, actor: Actor, now: datetime) -> int:
@@ -49,6 +50,12 @@ class OutagesDesk:
             resolve_outage(session, actor, outage_id, now=now, notifier=notify.notifier_for(current_app))
         except Conflict:
             pass  # the desk resolved the drill outage already; the drill just ends
+
+    def active_real_outages(self, session: Session, region_code: str) -> list[int]:
+        return drill_overlap.active_real_outages(session, region_code)
+
+    def excluded_patients(self, session: Session, outage_id: int) -> list[tuple[int, int]]:
+        return drill_overlap.excluded_patients(session, outage_id)
 
     def checkin_timeline(self, session: Session, outage_id: int) -> tuple[datetime, list[CheckinRecord], list[datetime]]:
         outage = session.get(Outage, outage_id)

@@ -26,6 +26,10 @@ def scenario_for(library: Mapping[str, Scenario], key: str) -> Scenario:
                             code="scenario_missing") from None
 
 
+def real_outage_list(ids) -> str:
+    return "、".join(f"No.{i}" for i in ids)
+
+
 def log_entry(session: Session, drill: Drill, *, now: datetime, kind: str, text: str, actor: Actor | None = None,
          inject_id: str | None = None, question: str | None = None,
          organization_id: int | None = None) -> DrillLogEntry:
@@ -37,7 +41,9 @@ def log_entry(session: Session, drill: Drill, *, now: datetime, kind: str, text:
 
 def start_drill(session: Session, actor: Actor, drill_id: int, *, now: datetime,
                 library: Mapping[str, Scenario], desk: OutageDesk | None,
-                notifier: Notifier | None = None, base_url: str = "") -> Drill:
+                notifier: Notifier | None = None, base_url: str = "", confirm_overlap: bool = False) -> Drill:
+    """``confirm_overlap``: a functional drill in a region where a real outage is active starts only when
+    the facilitator confirmed it (409 otherwise); its patients are left out of the drill either way."""
     drill = get_drill(session, actor, drill_id, write=True)
     after = drill_after(drill.status, DrillEvent.START)
     if after is None:
@@ -47,9 +53,20 @@ def start_drill(session: Session, actor: Actor, drill_id: int, *, now: datetime,
         if desk is None:
             raise Unprocessable("outage desk not available: 停電対応機能が未導入のため機能訓練を開始できません",
                                 code="outage_desk_unavailable")
+        real = desk.active_real_outages(session, drill.region_code)
+        if real and not confirm_overlap:
+            raise Conflict(f"この圏域では実際の停電（{real_outage_list(real)}）に対応中です。実災害対応中の患者には"
+                           "訓練の連絡をしません。それでも訓練を開始する場合は確認のうえ開始してください"
+                           "（API: \"confirm_overlap\": true）。", code="real_outage_active",
+                           extra={"real_outage_ids": real})
         outage_id = desk.open_drill_outage(session, drill, scenario, actor=actor, now=now)
         drill.outage_id = outage_id
         log_entry(session, drill, now=now, kind="event", text=f"訓練用の停電（No.{outage_id}）を開始しました", actor=actor)
+        if real:
+            left_out = len(desk.excluded_patients(session, outage_id))
+            log_entry(session, drill, now=now, kind="event", actor=actor,
+                      text=f"実際の停電（{real_outage_list(real)}）に対応中のまま開始しました（確認済み）。"
+                           f"実災害対応中のため対象外: {left_out}名")
         if notifier is not None:
             # The participating organisations' staff hear that the drill is on (patients get check-ins).
             send_start_notices(session, drill, notifier=notifier, now=now, base_url=base_url)

@@ -27,12 +27,13 @@ class Claimed:
     outage_id: int | None
     attempts: int
     unknown_since: datetime | None = None    # set: ask the provider before sending again
+    drill: bool = False
 
 
 _CLAIM_COLUMNS = (OutboxMessage.id, OutboxMessage.key, OutboxMessage.channel, OutboxMessage.to,
                   OutboxMessage.body, OutboxMessage.twiml_url, OutboxMessage.purpose,
                   OutboxMessage.priority, OutboxMessage.patient_id, OutboxMessage.outage_id,
-                  OutboxMessage.attempts, OutboxMessage.unknown_since)
+                  OutboxMessage.attempts, OutboxMessage.unknown_since, OutboxMessage.drill)
 # Our clock and the provider's may disagree by a little; look this much further back.
 PROVIDER_CLOCK_SKEW = timedelta(seconds=30)
 
@@ -46,6 +47,19 @@ def unknown_since():
 def recover_expired(session: Session, *, now: datetime) -> int:
     stmt = (update(OutboxMessage)
             .where(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now)
+            .values(status=QUEUED, lease_until=None, next_attempt_at=now, updated_at=now,
+                    unknown_since=unknown_since())
+            .execution_options(synchronize_session=False))
+    return session.execute(stmt).rowcount or 0
+
+
+def recover_orphaned(session: Session, *, now: datetime) -> int:
+    """Every row still ``sending``, lease or not: called once when a clock takes the leader lock. Only the
+    leader dispatches, so a claim still held then is the replaced (dead) dispatcher's; waiting out its
+    lease would hold a check-in back for up to two minutes. Marked ``unknown_since`` like an expired
+    lease: the dispatcher asks the provider before sending any of them again (never twice)."""
+    stmt = (update(OutboxMessage)
+            .where(OutboxMessage.status == SENDING)
             .values(status=QUEUED, lease_until=None, next_attempt_at=now, updated_at=now,
                     unknown_since=unknown_since())
             .execution_options(synchronize_session=False))

@@ -34,6 +34,11 @@ idempotency key, so two things close the window from our side:
   blind.
 
 What remains: a provider whose message list lags behind its create API by more than a lease.
+
+**A clock that takes over** (:func:`take_over`, run by ``scheduler.run_clock`` once it holds the leader
+lock) does not wait for those leases: only the leader dispatches, so every row still ``sending`` then
+was claimed by the clock it replaces. They are queued at once, marked unknown, and go through the same
+provider lookup — the interrupted fan-out carries on within seconds instead of two minutes.
 """
 from __future__ import annotations
 
@@ -51,10 +56,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bcp_service.messaging.channels import Channel, Receipt, SendError
 from bcp_service.messaging.claims import (
-    PROVIDER_CLOCK_SKEW, Claimed, claim_due, recover_expired, unknown_since,
+    PROVIDER_CLOCK_SKEW, Claimed, claim_due, recover_expired, recover_orphaned, unknown_since,
 )
 from bcp_service.messaging.dispatch_settings import DispatchConfig, config_from_app
-from bcp_service.messaging.models import FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage
+from bcp_service.messaging.models import CANCELLED, FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage
 from bcp_service.messaging.policy import TokenBucket, next_attempt_at
 from bcp_service.messaging.undeliverable import fallback_or_escalate, record_opt_out
 
@@ -98,8 +103,12 @@ class Dispatcher:
     def __init__(self, session_factory: sessionmaker | Callable[[], Session], channel: Channel,
                  config: DispatchConfig, *, now: Callable[[], datetime],
                  monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 rand: Callable[[], float] = random.random, bucket=None):
+                 rand: Callable[[], float] = random.random, bucket=None,
+                 holds: tuple[Callable[[Session, list[Claimed]], set[int]], ...] = ()):
         self.session_factory = session_factory
+        # Last checks before anything leaves (wiring ``SEND_HOLDS``): ids a hook returns are cancelled, not
+        # sent — e.g. a drill message to a patient who is now in a real outage.
+        self.holds = holds
         self.channel = channel
         self.config = config
         self.now = now
@@ -124,6 +133,7 @@ class Dispatcher:
             stats.recovered = recover_expired(session, now=now)
             rows = claim_due(session, now=now, limit=self.batch_limit(), lease_seconds=self.config.lease_seconds)
             blocked = _opted_out(session, {r.to for r in rows if r.channel == "sms"})
+            rows = self._hold(session, rows, now)
             session.commit()
             stats.claimed = len(rows)
             if not rows:
@@ -153,6 +163,19 @@ class Dispatcher:
             if stop is not None and stop.is_set():
                 break
         return total
+
+    def _hold(self, session: Session, rows: list[Claimed], now: datetime) -> list[Claimed]:
+        held: set[int] = set()
+        for hook in self.holds:
+            held |= hook(session, rows)
+        if not held:
+            return rows
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(sorted(held)), OutboxMessage.status == SENDING)
+                        .values(status=CANCELLED, lease_until=None, updated_at=now,
+                                error_message="held before sending (wiring SEND_HOLDS)")
+                        .execution_options(synchronize_session=False))
+        log.warning("dispatcher: %d rows held back and cancelled before sending", len(held))
+        return [r for r in rows if r.id not in held]
 
     # --- sending -------------------------------------------------------------------------------
     def _send_one(self, row: Claimed) -> _Result:
@@ -341,6 +364,30 @@ def channel_from_app(app) -> Channel:
     return ch
 
 
+def take_over(app) -> int:
+    """The new leader recovers the replaced dispatcher's claims now (see the module docstring) and wakes
+    its own dispatcher. Returns how many rows it recovered."""
+    from bcp_service.appclock import get_clock
+    from bcp_service.db import db
+    from bcp_service.messaging import wakeup
+
+    clock = app.extensions.get("clock") or get_clock()
+    session = db.session_factory()
+    try:
+        recovered = recover_orphaned(session, now=clock.now())
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    if recovered:
+        log.warning("dispatcher: took over %d rows the previous clock had claimed; asking the provider "
+                    "before sending them", recovered)
+        wakeup.committed.set()
+    return recovered
+
+
 def dispatcher_for(app) -> Dispatcher:
     from bcp_service.appclock import get_clock
     from bcp_service.db import db
@@ -350,4 +397,5 @@ def dispatcher_for(app) -> Dispatcher:
     clock = app.extensions.get("clock") or get_clock()
     config = config_from_app(app)
     return Dispatcher(db.session_factory, channel_from_app(app), config, now=clock.now,
-                      bucket=provider_bucket(db.engine, config.rate_per_second))
+                      bucket=provider_bucket(db.engine, config.rate_per_second),
+                      holds=tuple(app.extensions.get("messaging.send_holds", ())))

@@ -30,7 +30,8 @@ FINAL = frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED, S.CANCELLED})
 # Every move the service makes; anything else is a bug.
 TRANSITIONS: dict[OutboxStatus, frozenset[OutboxStatus]] = {
     S.QUEUED: frozenset({S.SENDING, S.CANCELLED, S.SENT, S.DELIVERED, S.UNDELIVERED}),
-    S.SENDING: frozenset({S.SENT, S.QUEUED, S.FAILED, S.DELIVERED, S.UNDELIVERED}),
+    # SENDING → CANCELLED: held by a dispatcher hold (wiring SEND_HOLDS) after the claim, before any send.
+    S.SENDING: frozenset({S.SENT, S.QUEUED, S.FAILED, S.DELIVERED, S.UNDELIVERED, S.CANCELLED}),
     S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED}),
     S.DELIVERED: frozenset(),
     S.UNDELIVERED: frozenset(),

@@ -22,6 +22,7 @@ from bcp_service.errors import Invalid
 from bcp_service.extensions import limiter
 from bcp_service.messaging import answers, callbacks_fast, inbound, rollcall, texts
 from bcp_service.messaging import simulator as simulator_service
+from bcp_service.messaging.models import OutboxMessage
 from bcp_service.messaging.signature import twilio_signature_ok
 from bcp_service.messaging.tokens import InvalidToken, TapClaims, read_token
 
@@ -83,6 +84,18 @@ def sms_inbound():
     return _twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')
 
 
+def _is_drill(claims: TapClaims) -> bool:
+    """A check-in link or call that came in a drill message (the outbox row says so): 訓練 on page and call."""
+    return claims.purpose == "checkin" and db.session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.outage_id == claims.context_id, OutboxMessage.patient_id == claims.subject_id,
+        OutboxMessage.drill.is_(True)).limit(1)) is not None
+
+
+def _restoration_said(claims: TapClaims, ctx: dict) -> str:
+    text = texts.render("restoration", ctx)
+    return texts.DRILL_VOICE_PREFIX["ja"] + text if _is_drill(claims) else text
+
+
 def _voice_claims() -> TapClaims | None:
     try:
         claims = read_token(current_app.config["SECRET_KEY"], request.args.get("t", ""))
@@ -108,7 +121,7 @@ def voice_checkin():
     ctx = {"hub_name": _hub_name()}
     now = _now()
     if not answers.token_is_valid(db.session, claims):
-        vr.say(texts.render("restoration", ctx), language="ja-JP")
+        vr.say(_restoration_said(claims, ctx), language="ja-JP")
         vr.hangup()
         return _twiml(str(vr))
     digits = request.form.get("Digits")
@@ -120,16 +133,17 @@ def voice_checkin():
             vr.hangup()
             return _twiml(str(vr))
         if result.outcome == "gone":
-            vr.say(texts.render("restoration", ctx), language="ja-JP")
+            vr.say(_restoration_said(claims, ctx), language="ja-JP")
             vr.hangup()
             return _twiml(str(vr))
         vr.say(texts.render_voice("again", ctx), language="ja-JP")
     action = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + request.full_path.rstrip("?")
     gather = Gather(num_digits=1, action=action, method="POST", timeout=10)
     script = "contact_checkin" if claims.purpose == "contact_checkin" else "checkin"   # a family contact
-    gather.say(texts.render_voice(script, ctx), language="ja-JP")
+    drill = _is_drill(claims)      # a drill call starts with 「これは訓練です。」
+    gather.say(texts.render_voice(script, ctx, drill=drill), language="ja-JP")
     gather.pause(length=1)
-    gather.say(texts.render_voice(script, ctx), language="ja-JP")
+    gather.say(texts.render_voice(script, ctx, drill=drill), language="ja-JP")
     vr.append(gather)
     vr.say(texts.render_voice("no_input", ctx), language="ja-JP")
     return _twiml(str(vr))
@@ -149,7 +163,7 @@ def _tap_claims(token: str) -> TapClaims:
 
 def _tap_page(claims: TapClaims, token: str, *, status: int = 200, error: str | None = None):
     return render_template("messaging/tap.html", claims=claims, token=token, error=error,
-                           eta_choices=ETA_CHOICES), status
+                           eta_choices=ETA_CHOICES, drill=_is_drill(claims)), status
 
 
 @bp.get("/r/<token>")
@@ -182,7 +196,7 @@ def tap_answer(token: str):
         db.session.rollback()
         return render_template("messaging/tap_gone.html", claims=claims), 410
     db.session.commit()
-    return render_template("messaging/tap_done.html", claims=claims, answer=raw)
+    return render_template("messaging/tap_done.html", claims=claims, answer=raw, drill=_is_drill(claims))
 
 
 # --- staff roll-call API -----------------------------------------------------------------------

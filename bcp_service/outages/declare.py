@@ -16,7 +16,7 @@ from bcp_service.db import bulk_insert
 from bcp_service.errors import Conflict, Invalid, Unprocessable
 from bcp_service.geo.area import Point, area_from
 from bcp_service.messaging import outbox
-from bcp_service.outages import access, rounds, states, triage
+from bcp_service.outages import access, drill_overlap, rounds, states, triage
 from bcp_service.outages.models import Outage, OutagePatient, Transport
 from bcp_service.outages.ports import Notifier, Recipient, priority
 from bcp_service.outages.states import OutageStatus, TransportStatus
@@ -150,6 +150,8 @@ def _add_patients(session: Session, outage: Outage, candidates: Sequence[_Candid
     if not candidates:
         return 0, 0
     coverage = _active_coverage(session, drill=outage.drill, exclude_outage=outage.id)
+    if outage.drill:   # in an active real outage: never a drill message (listed on the drill page)
+        coverage.update(drill_overlap.real_outage_patients(session))
     policy = escalation_policy(outage)
     to_message: list[Recipient] = []
     columns = ("outage_id", "patient_id", "in_area", "runway_hours", "dependent_24h", "runs_out_at", "checkin",
@@ -170,6 +172,8 @@ def _add_patients(session: Session, outage: Outage, candidates: Sequence[_Candid
 
     bulk_insert(session, OutagePatient.__table__, columns, rows())
     notifier.checkin(session, outage, to_message, round_no=1, now=now)
+    if not outage.drill:
+        drill_overlap.withdraw_from_drills(session, outage, now=now)
     return len(to_message), len(candidates) - len(to_message)
 
 
@@ -300,7 +304,8 @@ def _hand_over_coverage(session: Session, outage: Outage, *, now: datetime,
     """Patients of other still-active outages were checked through this one (resolved, or they
     left its area): their own outage carries on from the same round and state."""
     stmt = (select(OutagePatient).join(Outage, Outage.id == OutagePatient.outage_id)
-            .where(OutagePatient.covered_by_outage_id == outage.id, Outage.status == OutageStatus.ACTIVE.value))
+            .where(OutagePatient.covered_by_outage_id == outage.id, Outage.status == OutageStatus.ACTIVE.value,
+                   Outage.drill.is_(outage.drill)))   # a drill never takes over from a real outage
     if patient_ids is not None:
         if not patient_ids:
             return

@@ -78,7 +78,19 @@ def on_undeliverable(session: Session, message, reason: str, now: datetime) -> N
     row = session.scalars(select(OutagePatient).join(Outage, Outage.id == OutagePatient.outage_id).where(
         OutagePatient.outage_id == message.outage_id, OutagePatient.patient_id == message.patient_id,
         Outage.status == "active")).first()
-    if row is None or row.checkin != "pending" or row.round >= 3:
+    if row is None or row.checkin != "pending" or row.round >= 3 or row.covered_by_outage_id is not None:
         return
     checkins.mark_unreachable(session, row, reason=reason, now=now, notifier=notifier_for(current_app))
+
+
+def hold_drill_contacts(session: Session, rows) -> set[int]:
+    """Dispatcher hold (wiring ``SEND_HOLDS``): a drill check-in or restoration to a patient who is in an
+    active real outage is not sent, however it was queued (e.g. a voice fallback after they were withdrawn)."""
+    drill = [r for r in rows if r.drill and r.patient_id and r.purpose in ("checkin", "restoration")]
+    if not drill:
+        return set()
+    from bcp_service.outages.drill_overlap import real_outage_patients
+
+    busy = real_outage_patients(session, [r.patient_id for r in drill])
+    return {r.id for r in drill if r.patient_id in busy}
 

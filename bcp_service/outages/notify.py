@@ -50,6 +50,17 @@ def read_restoration_token(secret: str, token: str) -> tuple[int, int] | None:
         return None
 
 
+def _drill_safe(session: Session, outage: Outage, recipients: Sequence) -> Sequence:
+    """A drill never messages a patient who is in an active real outage (``drill_overlap``): the last
+    check before anything is queued, whatever path (round, re-check, restoration) got here."""
+    if not outage.drill or not recipients:
+        return recipients
+    from bcp_service.outages.drill_overlap import real_outage_patients
+
+    busy = real_outage_patients(session, [r.patient_id for r in recipients])
+    return [r for r in recipients if r.patient_id not in busy] if busy else recipients
+
+
 @dataclass(frozen=True)
 class OutboxNotifier:
     secret: str
@@ -70,6 +81,7 @@ class OutboxNotifier:
 
     def checkin(self, session: Session, outage: Outage, recipients: Sequence, *, round_no: int,
                 now: datetime) -> int:
+        recipients = _drill_safe(session, outage, recipients)
         if not recipients:
             return 0
         key = "checkin" if round_no == 1 else "reminder"
@@ -173,7 +185,7 @@ class OutboxNotifier:
         """SMS for mobiles; a short voice call for landlines (Japanese SMS cannot reach them)."""
         body = texts.render("restoration", {"hub_name": self.hub_name}, drill=outage.drill)
         rows = []
-        for r in recipients:
+        for r in _drill_safe(session, outage, recipients):
             if not r.phone_e164:
                 continue
             common = dict(to=r.phone_e164, purpose="restoration", priority=1000, patient_id=r.patient_id,

@@ -30,6 +30,7 @@ EVENT_LABELS = {
     "contact_unreachable": "連絡先に届かず（次へ）",
     "task_declined": "依頼の辞退", "task_expired": "受諾期限切れ", "task_reassigned": "次のチームへ依頼",
     "task_no_team": "依頼できるチームなし（本部で手配してください）",
+    "withdrawn_real_outage": "実災害対応中のため訓練の対象外に",
 }
 
 
@@ -43,6 +44,7 @@ DETAIL_LABELS = {
     "organization_id": "担当機関", "needs_transport": "搬送", "transport_id": "搬送", "status": "状態",
     "facility_id": "搬送先施設", "count": "件数", "without_facility": "受入先なし", "via": "操作",
     "contact": "回答者・連絡先番号", "relation": "続柄", "deadline": "受諾期限", "from_task_id": "元の依頼",
+    "real_outage": "実際の停電",
 }
 _VALUE_LABELS = {
     "area_kind": {"municipality_codes": "市区町村", "geometry": "図形", "circle": "中心と半径"},

@@ -6,12 +6,17 @@ ways: by the status callbacks, which carry our row id (``?o=<id>``) and reconcil
 test), and, when no callback arrives in time, by the restarted dispatcher asking the provider for
 what it already accepted before resending anything (second test).
 
+A third test restarts the way production does — a new clock process takes the leader lock — and
+checks that the dead dispatcher's claims are recovered at once, not after their lease: every
+check-in of the interrupted fan-out is at the provider within 30 s of the new clock starting.
+
 Run as a script, this module is the dispatcher worker the tests start and kill.
 """
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -120,6 +125,49 @@ def test_sigkill_without_callbacks_loses_nothing_and_asks_the_provider_before_re
     assert stats.reconciled == accepted - committed
     print(f"\nno callbacks: killed with {accepted} accepted, {committed} committed; "
           f"{stats.reconciled} found at the provider, {stats.sent - stats.reconciled} sent; 0 duplicates")
+
+
+RECOVERY_SECONDS = 30
+
+
+@pytest.mark.sqlite_smoke
+def test_a_new_clock_recovers_the_killed_dispatchers_claims_within_30_seconds(app, session, clock, twilio_fake):
+    """The app's clock stays at T0: every lease the dead worker took (60 s) is still running, so only
+    the takeover (``dispatcher.take_over``, run when the clock gets the leader lock) can free them."""
+    from bcp_service import scheduler
+    from bcp_service.messaging import wakeup
+
+    twilio_fake.now = lambda: T0 + timedelta(seconds=1)
+    accepted, committed = _fan_out_and_kill(app, session, twilio_fake)
+    session.expire_all()
+    claimed = {str(i) for i in session.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "sending"))}
+    assert claimed, "the kill must leave claims behind"
+    session.rollback()
+    db.session.remove()
+    app.config.update(MESSAGING_CHANNEL="twilio", TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_FROM="+815000000000",
+                      TWILIO_API_BASE=twilio_fake.base_url, SMS_RATE_PER_SECOND=100_000,
+                      DISPATCH_CONCURRENCY=CONCURRENCY)
+    app.extensions.pop("messaging.channel", None)
+    wakeup.committed.clear()
+    stop = threading.Event()
+    started = time.monotonic()
+    thread = threading.Thread(target=scheduler.run_clock, args=(app,), kwargs={"stop_event": stop}, daemon=True)
+    thread.start()
+    try:
+        while len(set(twilio_fake.keys_sent())) < N and time.monotonic() - started < RECOVERY_SECONDS + 5:
+            time.sleep(0.05)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    sent_per_id = Counter(twilio_fake.keys_sent())
+    missing = claimed - set(sent_per_id)
+    assert not missing, f"{len(missing)} claims of the killed dispatcher never reached the provider"
+    assert len(sent_per_id) == N and took <= RECOVERY_SECONDS, f"{len(sent_per_id)} of {N} after {took:.1f} s"
+    assert max(sent_per_id.values()) == 1, f"duplicates: {[k for k, v in sent_per_id.items() if v > 1][:5]}"
+    _assert_none_lost(session)
+    print(f"\nnew clock: {len(claimed)} claims recovered, all {N} at the provider {took:.1f} s after it started "
+          f"(killed with {accepted} accepted, {committed} committed)")
 
 
 if __name__ == "__main__":

@@ -107,10 +107,19 @@ def update_drill(drill_id: int):
 
 @bp.post("/api/v1/drills/<int:drill_id>/start")
 @require(*WRITERS)
-@api_doc(summary="訓練を開始する（機能訓練は drill: true の停電を開く）", response_schema=DrillSchema)
+@api_doc(summary="訓練を開始する（機能訓練は drill: true の停電を開く。圏域で実際の停電が対応中なら "
+                 "{\"confirm_overlap\": true} が必要で、なければ 409。実災害対応中の患者には連絡しない）",
+         response_schema=DrillSchema)
 def start_drill(drill_id: int):
+    body = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(body, dict):
+        raise Invalid("request body must be a JSON object", fields={"_body": ["JSON オブジェクトを送ってください"]})
+    confirm = body.get("confirm_overlap", False)
+    if not isinstance(confirm, bool):
+        raise Invalid("confirm_overlap は true / false です。", fields={"confirm_overlap": ["true か false です"]})
     drill = running.start_drill(db.session, current_actor(), drill_id, now=clock_now(), library=library(),
-                                 desk=adapters.outage_desk(), notifier=adapters.notifier(), base_url=base_url())
+                                 desk=adapters.outage_desk(), notifier=adapters.notifier(), base_url=base_url(),
+                                 confirm_overlap=confirm)
     db.session.commit()
     return drill_json(drill)
 

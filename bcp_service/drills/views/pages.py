@@ -118,7 +118,12 @@ def detail_page(drill_id: int):
     chart = base64.b64encode(checkin_chart_png(metrics)).decode("ascii") if metrics and metrics.targets else None
     today = to_local(clock_now()).date()
     can_write = actor.role in WRITERS
+    desk = adapters.outage_desk()
+    real_outages = (desk.active_real_outages(db.session, drill.region_code)
+                    if can_write and drill.mode == "functional" and drill.status == "scheduled" else [])
+    excluded = desk.excluded_patients(db.session, drill.outage_id) if drill.outage_id else []
     return render_template("drills/detail.html", drill=drill, scenario=scenario, warnings=warnings,
+                           real_outages=real_outages, excluded=excluded,
                            can_write=can_write, metrics=metrics, chart=chart,
                            metric_rows=metric_rows(metrics) if metrics else None, MODE_JA=MODE_JA,
                            RATING_LONG_JA=ev.RATING_LONG_JA, ELEMENTS=ev.ELEMENTS,
@@ -153,7 +158,7 @@ def _page_action(drill_id: int, fn, ok: str):
 def start_page(drill_id: int):
     failed = _page_action(drill_id, lambda: running.start_drill(
         db.session, current_actor(), drill_id, now=clock_now(), library=library(), desk=adapters.outage_desk(),
-        notifier=adapters.notifier(), base_url=base_url()),
+        notifier=adapters.notifier(), base_url=base_url(), confirm_overlap=request.form.get("confirm_overlap") == "1"),
         "訓練を開始しました。")
     if failed:
         return failed

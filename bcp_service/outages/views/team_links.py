@@ -87,7 +87,7 @@ def task_page(token: str):
                            actions=TASK_ACTIONS[task.kind], transport_labels=TRANSPORT_LABELS,
                            status_labels=TASK_STATUS_LABELS,
                            login_url=url_for("auth.login", next=url_for("outage_links.task_page", token=token)),
-                           details=details)
+                           details=details, drill=db.session.get(Outage, task.outage_id).drill)
 
 
 @bp.post("/t/<token>")
