@@ -23,7 +23,7 @@ from bcp_service.drills import models as drills_models
 from bcp_service.drills.views import api as drills_api_views
 from bcp_service.drills.views import pages as drills_pages
 from bcp_service.messaging import demo as messaging_demo
-from bcp_service.messaging import dispatcher as messaging_dispatcher
+from bcp_service.messaging import takeover as messaging_takeover
 from bcp_service.messaging import jobs as messaging_jobs
 from bcp_service.messaging import models as messaging_models
 from bcp_service.messaging import rollcall
@@ -140,7 +140,7 @@ JOBS = (
 )
 # Once, when a clock takes the leader lock (before any job):
 ON_LEADER = (
-    Tick("messaging.take_over", messaging_dispatcher.take_over),   # the replaced clock's claims, now
+    Tick("messaging.take_over", messaging_takeover.take_over),   # the replaced clock's claims, now
 )
 # Threads for the clock's whole life:
 BACKGROUND = (

@@ -35,7 +35,7 @@ idempotency key, so two things close the window from our side:
 
 What remains: a provider whose message list lags behind its create API by more than a lease.
 
-**A clock that takes over** (:func:`take_over`, run by ``scheduler.run_clock`` once it holds the leader
+**A clock that takes over** (:func:`bcp_service.messaging.takeover.take_over`, run by ``scheduler.run_clock`` once it holds the leader
 lock) does not wait for those leases: only the leader dispatches, so every row still ``sending`` then
 was claimed by the clock it replaces. They are queued at once, marked unknown, and go through the same
 provider lookup — the interrupted fan-out carries on within seconds instead of two minutes.
@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bcp_service.messaging.channels import Channel, Receipt, SendError
 from bcp_service.messaging.claims import (
-    PROVIDER_CLOCK_SKEW, Claimed, claim_due, recover_expired, recover_orphaned, unknown_since,
+    PROVIDER_CLOCK_SKEW, Claimed, claim_due, recover_expired, unknown_since,
 )
 from bcp_service.messaging.dispatch_settings import DispatchConfig, config_from_app
 from bcp_service.messaging.models import CANCELLED, FAILED, QUEUED, SENDING, SENT, OptOut, OutboxMessage
@@ -362,30 +362,6 @@ def channel_from_app(app) -> Channel:
         ch = ConsoleChannel()
     app.extensions["messaging.channel"] = ch
     return ch
-
-
-def take_over(app) -> int:
-    """The new leader recovers the replaced dispatcher's claims now (see the module docstring) and wakes
-    its own dispatcher. Returns how many rows it recovered."""
-    from bcp_service.appclock import get_clock
-    from bcp_service.db import db
-    from bcp_service.messaging import wakeup
-
-    clock = app.extensions.get("clock") or get_clock()
-    session = db.session_factory()
-    try:
-        recovered = recover_orphaned(session, now=clock.now())
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-    if recovered:
-        log.warning("dispatcher: took over %d rows the previous clock had claimed; asking the provider "
-                    "before sending them", recovered)
-        wakeup.committed.set()
-    return recovered
 
 
 def dispatcher_for(app) -> Dispatcher:

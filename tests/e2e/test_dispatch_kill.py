@@ -133,7 +133,7 @@ RECOVERY_SECONDS = 30
 @pytest.mark.sqlite_smoke
 def test_a_new_clock_recovers_the_killed_dispatchers_claims_within_30_seconds(app, session, clock, twilio_fake):
     """The app's clock stays at T0: every lease the dead worker took (60 s) is still running, so only
-    the takeover (``dispatcher.take_over``, run when the clock gets the leader lock) can free them."""
+    the takeover (``takeover.take_over``, run when the clock gets the leader lock) can free them."""
     from bcp_service import scheduler
     from bcp_service.messaging import wakeup
 

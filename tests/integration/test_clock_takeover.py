@@ -10,7 +10,7 @@ from bcp_service import scheduler as clock_module
 from bcp_service.db import db
 from bcp_service.messaging import outbox
 from bcp_service.messaging.claims import claim_due, recover_expired, recover_orphaned
-from bcp_service.messaging.dispatcher import take_over
+from bcp_service.messaging.takeover import take_over
 from bcp_service.messaging.models import OutboxMessage
 from bcp_service.scheduler import Schedule, Tick
 

@@ -261,7 +261,7 @@ def console_answers(drill_id: int):
 @bp.post("/drills/<int:drill_id>/console/next")
 @require(*WRITERS)
 def console_next(drill_id: int):
-    failed = _page_action(drill_id, lambda: running.advance_inject(
+    _page_action(drill_id, lambda: running.advance_inject(
         db.session, current_actor(), drill_id, now=clock_now(), library=library()), "次の状況付与に進みました。")
     # Either way the facilitator stays on the console; a failure was flashed.
     return redirect(url_for("drills.console_page", drill_id=drill_id))
