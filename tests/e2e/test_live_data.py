@@ -1,6 +1,6 @@
 """The compact live data holds exactly what the dashboard draws, with the same values as live.json."""
 from bcp_service.db import db
-from bcp_service.outages import live_data, services
+from bcp_service.outages import access, live_data
 from tests.e2e.test_outage_http import body, desk  # noqa: F401 - the fixture
 
 SHOWN = ("patient_id", "runs_out_at", "tier", "checkin", "transport_id", "dependent_24h", "round", "reported_hours",
@@ -12,7 +12,7 @@ def test_compact_live_data_matches_the_dashboards_fields(client, clock, desk):  
     client.post(f"/api/v1/outages/{oid}/patients/{desk.ids[1]}/answer", json={"answer": "3"}, headers=desk.hub)
     client.post(f"/api/v1/outages/{oid}/patients/{desk.ids[2]}/answer", json={"answer": "2"}, headers=desk.hub)
     full = client.get(f"/outages/{oid}/live.json", headers=desk.hub).get_json()
-    compact = live_data.live_body(db.session, services.get_outage(db.session, oid), now=clock.now(),
+    compact = live_data.live_body(db.session, access.get_outage(db.session, oid), now=clock.now(),
                                   red_hours=6, yellow_hours=24)
     assert compact["now"] == full["now"]
     assert [{k: r[k] for k in SHOWN} for r in full["patients"]] == compact["patients"]

@@ -81,7 +81,8 @@ def test_patients_of_unknown_municipality_are_taken_in_marked_and_counted(client
 
 def test_a_functional_drill_by_region_codes_reaches_the_patient_without_municipality(session, clock, world):
     """Drills declare by the region's municipality codes (drills.adapters): same path, same patients."""
-    from bcp_service.outages import services
+    from bcp_service.outages import declare as services
+    from bcp_service.outages.access import SYSTEM
     from bcp_service.outages.notify import notifier_for
     from flask import current_app
 
@@ -90,7 +91,7 @@ def test_a_functional_drill_by_region_codes_reaches_the_patient_without_municipa
     session.commit()
     cmd = services.DeclareOutage(area={"municipality_codes": ["131016", "131024", "131032"]},
                                  started_at=clock.now(), drill=True, region_code="1301")
-    res = services.declare_outage(session, cmd, now=clock.now(), notifier=notifier_for(current_app))
+    res = services.declare_outage(session, SYSTEM, cmd, now=clock.now(), notifier=notifier_for(current_app))
     session.commit()
     from bcp_service.outages.models import OutagePatient
     got = set(session.scalars(select(OutagePatient.patient_id).where(OutagePatient.outage_id == res.outage.id)))

@@ -7,7 +7,7 @@ import zipfile
 from openpyxl import load_workbook
 
 from bcp_service.exports import csv_row
-from bcp_service.reports.aggregate import to_csv
+from bcp_service.prefecture.aggregate import to_csv
 from tests.e2e.test_registry_api import body, world  # noqa: F401 (fixture)
 from tests.unit.test_prefecture_aggregate import run
 

@@ -126,7 +126,8 @@ def test_a_050_patient_is_called_in_round_one_and_at_restoration(app, session, c
     from sqlalchemy import select
 
     from bcp_service.messaging.models import OutboxMessage
-    from bcp_service.outages import services
+    from bcp_service.outages import declare as services
+    from bcp_service.outages.access import SYSTEM
     from bcp_service.outages.notify import notifier_for
     from bcp_service.registry.models import Patient, PatientDevice
 
@@ -137,11 +138,11 @@ def test_a_050_patient_is_called_in_round_one_and_at_restoration(app, session, c
     p.devices.append(PatientDevice(kind="ventilator", hours_per_day=24, internal_battery_hours=3))
     session.add(p)
     session.commit()
-    res = services.declare_outage(session, services.DeclareOutage(
+    res = services.declare_outage(session, SYSTEM, services.DeclareOutage(
         area={"municipality_codes": ["131024"]}, started_at=clock.now(), region_code="1301",
         expected_restoration_at=clock.now() + timedelta(hours=8)), now=clock.now(), notifier=notifier_for(app))
     session.commit()
-    services.resolve_outage(session, res.outage.id, now=clock.now(), notifier=notifier_for(app))
+    services.resolve_outage(session, SYSTEM, res.outage.id, now=clock.now(), notifier=notifier_for(app))
     session.commit()
     sent = {(m.purpose, m.channel) for m in session.scalars(select(OutboxMessage).where(OutboxMessage.to == p.phone_e164))}
     assert ("checkin", "voice") in sent and ("restoration", "voice") in sent

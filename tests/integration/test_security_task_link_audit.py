@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from bcp_service.auth import services as auth_services
 from bcp_service.auth.models import AuditEvent, User
-from bcp_service.clock import run_metronome_once
+from bcp_service.scheduler import run_metronome_once
 from bcp_service.messaging.models import OutboxMessage
 from bcp_service.outages.models import FieldTask
 from tests.conftest import TEST_PASSWORD, csrf_from
@@ -22,8 +22,9 @@ def test_task_link_reads_are_audited(app, session, clock, world, client):  # noq
     token = body.split("/t/")[1].split()[0]
 
     assert client.get(f"/t/{token}").status_code == 200
+    # A field user of the team the task went to (another organisation's field user gets 403: issue 19).
     auth_services.create_user(session, email="f1@example.invalid", password=TEST_PASSWORD, role="field_team",
-                              scope="1301", display_name="試験 現場")
+                              scope="1301", display_name="試験 現場", organization_id=task.organization_id)
     session.commit()
     staff = app.test_client()
     staff.post("/login", data={"email": "f1@example.invalid", "password": TEST_PASSWORD,
