@@ -1,17 +1,20 @@
 """Facility matching: where a patient can go (or charge) when the power is out.
 
 A facility *has power* if it has a generator, is a power supply point (給電ポイント), or lies outside
-every active outage. Transport targets must also accept ventilated patients and have a free bed
-(ventilator_beds minus beds we have reserved). Charging points only need power. Nearest is by real
-geodesic distance, found through the grid prefilter of ``geo.nearest``.
-Pure: facilities come in as dataclasses with their reservation counts already applied.
+every active real outage. Transport targets must also accept ventilated patients and have a free bed
+(ventilator_beds minus beds held, counted across all active outages). The patient's designated
+facility (the 個別支援計画's 「移動が必要なときは X へ」) comes first when it can receive; otherwise the
+nearest that can, by real geodesic distance, found through the KD-tree of ``geo.nearest``.
+Pure: facilities come in as dataclasses with their held beds already applied.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from bcp_service.geo.nearest import GridIndex, Hit, Located
+import numpy as np
+
+from bcp_service.geo.nearest import BAND, Hit, Located, SphereIndex, geodesic_km
 
 # Beyond this a ventilated patient is not driven at night: the desk sees "no facility" and decides.
 MAX_TRANSPORT_KM = 100.0
@@ -47,51 +50,112 @@ class FacilityInfo:
 class Match:
     facility_id: int
     facility_name: str
-    km: float
+    km: float | None                  # None when the patient or the facility has no coordinates
+    designated: bool = False          # the patient's designated facility (the plan), not just the nearest
 
 
 def can_charge(f: FacilityInfo) -> bool:
     return f.has_power
 
 
-class Matcher:
-    """One matching run: index the facilities once, then assign patients one by one.
+@dataclass(frozen=True)
+class Person:
+    """Who is being matched: coordinates (may be unknown) and the facility their plan names."""
+    lat: float | None
+    lon: float | None
+    designated_facility_id: int | None = None
 
-    ``assign`` reserves the bed in this in-memory view so the next patient of the same run does not
-    get a bed that is already taken; the service persists the same reservation in the database.
+
+class Matcher:
+    """One matching run: index the facilities once, then assign patients one by one (``assign``) or
+    all at once in order (``assign_many``: one vectorised tree search for the whole batch).
+
+    Assigning takes the bed in this in-memory view so the next patient of the same run does not
+    get a bed that is already taken; the service holds the same beds in the database.
     """
 
-    def __init__(self, facilities: Iterable[FacilityInfo], *, cell_deg: float = 0.1,
-                 max_transport_km: float = MAX_TRANSPORT_KM) -> None:
+    def __init__(self, facilities: Iterable[FacilityInfo], *, max_transport_km: float = MAX_TRANSPORT_KM) -> None:
         self.facilities = {f.id: f for f in facilities}
         self.max_transport_km = max_transport_km
-        self.index: GridIndex[FacilityInfo] = GridIndex(
-            (Located(f.lat, f.lon, f) for f in self.facilities.values() if f.lat is not None),
-            cell_deg=cell_deg,
-        )
-        # Receiving facilities in their own index: full ones are dropped as beds are taken, so a
-        # long matching run never re-scans facilities that cannot take anyone.
-        self.receiving: GridIndex[FacilityInfo] = GridIndex(
-            (Located(f.lat, f.lon, f) for f in self.facilities.values() if f.lat is not None and f.can_receive),
-            cell_deg=cell_deg,
-        )
+        located = [f for f in self.facilities.values() if f.lat is not None and f.lon is not None]
+        self.index: SphereIndex[FacilityInfo] = SphereIndex(Located(f.lat, f.lon, f) for f in located)
+        # Receiving facilities in their own index: full ones are masked as beds are taken.
+        self.receiving: SphereIndex[FacilityInfo] = SphereIndex(
+            Located(f.lat, f.lon, f) for f in located if f.can_receive)
 
-    def transport_target(self, lat: float | None, lon: float | None, *,
+    def designated(self, lat: float | None, lon: float | None, facility_id: int | None, *,
+                   exclude: Sequence[int] = ()) -> Match | None:
+        """The plan's facility when it has power and a free bed (any distance: the family was told)."""
+        f = self.facilities.get(facility_id) if facility_id is not None else None
+        if f is None or f.id in exclude or not f.can_receive:
+            return None
+        km = None
+        if None not in (lat, lon, f.lat, f.lon):
+            km = round(float(geodesic_km(lat, lon, f.lat, f.lon)), 2)
+        return Match(f.id, f.name, km, designated=True)
+
+    def transport_target(self, lat: float | None, lon: float | None, *, designated_id: int | None = None,
                          exclude: Sequence[int] = (), max_km: float | None = None) -> Match | None:
+        planned = self.designated(lat, lon, designated_id, exclude=exclude)
+        if planned is not None:
+            return planned
         if lat is None or lon is None:
             return None
         hits = self.receiving.nearest(lat, lon, k=1, max_km=max_km or self.max_transport_km,
                                       accept=lambda f: f.can_receive and f.id not in exclude)
         return _match(hits)
 
+    def take(self, facility_id: int) -> None:
+        f = self.facilities[facility_id]
+        f.reserved += 1
+        if not f.can_receive:
+            self.receiving.discard_at(f.lat, f.lon, f)
+
     def assign(self, lat, lon, **kw) -> Match | None:
         m = self.transport_target(lat, lon, **kw)
         if m is not None:
-            f = self.facilities[m.facility_id]
-            f.reserved += 1
-            if not f.can_receive:
-                self.receiving.discard_at(f.lat, f.lon, f)
+            self.take(m.facility_id)
         return m
+
+    def assign_many(self, people: Sequence[Person], *, k: int = 8) -> list[Match | None]:
+        """``assign`` for each person in order, with the same answers: one tree search for everyone,
+        one vectorised geodesic over each person's candidates within the sphere/ellipsoid band of
+        their nearest; a person whose nearest has filled up meanwhile falls back to ``assign``."""
+        rows = [i for i, p in enumerate(people) if p.lat is not None and p.lon is not None]
+        pos = {i: r for r, i in enumerate(rows)}
+        idx, sph = self.receiving.nearest_many([people[i].lat for i in rows], [people[i].lon for i in rows], k=k)
+        n = len(self.receiving.points)
+        band = (idx < n) & (sph <= sph[:, :1] * BAND)
+        # A band that reaches the last of the k columns may go on past them: those take the slow path.
+        complete = ~band[:, -1] if idx.shape[1] >= k else np.ones(len(rows), dtype=bool)
+        r_i, c_i = np.nonzero(band)
+        km = np.full(idx.shape, np.inf)
+        if len(r_i):
+            plats = np.array([people[rows[r]].lat for r in r_i])
+            plons = np.array([people[rows[r]].lon for r in r_i])
+            fi = idx[r_i, c_i]
+            km[r_i, c_i] = geodesic_km(plats, plons, self.receiving.lats[fi], self.receiving.lons[fi])
+        points, alive, limit = self.receiving.points, self.receiving.alive, self.max_transport_km
+        out: list[Match | None] = []
+        for i, p in enumerate(people):
+            m = self.designated(p.lat, p.lon, p.designated_facility_id)
+            r = pos.get(i)
+            if m is None and r is not None:
+                if not complete[r] or idx[r, 0] >= n or not alive[idx[r, 0]]:
+                    m = self.transport_target(p.lat, p.lon)
+                else:
+                    best = None
+                    for c in np.nonzero(band[r])[0]:
+                        j = idx[r, c]
+                        if alive[j] and (best is None or (km[r, c], j) < best[:2]):
+                            best = (km[r, c], j)
+                    if best is not None and best[0] <= limit:
+                        f = points[best[1]].item
+                        m = Match(f.id, f.name, round(float(best[0]), 2))
+            if m is not None:
+                self.take(m.facility_id)
+            out.append(m)
+        return out
 
     def charging_points(self, lat: float | None, lon: float | None, *, k: int = 3,
                         max_km: float | None = 30.0) -> list[Match]:
