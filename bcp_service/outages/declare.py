@@ -16,7 +16,7 @@ from bcp_service.db import copy_rows
 from bcp_service.errors import Conflict, Invalid, Unprocessable
 from bcp_service.geo.area import Point, area_from
 from bcp_service.messaging import outbox
-from bcp_service.outages import access, rounds, states, triage
+from bcp_service.outages import access, rounds, states, transport, triage
 from bcp_service.outages.models import Outage, OutagePatient, Transport
 from bcp_service.outages.ports import Notifier, Recipient, priority
 from bcp_service.outages.states import OutageStatus, TransportStatus
@@ -293,14 +293,11 @@ def resolve_outage(session: Session, actor: Actor, outage_id: int, *, now: datet
         .where(OutagePatient.outage_id == outage.id, OutagePatient.round >= 1,
                OutagePatient.covered_by_outage_id.is_(None))).all()
     sent = notifier.restoration(session, outage, [Recipient(*r) for r in reached], now=now)
-    # Proposals that nobody confirmed are void now.
-    proposed = session.scalars(select(Transport).where(Transport.outage_id == outage.id,
-                                                       Transport.status == TransportStatus.PROPOSED.value)).all()
-    for t in proposed:
-        t.status, t.updated_at = TransportStatus.CANCELLED.value, now
+    # Proposals that nobody confirmed are void now; every bed this outage held is given back.
+    proposals_cancelled = transport.release_on_resolve(session, outage, now=now)
     _hand_over_coverage(session, outage, now=now)
     event(session, outage.id, "resolved", at=now, actor_user_id=actor.user_id, restoration_notices=sent,
-          proposals_cancelled=len(proposed))
+          proposals_cancelled=proposals_cancelled)
     return outage
 
 
