@@ -16,7 +16,7 @@ from bcp_service.db import copy_rows
 from bcp_service.errors import Conflict, Invalid, Unprocessable
 from bcp_service.geo.area import Point, area_from
 from bcp_service.messaging import outbox
-from bcp_service.outages import access, rounds, states, transport, triage
+from bcp_service.outages import access, rounds, states, transport, triage, wakeup
 from bcp_service.outages.models import Outage, OutagePatient, Transport
 from bcp_service.outages.ports import Notifier, Recipient, priority
 from bcp_service.outages.states import OutageStatus, TransportStatus
@@ -219,6 +219,7 @@ def declare_outage(session: Session, actor: Actor, cmd: DeclareOutage, *, now: d
     event(session, outage.id, "declared", at=now, actor_user_id=actor.user_id, affected=len(candidates),
           messaged=messaged, covered_by_other_outage=covered, drill=cmd.drill, area_kind=area.kind,
           without_coordinates=sum(not c.located for c in candidates))
+    wakeup.request(session)        # transport proposals: the clock, the moment this commits
     return DeclareResult(outage, len(candidates), messaged, covered)
 
 
@@ -260,6 +261,7 @@ def change_area(session: Session, actor: Actor, outage_id: int, area_spec: dict,
     event(session, outage.id, "area_changed", at=now, actor_user_id=actor.user_id, added=len(new),
           removed=len(leaving), returned=len(returning), messaged=messaged, area_kind=area.kind,
           without_coordinates=sum(not c.located for c in candidates))
+    wakeup.request(session)
     return {"added": len(new), "removed": len(leaving), "returned": len(returning), "messaged": messaged,
             "affected": len(wanted)}
 
@@ -274,6 +276,7 @@ def change_restoration(session: Session, actor: Actor, outage_id: int, expected:
     outage.expected_restoration_at = expected
     event(session, outage.id, "restoration_changed", at=now, actor_user_id=actor.user_id,
           before=before.isoformat() if before else None, after=expected.isoformat())
+    wakeup.request(session)        # re-triage: proposals for whoever now runs out before restoration
     return outage
 
 

@@ -10,7 +10,7 @@ unique index (``uq_transports_live``) refuses a second one whatever path tries.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -222,7 +222,9 @@ def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: d
         select(OutagePatient.patient_id, OutagePatient.runs_out_at, Patient.lat, Patient.lon,
                Patient.designated_facility_id, Patient.transport_needs, waiting)
         .join(Patient, Patient.id == OutagePatient.patient_id)
-        .where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True), ~live | waiting)
+        .where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True), ~live | waiting,
+               OutagePatient.runs_out_at <= (outage.expected_restoration_at
+                                             or now + timedelta(hours=triage.RED_HOURS)))
         .order_by(OutagePatient.runs_out_at, OutagePatient.patient_id)
         .with_for_update(of=OutagePatient, skip_locked=True)).all()
     due = [r for r in rows

@@ -21,7 +21,7 @@ from bcp_service.outages.schemas import (
     OutageItemSchema, OutageSchema, TaskItemSchema, TransportItemSchema, TransportPatchSchema,
     TransportRequestSchema, TriageRowSchema,
 )
-from bcp_service.outages.views.request_parts import declare_command, now, propose_after_declare, tiers
+from bcp_service.outages.views.request_parts import declare_command, now, tiers
 
 bp = Blueprint("outages_api", __name__)
 
@@ -36,7 +36,6 @@ def create_outage():
     result = declare.declare_outage(db.session, actor, cmd, now=now(), notifier=notifier_for(current_app))
     audit(db.session, actor, "create", "outage", result.outage.id, {"affected": result.affected, "drill": cmd.drill})
     db.session.commit()
-    propose_after_declare(result.outage.id)
     body = queries.outage_dict(result.outage)
     body.update(affected=result.affected, messaged=result.messaged, covered_by_other_outage=result.covered)
     return body, 201
@@ -76,7 +75,6 @@ def change_outage(outage_id: int):
                                       notifier=notifier_for(current_app))
     audit(db.session, actor, "update", "outage", outage.id, {"fields": sorted(k for k, v in data.items() if v)})
     db.session.commit()
-    propose_after_declare(outage.id)
     rows = queries.triage_rows(db.session, outage, now=now(), **tiers())
     return {**queries.outage_dict(outage, queries.counts(rows, outage)), "changes": changes}
 
