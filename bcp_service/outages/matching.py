@@ -117,41 +117,56 @@ class Matcher:
             self.take(m.facility_id)
         return m
 
-    def assign_many(self, people: Sequence[Person], *, k: int = 8) -> list[Match | None]:
-        """``assign`` for each person in order, with the same answers: one tree search for everyone,
-        one vectorised geodesic over each person's candidates within the sphere/ellipsoid band of
-        their nearest; a person whose nearest has filled up meanwhile falls back to ``assign``."""
+    def assign_many(self, people: Sequence[Person], *, k: int = 8, chunk: int = 512) -> list[Match | None]:
+        """``assign`` for each person in order, with the same answers, for a whole run at once: per
+        chunk of people one tree search and one vectorised geodesic over each person's candidates
+        within the sphere/ellipsoid band of their nearest (the tree is rebuilt without the full
+        facilities between chunks); a person whose nearest filled up meanwhile takes ``assign``."""
+        out: list[Match | None] = []
+        for start in range(0, len(people), chunk):
+            if self.receiving.count < len(self.receiving.points):
+                self.receiving = SphereIndex(p for p, alive in zip(self.receiving.points, self.receiving.alive)
+                                             if alive)
+            out += self._assign_chunk(people[start:start + chunk], k)
+        return out
+
+    def _assign_chunk(self, people: Sequence[Person], k: int) -> list[Match | None]:
         rows = [i for i, p in enumerate(people) if p.lat is not None and p.lon is not None]
         pos = {i: r for r, i in enumerate(rows)}
-        idx, sph = self.receiving.nearest_many([people[i].lat for i in rows], [people[i].lon for i in rows], k=k)
-        n = len(self.receiving.points)
+        index = self.receiving
+        idx, sph = index.nearest_many([people[i].lat for i in rows], [people[i].lon for i in rows], k=k)
+        n = len(index.points)
         band = (idx < n) & (sph <= sph[:, :1] * BAND)
         # A band that reaches the last of the k columns may go on past them: those take the slow path.
-        complete = ~band[:, -1] if idx.shape[1] >= k else np.ones(len(rows), dtype=bool)
-        r_i, c_i = np.nonzero(band)
+        complete = (~band[:, -1] if idx.shape[1] >= k else np.ones(len(rows), dtype=bool)).tolist()
         km = np.full(idx.shape, np.inf)
+        r_i, c_i = np.nonzero(band)
         if len(r_i):
-            plats = np.array([people[rows[r]].lat for r in r_i])
-            plons = np.array([people[rows[r]].lon for r in r_i])
+            lats = np.array([people[i].lat for i in rows])[r_i]
+            lons = np.array([people[i].lon for i in rows])[r_i]
             fi = idx[r_i, c_i]
-            km[r_i, c_i] = geodesic_km(plats, plons, self.receiving.lats[fi], self.receiving.lons[fi])
-        points, alive, limit = self.receiving.points, self.receiving.alive, self.max_transport_km
+            km[r_i, c_i] = geodesic_km(lats, lons, index.lats[fi], index.lons[fi])
+        # Candidates of each person nearest first by geodesic (ties: facility order, as brute force).
+        order = np.lexsort((idx, km), axis=1)
+        km_sorted = np.take_along_axis(km, order, axis=1).tolist()
+        idx_sorted = np.take_along_axis(idx, order, axis=1).tolist()
+        first = idx[:, 0].tolist() if len(rows) else []
+        alive, limit = index.alive, self.max_transport_km
         out: list[Match | None] = []
         for i, p in enumerate(people):
             m = self.designated(p.lat, p.lon, p.designated_facility_id)
             r = pos.get(i)
             if m is None and r is not None:
-                if not complete[r] or idx[r, 0] >= n or not alive[idx[r, 0]]:
+                if not complete[r] or first[r] >= n or not alive[first[r]]:
                     m = self.transport_target(p.lat, p.lon)
                 else:
-                    best = None
-                    for c in np.nonzero(band[r])[0]:
-                        j = idx[r, c]
-                        if alive[j] and (best is None or (km[r, c], j) < best[:2]):
-                            best = (km[r, c], j)
-                    if best is not None and best[0] <= limit:
-                        f = points[best[1]].item
-                        m = Match(f.id, f.name, round(float(best[0]), 2))
+                    for d, j in zip(km_sorted[r], idx_sorted[r]):
+                        if d > limit:
+                            break
+                        if alive[j]:
+                            f = index.points[j].item
+                            m = Match(f.id, f.name, round(d, 2))
+                            break
             if m is not None:
                 self.take(m.facility_id)
             out.append(m)

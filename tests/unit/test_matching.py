@@ -60,8 +60,8 @@ def _naive_assign(facs, people):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 80), st.integers(1, 3))
-def test_assign_many_equals_one_by_one_brute_force(seed, n_fac, n_people, beds):
+@given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 80), st.integers(1, 3), st.integers(1, 64))
+def test_assign_many_equals_one_by_one_brute_force(seed, n_fac, n_people, beds, chunk):
     rng = random.Random(seed)
 
     def facilities():
@@ -70,7 +70,7 @@ def test_assign_many_equals_one_by_one_brute_force(seed, n_fac, n_people, beds):
                      has_generator=r.random() < 0.7, in_outage=r.random() < 0.5) for i in range(n_fac)]
     people = [Person(rng.uniform(35.0, 36.5), rng.uniform(138.8, 140.8),
                      rng.randrange(n_fac) if rng.random() < 0.2 else None) for _ in range(n_people)]
-    got = [m.facility_id if m else None for m in Matcher(facilities()).assign_many(people, k=4)]
+    got = [m.facility_id if m else None for m in Matcher(facilities()).assign_many(people, k=4, chunk=chunk)]
     assert got == _naive_assign(facilities(), people)
     one_by_one = Matcher(facilities())
     assert got == [(m.facility_id if m else None) for m in
