@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -41,11 +41,23 @@ def hold(session: Session, facility_id: int, n: int = 1) -> bool:
 
 
 def hold_many(session: Session, facility_ids: Iterable[int]) -> set[int]:
-    """One bed per entry (a facility may appear several times); returns the facilities where every
-    bed asked for was taken. A facility that filled up meanwhile is left untouched."""
+    """One bed per entry (a facility may appear several times), in one statement; returns the
+    facilities where every bed asked for was taken. A facility that filled up meanwhile is left
+    untouched (the conditional UPDATE skips it)."""
     wanted = Counter(facility_ids)
+    if not wanted:
+        return set()
     _ensure_rows(session, wanted)
-    return {f for f, n in sorted(wanted.items()) if hold(session, f, n)}
+    n = case(dict(wanted), value=FacilityReservation.facility_id, else_=0)
+    beds = select(Organization.ventilator_beds).where(
+        Organization.id == FacilityReservation.facility_id).scalar_subquery()
+    result = session.execute(update(FacilityReservation)
+                             .where(FacilityReservation.facility_id.in_(sorted(wanted)),
+                                    FacilityReservation.reserved + n <= beds)
+                             .values(reserved=FacilityReservation.reserved + n)
+                             .returning(FacilityReservation.facility_id)
+                             .execution_options(synchronize_session=False))
+    return set(result.scalars())
 
 
 def release(session: Session, facility_id: int, n: int = 1) -> None:

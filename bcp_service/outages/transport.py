@@ -249,7 +249,8 @@ def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: d
                 Transport.facility_id.is_(None)).values(facility_id=m.facility_id, distance_km=m.km,
                                                         bed_reserved=True, note=None, updated_at=now)
                 .execution_options(synchronize_session=False)).rowcount
-    session.execute(update(OutagePatient).where(OutagePatient.outage_id == outage.id, OutagePatient.transport_id.is_(None))
+    session.execute(update(OutagePatient).where(OutagePatient.outage_id == outage.id, OutagePatient.transport_id.is_(None),
+                                                live)
                     .values(transport_id=select(Transport.id).where(
                         Transport.outage_id == OutagePatient.outage_id, Transport.patient_id == OutagePatient.patient_id,
                         Transport.status != CANCELLED).scalar_subquery())

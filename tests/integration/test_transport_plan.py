@@ -186,3 +186,13 @@ def test_named_facility_without_power_or_bed_is_409_and_changes_nothing(app, ses
     assert e.value.code == "no_power"
     session.rollback()
     assert held(session, world.dark) == 0 and live(session, outage, p) == []
+
+
+def test_beds_are_held_all_or_none_per_facility_in_one_statement(app, session, world):
+    from bcp_service.outages import beds
+    assert beds.hold_many(session, [world.near.id] * 3) == set()         # 2 beds: none taken
+    assert beds.hold_many(session, [world.near.id, world.near.id, world.planned.id]) == {world.near.id,
+                                                                                        world.planned.id}
+    assert beds.hold_many(session, [world.planned.id]) == set()           # full now
+    session.commit()
+    assert held(session, world.near) == 2 and held(session, world.planned) == 1
