@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
 from bcp_service.outages.declare import DeclareOutage
 
 
