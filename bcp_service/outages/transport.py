@@ -189,12 +189,13 @@ def propose_transport(session: Session, outage: Outage, row: OutagePatient, *, n
     while patient is not None:
         match = Matcher(_facility_infos(session)).transport_target(
             patient.lat, patient.lon, designated_id=patient.designated_facility_id, exclude=tried)
-        if match is None or beds.hold(session, match.facility_id):
+        if match is None or outage.drill or beds.hold(session, match.facility_id):
             break
         tried.append(match.facility_id)
     t = Transport(outage_id=outage.id, patient_id=row.patient_id, status=PROPOSED,
                   reason="runs_out_before_restoration", facility_id=match.facility_id if match else None,
-                  distance_km=match.km if match else None, bed_reserved=match is not None, created_at=now,
+                  distance_km=match.km if match else None, bed_reserved=match is not None and not outage.drill,
+                  created_at=now,
                   updated_at=now, note=None if match else NO_FACILITY,
                   transport_needs=patient.transport_needs if patient else None)
     session.add(t)
@@ -232,14 +233,16 @@ def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: d
     if not due:
         return 0
     matches = Matcher(_facility_infos(session)).assign_many([Person(r[2], r[3], r[4]) for r in due])
-    granted = beds.hold_many(session, [m.facility_id for m in matches if m is not None])
-    matches = [m if m is not None and m.facility_id in granted else None for m in matches]
+    held = not outage.drill        # a drill's proposals never hold a real bed
+    if held:
+        granted = beds.hold_many(session, [m.facility_id for m in matches if m is not None])
+        matches = [m if m is not None and m.facility_id in granted else None for m in matches]
     fresh = [(r, m) for r, m in zip(due, matches) if not r[6]]
     if fresh:
         session.execute(insert(Transport), [
             {"outage_id": outage.id, "patient_id": r[0], "status": PROPOSED,
              "reason": "runs_out_before_restoration", "facility_id": m.facility_id if m else None,
-             "distance_km": m.km if m else None, "bed_reserved": m is not None, "created_at": now,
+             "distance_km": m.km if m else None, "bed_reserved": held and m is not None, "created_at": now,
              "updated_at": now, "note": None if m else NO_FACILITY, "transport_needs": r[5]} for r, m in fresh])
     placed = 0
     for r, m in zip(due, matches):
@@ -247,7 +250,7 @@ def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: d
             placed += session.execute(update(Transport).where(
                 Transport.outage_id == outage.id, Transport.patient_id == r[0], Transport.status == PROPOSED,
                 Transport.facility_id.is_(None)).values(facility_id=m.facility_id, distance_km=m.km,
-                                                        bed_reserved=True, note=None, updated_at=now)
+                                                        bed_reserved=held, note=None, updated_at=now)
                 .execution_options(synchronize_session=False)).rowcount
     session.execute(update(OutagePatient).where(OutagePatient.outage_id == outage.id, OutagePatient.transport_id.is_(None),
                                                 live)

@@ -196,3 +196,19 @@ def test_beds_are_held_all_or_none_per_facility_in_one_statement(app, session, w
     assert beds.hold_many(session, [world.planned.id]) == set()           # full now
     session.commit()
     assert held(session, world.near) == 2 and held(session, world.planned) == 1
+
+
+def test_a_drills_proposals_never_hold_real_beds(app, session, clock, world):
+    p = world.patient("試験 訓練", 1.0)
+    p.drill_opt_in = True
+    session.commit()
+    cmd = declaring.DeclareOutage(area={"municipality_codes": [WARD]}, started_at=clock.now(), drill=True,
+                                  expected_restoration_at=clock.now() + timedelta(hours=8), region_code="1301")
+    drill = declaring.declare_outage(session, SYSTEM, cmd, now=clock.now(), notifier=notifier_for(app)).outage
+    session.commit()
+    assert transport.propose_transports(session, SYSTEM, drill.id, now=clock.now()) == 1
+    session.commit()
+    [t] = live(session, drill, p)
+    # A drill darkens nothing: the nearest hospital is proposed, and no bed anywhere is held.
+    assert t.facility_id == world.dark.id and t.bed_reserved is False
+    assert held(session, world.dark) == 0 and held(session, world.near) == 0
