@@ -133,6 +133,8 @@ JOBS = (
         misfire_grace_time=messaging_jobs.DISPATCH_SECONDS * 5, overlap_expected=True),
     Job("drills.overdue_actions", drills_jobs.run_overdue, "cron", {"hour": drills_jobs.OVERDUE_HOUR, "minute": 0},
         misfire_grace_time=3600),
+    Job("outages.proposals", outages_jobs.proposals, "interval", {"seconds": outages_jobs.PROPOSE_SECONDS},
+        misfire_grace_time=outages_jobs.PROPOSE_SECONDS * 5, overlap_expected=True),   # woken on commit
     Job("registry.reverify_reminders", registry_jobs.run_reverify_reminders, "interval",
         {"hours": registry_jobs.EVERY_HOURS}, misfire_grace_time=3600),
     Job("plans.review_reminders", plans_jobs.run_review_reminders, "interval",
@@ -145,6 +147,7 @@ ON_LEADER = (
 # Threads for the clock's whole life:
 BACKGROUND = (
     Background("messaging", messaging_jobs.background),   # LISTEN for dispatcher wake-ups (PostgreSQL)
+    Background("outages.proposals", outages_jobs.listen_proposals),   # LISTEN for committed declarations
 )
 
 # --- command line: ``bcp-service <group> …`` (bcp_service.cli adds its own commands first) ---------

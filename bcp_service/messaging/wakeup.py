@@ -57,7 +57,8 @@ def _after_transaction_end(session: Session, transaction) -> None:
         session.info.pop(_PENDING, None)
 
 
-def listen(database_url: str, stop: threading.Event, *, wake: threading.Event = committed) -> None:
+def listen(database_url: str, stop: threading.Event, *, wake: threading.Event = committed,
+           channel: str = CHANNEL) -> None:
     """Clock process on PostgreSQL: turn ``NOTIFY bcp_outbox`` into ``wake.set()`` until ``stop``.
 
     A dedicated autocommit connection (not from the pool: it stays in LISTEN for the clock's life).
@@ -73,8 +74,8 @@ def listen(database_url: str, stop: threading.Event, *, wake: threading.Event = 
     while not stop.is_set():
         try:
             with psycopg.connect(dsn, autocommit=True) as conn:
-                conn.execute(f"LISTEN {CHANNEL}")
-                log.info("dispatcher wake-up: listening on %s", CHANNEL)
+                conn.execute(f"LISTEN {channel}")
+                log.info("dispatcher wake-up: listening on %s", channel)
                 wake.set()
                 while not stop.is_set():
                     for _ in conn.notifies(timeout=1.0, stop_after=1):

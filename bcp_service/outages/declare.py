@@ -16,10 +16,10 @@ from bcp_service.db import bulk_insert
 from bcp_service.errors import Conflict, Invalid, Unprocessable
 from bcp_service.geo.area import Point, area_from
 from bcp_service.messaging import outbox
-from bcp_service.outages import access, drill_overlap, rounds, states, triage
-from bcp_service.outages.models import Outage, OutagePatient, Transport
+from bcp_service.outages import access, drill_overlap, rounds, states, transport, triage, wakeup
+from bcp_service.outages.models import Outage, OutagePatient
 from bcp_service.outages.ports import Notifier, Recipient, priority
-from bcp_service.outages.states import OutageStatus, TransportStatus
+from bcp_service.outages.states import OutageStatus
 from bcp_service.outages.timeline import event
 from bcp_service.registry.models import Patient, dependent_24h_clause
 from bcp_service.registry.services import municipality_regions
@@ -214,6 +214,7 @@ def declare_outage(session: Session, actor: Actor, cmd: DeclareOutage, *, now: d
     event(session, outage.id, "declared", at=now, actor_user_id=actor.user_id, affected=len(candidates),
           messaged=messaged, covered_by_other_outage=covered, drill=cmd.drill, area_kind=area.kind,
           without_coordinates=sum(not c.located for c in candidates))
+    wakeup.request(session)        # transport proposals: the clock, the moment this commits
     return DeclareResult(outage, len(candidates), messaged, covered)
 
 
@@ -255,6 +256,7 @@ def change_area(session: Session, actor: Actor, outage_id: int, area_spec: dict,
     event(session, outage.id, "area_changed", at=now, actor_user_id=actor.user_id, added=len(new),
           removed=len(leaving), returned=len(returning), messaged=messaged, area_kind=area.kind,
           without_coordinates=sum(not c.located for c in candidates))
+    wakeup.request(session)
     return {"added": len(new), "removed": len(leaving), "returned": len(returning), "messaged": messaged,
             "affected": len(wanted)}
 
@@ -269,6 +271,7 @@ def change_restoration(session: Session, actor: Actor, outage_id: int, expected:
     outage.expected_restoration_at = expected
     event(session, outage.id, "restoration_changed", at=now, actor_user_id=actor.user_id,
           before=before.isoformat() if before else None, after=expected.isoformat())
+    wakeup.request(session)        # re-triage: proposals for whoever now runs out before restoration
     return outage
 
 
@@ -288,14 +291,11 @@ def resolve_outage(session: Session, actor: Actor, outage_id: int, *, now: datet
         .where(OutagePatient.outage_id == outage.id, OutagePatient.round >= 1,
                OutagePatient.covered_by_outage_id.is_(None))).all()
     sent = notifier.restoration(session, outage, [Recipient(*r) for r in reached], now=now)
-    # Proposals that nobody confirmed are void now.
-    proposed = session.scalars(select(Transport).where(Transport.outage_id == outage.id,
-                                                       Transport.status == TransportStatus.PROPOSED.value)).all()
-    for t in proposed:
-        t.status, t.updated_at = TransportStatus.CANCELLED.value, now
+    # Proposals that nobody confirmed are void now; every bed this outage held is given back.
+    proposals_cancelled = transport.release_on_resolve(session, outage, now=now)
     _hand_over_coverage(session, outage, now=now)
     event(session, outage.id, "resolved", at=now, actor_user_id=actor.user_id, restoration_notices=sent,
-          proposals_cancelled=len(proposed))
+          proposals_cancelled=proposals_cancelled)
     return outage
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
@@ -91,9 +91,18 @@ class OutagePatient(Base):
     outage: Mapped[Outage] = relationship(back_populates="patients", foreign_keys=[outage_id])
 
 
+# One live (not cancelled) transport per patient per outage: the declaring request, the clock and a
+# family's answer may all try; the database keeps only one.
+LIVE_TRANSPORT = "status <> 'cancelled'"
+
+
 class Transport(Base):
     __tablename__ = "transports"
-    __table_args__ = (Index("ix_transports_outage", "outage_id", "status"),)
+    __table_args__ = (
+        Index("ix_transports_outage", "outage_id", "status"),
+        Index("uq_transports_live", "outage_id", "patient_id", unique=True,
+              sqlite_where=text(LIVE_TRANSPORT), postgresql_where=text(LIVE_TRANSPORT)),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
@@ -104,12 +113,17 @@ class Transport(Base):
     distance_km: Mapped[float | None] = mapped_column(Float)
     bed_reserved: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(Text)
+    # The patient's registered need (stretcher|wheelchair|ambulatory), carried to the desk and the team.
+    transport_needs: Mapped[str | None] = mapped_column(String(16))
+    # Something the desk should look at (e.g. "loan_covers": a power loan may make it unnecessary).
+    desk_flag: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FacilityReservation(Base):
-    """Ventilator beds we have reserved at a facility (the Organization row stays untouched)."""
+    """Ventilator beds held at a facility across all active outages (proposals included); the
+    Organization row stays untouched. Changed only by conditional UPDATEs (``outages.beds``)."""
 
     __tablename__ = "facility_reservations"
 
@@ -170,3 +184,49 @@ class OutageEvent(Base):
     patient_id: Mapped[int | None] = mapped_column(Integer)
     actor_user_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+EQUIPMENT_KINDS = ("power_station", "generator", "external_battery")
+EQUIPMENT_STATUSES = ("available", "lent", "retired")
+LOAN_STATUSES = ("lent", "returned")
+
+
+class LoanEquipment(Base):
+    """Loanable power equipment held by an organisation (貸出用の予備電源)."""
+
+    __tablename__ = "loan_equipment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str | None] = mapped_column(String(100))
+    watt_hours: Mapped[float | None] = mapped_column(Float)
+    hours: Mapped[float | None] = mapped_column(Float)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PowerLoan(Base):
+    """Equipment handed over to a patient during an outage; it counts as their backup for that outage."""
+
+    __tablename__ = "power_loans"
+    __table_args__ = (
+        Index("ix_power_loans_outage", "outage_id", "patient_id"),
+        # A piece of equipment is with one patient at a time.
+        Index("uq_power_loans_out", "equipment_id", unique=True,
+              sqlite_where=text("returned_at IS NULL"), postgresql_where=text("returned_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    equipment_id: Mapped[int] = mapped_column(ForeignKey("loan_equipment.id", ondelete="CASCADE"))
+    added_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    runs_out_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    runs_out_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handed_over_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handed_over_by: Mapped[int | None] = mapped_column(Integer)
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    returned_by: Mapped[int | None] = mapped_column(Integer)

@@ -19,7 +19,10 @@ from bcp_service.outages import triage
 from bcp_service.outages.access import DESK
 from bcp_service.outages.models import CHECKIN_STATES, FieldTask, Outage, OutageEvent, OutagePatient, Transport
 from bcp_service.outages.report import detail_text
+from bcp_service.registry.models import TRANSPORT_LABELS as TRANSPORT_NEEDS_LABELS
 from bcp_service.registry.models import Patient
+
+DESK_FLAG_LABELS = {"loan_covers": "電源貸出により搬送不要の可能性（本部で判断）"}
 
 
 def outages_stmt(actor: Actor, *, status: str | None = None):
@@ -180,7 +183,9 @@ def transport_item(t: Transport) -> dict:
 def transport_dict(t: Transport) -> dict:
     return {"id": t.id, "outage_id": t.outage_id, "patient_id": t.patient_id, "facility_id": t.facility_id,
             "status": t.status, "reason": t.reason, "distance_km": t.distance_km,
-            "bed_reserved": t.bed_reserved, "note": t.note, "created_at": iso_local(t.created_at),
+            "bed_reserved": t.bed_reserved, "note": t.note, "transport_needs": t.transport_needs,
+            "transport_needs_label": TRANSPORT_NEEDS_LABELS.get(t.transport_needs), "desk_flag": t.desk_flag,
+            "desk_flag_label": DESK_FLAG_LABELS.get(t.desk_flag), "created_at": iso_local(t.created_at),
             "updated_at": iso_local(t.updated_at)}
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from bcp_service.clock import to_local
 from bcp_service.outages.figures import ReachFigures, reach_figures
 from bcp_service.outages.models import (
-    CHECKIN_LABELS, TRANSPORT_LABELS, FieldTask, Outage, OutageEvent, OutagePatient, Transport,
+    CHECKIN_LABELS, TRANSPORT_LABELS, FieldTask, LoanEquipment, Outage, OutageEvent, OutagePatient, PowerLoan,
+    Transport,
 )
 
 EVENT_LABELS = {
@@ -31,6 +32,7 @@ EVENT_LABELS = {
     "task_declined": "依頼の辞退", "task_expired": "受諾期限切れ", "task_reassigned": "次のチームへ依頼",
     "task_no_team": "依頼できるチームなし（本部で手配してください）",
     "withdrawn_real_outage": "実災害対応中のため訓練の対象外に",
+    "loan": "予備電源の貸出（引き渡し）", "loan_returned": "予備電源の返却",
 }
 
 
@@ -45,16 +47,22 @@ DETAIL_LABELS = {
     "facility_id": "搬送先施設", "count": "件数", "without_facility": "受入先なし", "via": "操作",
     "contact": "回答者・連絡先番号", "relation": "続柄", "deadline": "受諾期限", "from_task_id": "元の依頼",
     "real_outage": "実際の停電",
+    "placed": "受入先決定", "designated": "指定施設", "equipment_id": "機材", "equipment_kind": "種類",
+    "added_hours": "追加された時間", "runs_out_at": "電源切れ見込み",
 }
 _VALUE_LABELS = {
     "area_kind": {"municipality_codes": "市区町村", "geometry": "図形", "circle": "中心と半径"},
     "answer": CHECKIN_LABELS, "status": TRANSPORT_LABELS, "before": TRANSPORT_LABELS,
     "channel": {"sms": "SMS", "voice": "電話", "tap": "ワンタップ", "desk": "本部入力", "demo": "電話シミュレータ"},
     "via": {"one_tap": "ワンタップ", "desk": "本部入力"},
+    "equipment_kind": {"power_station": "ポータブル電源", "generator": "発電機", "external_battery": "外部バッテリー"},
     "reason": {"answer": "回答", "field_report": "現場報告", "runs_out_before_restoration": "復旧前に電源切れ",
                "desk": "本部判断", "no_phone": "電話番号なし", "invalid_phone": "電話番号が不正",
                "not_mobile": "携帯電話ではない（SMS不可）"},
 }
+
+
+_KIND = _VALUE_LABELS["equipment_kind"]
 
 
 def detail_text(detail: dict) -> str:
@@ -81,6 +89,12 @@ class IncidentReport:
     unreachable: list[int]
     field_tasks: int
     timeline: list[dict] = field(default_factory=list)
+    # Power loans: (loan id, patient id, equipment kind, hours added, returned?) — returns tracked after restoration.
+    loans: list[tuple[int, int, str, float, bool]] = field(default_factory=list)
+
+    @property
+    def loans_out(self) -> int:
+        return sum(1 for loan in self.loans if not loan[4])
 
     @property
     def title(self) -> str:
@@ -104,7 +118,11 @@ def build(session: Session, outage: Outage, *, now: datetime) -> IncidentReport:
         checkin={k: checkin.get(k, 0) for k in CHECKIN_LABELS},
         transports={k: transports.get(k, 0) for k in TRANSPORT_LABELS},
         unreachable=sorted(r[0] for r in rows if r[1] is None),
-        field_tasks=n_tasks, timeline=timeline)
+        field_tasks=n_tasks, timeline=timeline,
+        loans=[(i, p, _KIND.get(k, k), h, r is not None) for i, p, k, h, r in session.execute(
+            select(PowerLoan.id, PowerLoan.patient_id, LoanEquipment.kind, PowerLoan.added_hours, PowerLoan.returned_at)
+            .join(LoanEquipment, LoanEquipment.id == PowerLoan.equipment_id)
+            .where(PowerLoan.outage_id == outage.id).order_by(PowerLoan.id))])
 
 
 
@@ -135,6 +153,9 @@ def to_docx(r: IncidentReport) -> bytes:
     _docx_table(doc, ("状態", "人数"), [(CHECKIN_LABELS[k], str(n)) for k, n in r.checkin.items()])
     doc.add_heading("搬送", level=1)
     _docx_table(doc, ("状態", "件数"), [(TRANSPORT_LABELS[k], str(n)) for k, n in r.transports.items()])
+    doc.add_heading("予備電源の貸出", level=1)
+    _docx_table(doc, ("貸出", "患者ID", "機材", "追加された時間", "返却"), [
+        (str(i), str(p), k, f"{h:g} 時間", "返却済" if back else "未返却") for i, p, k, h, back in r.loans])
     doc.add_heading("連絡がつかなかった対象者", level=1)
     doc.add_paragraph("、".join(f"患者ID {i}" for i in r.unreachable) if r.unreachable else "なし")
     doc.add_heading("経過", level=1)

@@ -77,7 +77,8 @@
       ["assigned", "en_route", "arrived", "cancelled"].forEach(s => { const o = el("option", TRANSPORT[s]); o.value = s; if (s === t.status) o.selected = true; sel.append(o); });
       form.append(sel, el("button", "変更"));
       tr.append(el("td", String(t.id)), el("td", t.patient_name), el("td", t.facility_name || (t.note || "未定")),
-        el("td", t.distance_km != null ? t.distance_km + " km" : ""), el("td", TRANSPORT[t.status]), el("td"));
+        el("td", t.distance_km != null ? t.distance_km + " km" : ""), el("td", t.transport_needs_label || "—"),
+        el("td", TRANSPORT[t.status] + (t.desk_flag_label ? "（" + t.desk_flag_label + "）" : "")), el("td"));
       if (!["arrived", "cancelled"].includes(t.status)) tr.lastChild.append(form);
       body.append(tr);
     });

@@ -102,7 +102,10 @@ def test_declare_answer_by_tap_sms_voice_transport_and_resolve(app, client, sess
     urgent = next(t for t in transports if t["patient_id"] == people["sms"])
     assert (urgent["status"], urgent["facility_id"]) == ("assigned", right.id)
     assert rows[people["sms"]]["transport_id"] == urgent["id"]
-    assert session.get(FacilityReservation, right.id).reserved == 1
+    # Both beds are held: the urgent transport's and the low-battery patient's proposal (issue 19).
+    proposal = next(t for t in transports if t["patient_id"] == people["voice"])
+    assert (proposal["status"], proposal["facility_id"], proposal["bed_reserved"]) == ("proposed", right.id, True)
+    assert session.get(FacilityReservation, right.id).reserved == 2
     # The transport team (fire department) gets an SMS with a one-tap status page.
     dispatch(app)
     task_sms = [m for m in twilio_fake.messages if m["to"] == "+819000000119"]

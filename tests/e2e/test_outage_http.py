@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bcp_service.outages import jobs as outage_jobs
 from bcp_service.outages.models import Outage, OutagePatient
 from bcp_service.registry.models import Patient, PatientDevice
 
@@ -58,8 +59,9 @@ def test_declare_returns_201_with_id_status_affected(client, clock, desk, sessio
     assert data["started_at"].endswith("+09:00")
 
 
-def test_triage_list_is_soonest_first_with_contract_fields(client, clock, desk):
+def test_triage_list_is_soonest_first_with_contract_fields(app, client, clock, desk):
     oid = client.post("/api/v1/outages", json=body(clock), headers=desk.hub).get_json()["id"]
+    outage_jobs.proposals(app, linger=0.5)      # the clock proposes, woken by the declaration's commit
     clock.advance(hours=1)
     data = client.get(f"/api/v1/outages/{oid}/patients", headers=desk.hub).get_json()
     assert data["total"] == 3

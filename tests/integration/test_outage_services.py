@@ -339,7 +339,9 @@ def test_runs_out_before_restoration_gets_a_proposal_and_low_battery_report_reco
     n = transport.propose_transports(session, SYSTEM, r.outage.id, now=clock.now())
     session.commit()
     assert n == 1                                         # only 一郎 (2 h) runs out before 8 h restoration
-    assert session.scalar(select(func.count()).select_from(Transport).where(Transport.bed_reserved)) == 0
+    # The proposal holds its bed while proposed (beds are counted across active outages).
+    assert session.scalar(select(func.count()).select_from(Transport).where(Transport.bed_reserved)) == 1
+    assert session.get(FacilityReservation, world.near.id).reserved == 1
     row = checkins.record_answer(session, SYSTEM, outage_id=r.outage.id, patient_id=world.long.id, answer="２",
                                  channel="sms", now=clock.now(), notifier=notifier_for(app), reported_hours=3)
     session.commit()

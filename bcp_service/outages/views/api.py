@@ -13,16 +13,17 @@ from bcp_service.auth.audit import record as audit
 from bcp_service.clock import iso_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid
-from bcp_service.outages import access, checkins, declare, field_tasks, queries, report, transport
+from bcp_service.outages import access, checkins, declare, field_tasks, loans, queries, report, transport
 from bcp_service.outages.access import DESK, TEAM
 from bcp_service.outages.models import FieldTask
 from bcp_service.outages.notify import notifier_for
+from bcp_service.registry.services import RunwayPolicy
 from bcp_service.outages.schemas import (
     ChangeOutageSchema, CheckinAnswerSchema, DeclareOutageSchema, EventItemSchema, FieldReportSchema,
     OutageItemSchema, OutageSchema, TaskItemSchema, TransportItemSchema, TransportPatchSchema,
     TransportRequestSchema, TriageRowSchema,
 )
-from bcp_service.outages.views.request_parts import declare_command, now, propose_after_declare, tiers
+from bcp_service.outages.views.request_parts import declare_command, now, tiers
 
 bp = Blueprint("outages_api", __name__)
 
@@ -37,7 +38,6 @@ def create_outage():
     result = declare.declare_outage(db.session, actor, cmd, now=now(), notifier=notifier_for(current_app))
     audit(db.session, actor, "create", "outage", result.outage.id, {"affected": result.affected, "drill": cmd.drill})
     db.session.commit()
-    propose_after_declare(result.outage.id)
     body = queries.outage_dict(result.outage)
     body.update(affected=result.affected, messaged=result.messaged, covered_by_other_outage=result.covered)
     return body, 201
@@ -77,7 +77,6 @@ def change_outage(outage_id: int):
                                       notifier=notifier_for(current_app))
     audit(db.session, actor, "update", "outage", outage.id, {"fields": sorted(k for k, v in data.items() if v)})
     db.session.commit()
-    propose_after_declare(outage.id)
     rows = queries.triage_rows(db.session, outage, now=now(), **tiers())
     return {**queries.outage_dict(outage, queries.counts(rows, outage)), "changes": changes}
 
@@ -246,3 +245,55 @@ def incident_report(outage_id: int):
                          download_name=f"outage-{outage.id}-report.docx",
                          mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document")
     return render_template("outages/report.html", r=data)
+
+
+@bp.post("/api/v1/equipment")
+@require(*loans.EQUIPMENT_ROLES)
+@api_doc(summary="貸出用の予備電源を登録する（ポータブル電源・発電機・外部バッテリー）", status=201)
+def create_equipment():
+    actor = current_actor()
+    eq = loans.add_equipment(db.session, actor, json_body(), now=now())
+    audit(db.session, actor, "create", "loan_equipment", eq.id)
+    db.session.commit()
+    return loans.equipment_dict(eq), 201
+
+
+@bp.get("/api/v1/equipment")
+@require(*loans.EQUIPMENT_ROLES)
+@api_doc(summary="貸出用の予備電源の一覧（?organization_id=&status=&kind=）")
+def list_equipment():
+    limit, offset = page_args()
+    stmt = loans.equipment_stmt(db.session, current_actor(), organization_id=request.args.get("organization_id", type=int),
+                                status=request.args.get("status"), kind=request.args.get("kind"))
+    return paginate(db.session, stmt, dump=loans.equipment_dict, limit=limit, offset=offset)
+
+
+@bp.post("/api/v1/outages/<int:outage_id>/patients/<int:patient_id>/loans")
+@require(*DESK)
+@api_doc(summary="予備電源を貸し出す（引き渡し時に記録、この停電の予備電源に加えて電源切れ時刻を再計算）", status=201)
+def lend(outage_id: int, patient_id: int):
+    actor = current_actor()
+    loan = loans.lend(db.session, actor, outage_id=outage_id, patient_id=patient_id,
+                      equipment_id=json_body().get("equipment_id"), now=now(),
+                      policy=RunwayPolicy.from_config(current_app.config))
+    audit(db.session, actor, "create", "power_loan", loan.id, {"outage_id": outage_id})
+    db.session.commit()
+    return loans.loan_dict(loan), 201
+
+
+@bp.get("/api/v1/outages/<int:outage_id>/loans")
+@require(*DESK)
+@api_doc(summary="この停電の予備電源の貸出（返却状況つき）")
+def outage_loans(outage_id: int):
+    outage = access.outage_for(db.session, current_actor(), outage_id)
+    limit, offset = page_args()
+    return paginate(db.session, loans.loans_stmt(outage.id), dump=loans.loan_dict, limit=limit, offset=offset)
+
+
+@bp.post("/api/v1/loans/<int:loan_id>/return")
+@require(*DESK)
+@api_doc(summary="貸し出した予備電源の返却を記録する（復旧後）")
+def return_loan(loan_id: int):
+    loan = loans.return_loan(db.session, current_actor(), loan_id, now=now())
+    db.session.commit()
+    return loans.loan_dict(loan)

@@ -15,7 +15,7 @@ from bcp_service.outages.access import DESK
 from bcp_service.outages.models import CHECKIN_LABELS, TRANSPORT_LABELS
 from bcp_service.outages.notify import notifier_for
 from bcp_service.outages.schemas import ChangeOutageSchema, DeclareOutageSchema
-from bcp_service.outages.views.request_parts import declare_command, now, propose_after_declare, tiers
+from bcp_service.outages.views.request_parts import declare_command, now, tiers
 
 bp = Blueprint("outages", __name__)
 
@@ -41,7 +41,6 @@ def desk_declare():
     result = declare.declare_outage(db.session, actor, cmd, now=now(), notifier=notifier_for(current_app))
     audit(db.session, actor, "create", "outage", result.outage.id, {"affected": result.affected})
     db.session.commit()
-    propose_after_declare(result.outage.id)
     return redirect(url_for("outages.dashboard", outage_id=result.outage.id))
 
 
@@ -71,7 +70,6 @@ def desk_change(outage_id: int):
                             notifier=notifier_for(current_app))
     audit(db.session, actor, "update", "outage", outage_id, {"via": "desk"})
     db.session.commit()
-    propose_after_declare(outage_id)
     return redirect(url_for("outages.dashboard", outage_id=outage_id))
 
 

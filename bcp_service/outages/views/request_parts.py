@@ -1,13 +1,10 @@
-"""What the desk's API and pages share: the declaration command, tier thresholds from the config,
-and the transport proposals run right after a declaration or an area change."""
+"""What the desk's API and pages share: the declaration command and tier thresholds from the config.
+(Transport proposals after a declaration or a change are the clock's: ``outages.jobs.proposals``.)"""
 from __future__ import annotations
 
 from flask import current_app
 
-from bcp_service.auth import current_actor
 from bcp_service.appclock import get_clock
-from bcp_service.db import db
-from bcp_service.outages import transport
 from bcp_service.outages.declare import DeclareOutage
 
 
@@ -29,13 +26,3 @@ def declare_command(data: dict) -> DeclareOutage:
         drill=data.get("drill", False), region_code=data.get("region_code"), silence_minutes=silence,
         safety_margin_minutes=data.get("safety_margin_minutes", 60.0),
         patient_filter=data.get("patient_filter"))
-
-
-def propose_after_declare(outage_id: int) -> None:
-    """Transport proposals right away (own transaction: the declaration must never wait on them)."""
-    try:
-        transport.propose_transports(db.session, current_actor(), outage_id, now=now())
-        db.session.commit()
-    except Exception:  # noqa: BLE001 - the clock tick proposes again; the desk must get its 201
-        db.session.rollback()
-        current_app.logger.exception("outage %s: transport proposals failed; the clock will retry", outage_id)
