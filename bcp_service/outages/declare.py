@@ -1,5 +1,5 @@
-"""Declaring an outage: the area, who is in it, round 1; changing the area or the expected
-restoration; resolving it. Each function does one use case in the caller's transaction (the caller
+"""Declaring an outage: the area, who is in it, round 1; changing the area; resolving it (a new
+expected restoration and restored parts of the area: ``restorations``). Each function does one use case in the caller's transaction (the caller
 commits) and checks the actor's role and region scope itself (``access``).
 """
 from __future__ import annotations
@@ -262,19 +262,6 @@ def change_area(session: Session, actor: Actor, outage_id: int, area_spec: dict,
           without_coordinates=sum(not c.located for c in candidates))
     return {"added": len(new), "removed": len(leaving), "returned": len(returning), "messaged": messaged,
             "affected": len(wanted)}
-
-
-def change_restoration(session: Session, actor: Actor, outage_id: int, expected: datetime, *,
-                       now: datetime) -> Outage:
-    outage = access.outage_for(session, actor, outage_id, for_update=True)
-    if not states.may_change(outage.status):
-        raise Conflict("復旧済みの停電は変更できません。")
-    _check_times(outage.started_at, expected)
-    before = outage.expected_restoration_at
-    outage.expected_restoration_at = expected
-    event(session, outage.id, "restoration_changed", at=now, actor_user_id=actor.user_id,
-          before=before.isoformat() if before else None, after=expected.isoformat())
-    return outage
 
 
 def resolve_outage(session: Session, actor: Actor, outage_id: int, *, now: datetime,
