@@ -26,6 +26,8 @@ EVENT_LABELS = {
     "transport_proposed": "搬送案", "transports_proposed": "搬送案（一括）", "transport_status": "搬送状態変更",
     "resolved": "復旧", "unreachable": "連絡不能（全経路失敗）", "coverage_handed_over": "重複停電からの引継ぎ",
     "task_unsent": "依頼をSMSで送れず（本部から電話してください）",
+    "recheck": "再確認（停電継続中）", "transport_not_needed": "搬送案が不要の可能性（本部で確認）",
+    "area_restored": "一部地域の復旧",
 }
 
 
@@ -38,6 +40,8 @@ DETAIL_LABELS = {
     "answer": "回答", "channel": "経路", "reported_hours": "申告の残り時間", "reason": "理由", "task_id": "依頼",
     "organization_id": "担当機関", "needs_transport": "搬送", "transport_id": "搬送", "status": "状態",
     "facility_id": "搬送先施設", "count": "件数", "without_facility": "受入先なし", "via": "操作",
+    "cycle": "再確認の回", "proposed": "新たな搬送案", "flagged_not_needed": "不要の可能性がある搬送案",
+    "unflagged": "再び必要になった搬送案", "rechecks_sooner": "早めた再確認",
 }
 _VALUE_LABELS = {
     "area_kind": {"municipality_codes": "市区町村", "geometry": "図形", "circle": "中心と半径"},
