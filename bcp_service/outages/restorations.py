@@ -72,12 +72,9 @@ def retriage(session: Session, actor: Actor, outage: Outage, *, now: datetime) -
         elif still and t.flag == NOT_NEEDED:
             t.flag, t.updated_at = None, now
             unflagged += 1
-    # Everyone but the families who said they are fine: one matching run over free beds.
-    proposed = transport.propose_transports(session, actor, outage.id, now=now)
-    for r in rows:           # fine for now, but the power runs out before it returns: the desk decides
-        if r.checkin == "ok" and needs[r.patient_id] and r.transport_id is None:
-            if transport.propose_transport(session, outage, r, now=now) is not None:
-                proposed += 1
+    # One matching run over free beds, families who said 「1」 included: fine for now, but the power
+    # runs out before it returns — the desk decides (transport, or the charging points beside it).
+    proposed = transport.propose_transports(session, actor, outage.id, now=now, include_ok=True)
     rechecks = 0
     for r in rows:
         if r.next_action_at is None or followup.awaiting_answer(

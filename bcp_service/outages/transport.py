@@ -199,9 +199,11 @@ def propose_transport(session: Session, outage: Outage, row: OutagePatient, *, n
     return t
 
 
-def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: datetime) -> int:
+def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: datetime,
+                       include_ok: bool = False) -> int:
     """For everyone in the outage who will run out before restoration and has no transport yet:
-    one matching run (facilities indexed once) so proposals spread over free beds."""
+    one matching run (facilities indexed once) so proposals spread over free beds. Families who
+    answered 「1」 are left to their own re-checks unless ``include_ok`` (a changed restoration)."""
     outage = access.outage_for(session, actor, outage_id)
     if outage.status != OutageStatus.ACTIVE:
         return 0
@@ -209,7 +211,8 @@ def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: d
         select(OutagePatient, Patient.lat, Patient.lon)
         .join(Patient, Patient.id == OutagePatient.patient_id)
         .where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True),
-               OutagePatient.transport_id.is_(None), OutagePatient.checkin != "ok")
+               OutagePatient.restored_at.is_(None), OutagePatient.transport_id.is_(None),
+               *(() if include_ok else (OutagePatient.checkin != "ok",)))
         .order_by(OutagePatient.runs_out_at)).all()
     due = [(r, lat, lon) for r, lat, lon in rows
            if triage.needs_transport_before_restoration(r.runs_out_at, outage.expected_restoration_at, now=now)]

@@ -257,6 +257,10 @@ def test_restorations_restore_part_of_the_area_then_resolve_the_outage(app, sess
     jobs.run_due(app, now=clock.now())
     assert not [k for k in outbox_keys(session) if f":patient:{world.away.id}:" in k and ":round:2:" in k]
     assert session.scalars(select(OutageEvent).where(OutageEvent.kind == "area_restored")).one().detail["count"] == 1
+    # His 1 h runway no longer matters: the clock's proposals pass him by.
+    transport.propose_transports(session, SYSTEM, o, now=clock.now())
+    session.commit()
+    assert world.away.id not in set(session.scalars(select(Transport.patient_id)))
     # Again: idempotent, no second message.
     res = client.post(url, json={"area": {"center": {"lat": 35.658, "lon": 139.751}, "radius_km": 0.5}}, headers=headers)
     assert res.get_json()["restored"] == 0
