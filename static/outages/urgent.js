@@ -16,7 +16,7 @@
   let audio = null;
 
   function showMute() {
-    muteBtn.textContent = muted ? "🔇 音を出す" : "🔔 音を消す";
+    muteBtn.textContent = muted ? "音を出す（いまは消音）" : "音を消す";
     muteBtn.setAttribute("aria-pressed", muted ? "true" : "false");
     document.body.dataset.urgentMuted = muted ? "1" : "0";
   }
