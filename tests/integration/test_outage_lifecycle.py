@@ -274,3 +274,20 @@ def test_restorations_restore_part_of_the_area_then_resolve_the_outage(app, sess
     assert len(notices) == 5 and len(set(notices)) == 5
     res = client.post(url, json={"area": {"municipality_codes": [WARD]}}, headers=headers)
     assert res.status_code == 409
+
+
+def test_an_answered_patient_handed_over_from_a_resolved_overlapping_outage_keeps_a_next_step(app, session, clock,
+                                                                                             world):
+    from bcp_service.outages import declare as declaring
+
+    first = declare(session, clock, app)
+    second = declare(session, clock, app, area={"center": {"lat": 35.670, "lon": 139.770}, "radius_km": 5})
+    answer(app, session, clock, first.outage.id, world.long.id, "1")
+    mine = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == second.outage.id,
+                                                       OutagePatient.patient_id == world.long.id)).one()
+    assert mine.checkin == "ok" and rows_by_id(session, second.outage.id, clock)[world.long.id]["next_contact_at"]
+    declaring.resolve_outage(session, SYSTEM, first.outage.id, now=clock.now(), notifier=notifier_for(app))
+    session.commit()
+    session.refresh(mine)
+    assert mine.covered_by_outage_id is None and mine.next_action_at is not None
+    assert rows_by_id(session, second.outage.id, clock)[world.long.id]["next_contact_at"] is not None
