@@ -158,7 +158,7 @@ def test_one_tap_hours_left_sets_runs_out_and_bad_hours_change_nothing(app, sess
     assert session.get(OutagePatient, row.id).reported_hours == 3.0
 
 
-def test_sms_hours_and_answer_one_hours_are_read_as_before(app, session, clock, world, client):
+def test_hours_left_counts_only_with_answer_2(app, session, clock, world, client):
     r = declare(session, clock, app)
     token = make_token(app.config["SECRET_KEY"], TapClaims("checkin", world.mid24.id, r.outage.id))
     # hours_left only counts with 「2」: with 「1」 the field is ignored.
