@@ -53,13 +53,3 @@ def iso_local(value: datetime | None) -> str | None:
     local = to_local(value)
     return local.isoformat() if local else None
 
-
-def __getattr__(name: str):
-    """``get_clock`` / ``now`` moved to :mod:`bcp_service.appclock` (they need Flask's ``current_app``).
-    Older ``from bcp_service.clock import get_clock`` lines still resolve, lazily, without this module
-    importing Flask; new code imports them from ``bcp_service.appclock``."""
-    if name in ("get_clock", "now"):
-        from bcp_service import appclock
-
-        return getattr(appclock, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,6 +45,7 @@ from bcp_service.plans.views import api as plans_api_views
 from bcp_service.plans.views import pages as plans_pages
 from bcp_service.registry import cli as registry_cli
 from bcp_service.registry import demo as registry_demo
+from bcp_service.registry import jobs as registry_jobs
 from bcp_service.registry import models as registry_models
 from bcp_service.registry.views import api as registry_api_views
 from bcp_service.registry.views import pages as registry_pages
@@ -119,6 +120,8 @@ JOBS = (
         misfire_grace_time=messaging_jobs.DISPATCH_SECONDS * 5, overlap_expected=True),
     Job("drills.overdue_actions", drills_jobs.run_overdue, "cron", {"hour": drills_jobs.OVERDUE_HOUR, "minute": 0},
         misfire_grace_time=3600),
+    Job("registry.reverify_reminders", registry_jobs.run_reverify_reminders, "interval",
+        {"hours": registry_jobs.EVERY_HOURS}, misfire_grace_time=3600),
     Job("plans.review_reminders", plans_jobs.run_review_reminders, "interval",
         {"minutes": plans_jobs.EVERY_MINUTES}, misfire_grace_time=plans_jobs.EVERY_MINUTES * 60),
 )

@@ -62,7 +62,7 @@ def fresh_app(tmp: Path, name: str):
 
 def seed_people(app):
     from bcp_service.auth import services as auth_services
-    from bcp_service.clock import get_clock
+    from bcp_service.appclock import get_clock
     from bcp_service.db import db
     from bcp_service.orgs.models import Organization, Region
 
@@ -171,7 +171,7 @@ def autofill_bench(tmp: Path, repeats: int = 7) -> dict:
     from sqlalchemy import select
     from sqlalchemy.orm import lazyload
 
-    from bcp_service.clock import get_clock
+    from bcp_service.appclock import get_clock
     from bcp_service.db import db
     from bcp_service.orgs.models import Organization
     from bcp_service.plans import bindings

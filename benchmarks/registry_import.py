@@ -30,7 +30,7 @@ def run(backend: str, n: int, repeat: int, naive_sample: int) -> dict:
 
     from bcp_service.auth.models import AuditEvent
     from bcp_service.auth.roles import Actor, Role
-    from bcp_service.clock import get_clock
+    from bcp_service.appclock import get_clock
     from bcp_service.db import db
     from bcp_service.registry import services, tabular
     from bcp_service.registry.models import Patient

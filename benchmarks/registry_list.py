@@ -38,7 +38,7 @@ def run(backend: str, n: int, repeat: int) -> dict:
 
     from bcp_service.auth import services as auth_services
     from bcp_service.auth.roles import Actor, Role
-    from bcp_service.clock import get_clock
+    from bcp_service.appclock import get_clock
     from bcp_service.db import db
     from bcp_service.registry import services, tabular
     from bcp_service.registry.models import Patient

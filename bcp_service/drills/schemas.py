@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from bcp_service.clock import iso_local
 from bcp_service.drills.evaluation import ACTION_STATUSES, ELEMENT_ALIASES, ELEMENTS, MODES, RATINGS

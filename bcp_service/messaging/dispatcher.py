@@ -341,7 +341,7 @@ def channel_from_app(app) -> Channel:
 
 
 def dispatcher_for(app) -> Dispatcher:
-    from bcp_service.clock import get_clock
+    from bcp_service.appclock import get_clock
     from bcp_service.db import db
 
     clock = app.extensions.get("clock") or get_clock()

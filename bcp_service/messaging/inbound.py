@@ -20,7 +20,7 @@ from bcp_service.messaging import answers, replies
 from bcp_service.messaging.channels import UNDELIVERABLE_CALLBACK_CODES
 from bcp_service.messaging.undeliverable import fallback_or_escalate, record_opt_out
 from bcp_service.messaging.models import (
-    DELIVERED, QUEUED, SENDING, SENT, UNDELIVERED, OptOut, OutboxMessage, ProviderEvent,
+    DELIVERED, QUEUED, SENDING, UNDELIVERED, OptOut, OutboxMessage, ProviderEvent,
 )
 from bcp_service.messaging.outbox_state import after_callback
 from bcp_service.messaging.tokens import TapClaims

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bcp_service.auth.roles import Actor
-from bcp_service.db import copy_rows
+from bcp_service.db import bulk_insert
 from bcp_service.errors import Conflict, Invalid, Unprocessable
 from bcp_service.geo.area import Point, area_from
 from bcp_service.messaging import outbox
@@ -21,7 +21,7 @@ from bcp_service.outages.models import Outage, OutagePatient, Transport
 from bcp_service.outages.ports import Notifier, Recipient, priority
 from bcp_service.outages.states import OutageStatus, TransportStatus
 from bcp_service.outages.timeline import event
-from bcp_service.registry.models import Patient, PatientDevice
+from bcp_service.registry.models import Patient, dependent_24h_clause
 
 @dataclass(frozen=True)
 class DeclareOutage:
@@ -51,14 +51,8 @@ def escalation_policy(outage: Outage) -> rounds.EscalationPolicy:
 
 
 def _dependent_24h_clause():
-    # A life-sustaining device used around the clock: nobody can breathe unaided between uses.
-    return exists().where(
-        PatientDevice.patient_id == Patient.id,
-        PatientDevice.hours_per_day >= 24,
-        or_(PatientDevice.life_sustaining.is_(True),
-            and_(PatientDevice.life_sustaining.is_(None),
-                 PatientDevice.kind.in_(("ventilator", "oxygen_concentrator")))),
-    )
+    # One owner of the rule: registry.runway.is_dependent_24h, in SQL as registry.models.dependent_24h_clause.
+    return dependent_24h_clause()
 
 
 @dataclass(frozen=True)
@@ -171,17 +165,6 @@ def _add_patients(session: Session, outage: Outage, candidates: Sequence[_Candid
     return len(to_message), len(candidates) - len(to_message)
 
 
-
-def bulk_insert(session: Session, table, columns: Sequence[str], rows: Iterable[tuple]) -> None:
-    """Many rows (tuples in ``columns`` order) in the caller's transaction. On PostgreSQL through
-    binary COPY, consumed as the server writes (an executemany costs one round trip per row: 20,000
-    rows took over a second); elsewhere a plain executemany."""
-    if session.get_bind().dialect.name != "postgresql":
-        batch = [dict(zip(columns, r)) for r in rows]
-        if batch:
-            session.execute(insert(table), batch)
-        return
-    copy_rows(session, table.name, columns, rows)
 
 
 def _check_times(started_at: datetime, expected: datetime | None) -> None:

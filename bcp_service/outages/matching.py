@@ -8,7 +8,7 @@ Pure: facilities come in as dataclasses with their reservation counts already ap
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from bcp_service.geo.nearest import GridIndex, Hit, Located

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from bcp_service.api import api_doc
 from bcp_service.auth import Role, current_actor, require
-from bcp_service.clock import get_clock, iso_local, to_local
+from bcp_service.appclock import get_clock
+from bcp_service.clock import iso_local, to_local
 from bcp_service.db import db
 from bcp_service.drills import adapters
 from bcp_service.errors import NotFound

@@ -73,6 +73,10 @@ def recompute() -> None:
 
     app = create_app()
     with app.app_context():
-        changed, total = services.recompute_all(db.session, services.RunwayPolicy.from_config(app.config))
+        from bcp_service.appclock import get_clock
+        from bcp_service.clock import to_local
+
+        changed, total = services.recompute_all(db.session, services.RunwayPolicy.from_config(app.config),
+                                                today=to_local(get_clock().now()).date())
         db.session.commit()
     click.echo(f"recomputed {total}, tier changed for {changed}")

@@ -18,8 +18,9 @@ SCALARS = (
 CHECKBOXES = ("consent_to_share", "drill_opt_in", "power_company_registered")
 GROUPS = {
     "devices": ("kind", "mode", "model", "watts", "hours_per_day", "internal_battery_hours", "life_sustaining",
-                "settings"),
-    "backups": ("kind", "hours", "count", "watt_hours", "note"),
+                "settings", "role", "flow_lpm"),
+    "backups": ("kind", "hours", "count", "watt_hours", "note", "device_kind", "liters", "conserver_ratio",
+                "dc_output", "fuel_cans", "fuel_liters", "checked_on", "purchased_on"),
     "contacts": ("name", "relation", "phone"),
 }
 _GROUP_KEY = re.compile(r"^(devices|backups|contacts)-(\d{1,2})-(\w+)$")
@@ -48,6 +49,8 @@ def form_to_payload(form: Mapping[str, Any], getlist=None) -> tuple[dict, dict[s
             row: dict[str, Any] = dict(rows[idx])
             if group == "devices" and "life_sustaining" in row:
                 row["life_sustaining"] = {"1": True, "0": False}.get(row["life_sustaining"])
+            if group == "backups" and "dc_output" in row:
+                row["dc_output"] = row["dc_output"] in ("1", "on", "true")
             # a group with only a kind chosen from a default select is still "filled in"
             pos = len(items)
             for f in GROUPS[group]:
@@ -80,7 +83,10 @@ def patient_to_form(p) -> dict[str, Any]:
             values[f"devices-{i}-{f}"] = _fmt(v)
     for i, b in enumerate(p.backups):
         for f in GROUPS["backups"]:
-            values[f"backups-{i}-{f}"] = _fmt(getattr(b, f))
+            v = getattr(b, f)
+            if f == "dc_output":
+                v = "1" if v else ""
+            values[f"backups-{i}-{f}"] = _fmt(v)
     for i, c in enumerate(p.contacts):
         values[f"contacts-{i}-name"] = c.name
         values[f"contacts-{i}-relation"] = c.relation or ""
@@ -91,6 +97,8 @@ def patient_to_form(p) -> dict[str, Any]:
 def _fmt(v: Any) -> str:
     if v is None:
         return ""
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, and_, exists, false, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
@@ -68,6 +68,8 @@ class Patient(Base):
     power_company_registered: Mapped[bool] = mapped_column(Boolean, default=False)
     evacuation_plan_status: Mapped[str] = mapped_column(String(16), default="none")
     evacuation_plan_updated_on: Mapped[date | None] = mapped_column(Date)
+    # Power data (devices and backups) last confirmed on a visit (registry.verification).
+    power_checked_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     notes: Mapped[str | None] = mapped_column(Text)
     # Computed from devices and backups on every write (registry.services), so lists and triage
@@ -108,6 +110,19 @@ class Patient(Base):
         return ([d.to_core() for d in self.devices], [b.to_core() for b in self.backups])
 
 
+def dependent_24h_clause():
+    """SQL form of ``runway.is_dependent_24h`` (the one owner of the rule), built from its
+    constants: a primary life-sustaining device used around the clock."""
+    return exists().where(
+        PatientDevice.patient_id == Patient.id,
+        PatientDevice.hours_per_day >= rw.ALL_DAY_HOURS,
+        PatientDevice.role != "spare",
+        or_(PatientDevice.life_sustaining.is_(True),
+            and_(PatientDevice.life_sustaining.is_(None),
+                 PatientDevice.kind.in_(sorted(rw.LIFE_SUSTAINING_BY_DEFAULT)))),
+    )
+
+
 class PatientDevice(Base):
     __tablename__ = "patient_devices"
 
@@ -122,12 +137,13 @@ class PatientDevice(Base):
     internal_battery_hours: Mapped[float] = mapped_column(Float, default=0.0)
     life_sustaining: Mapped[bool | None] = mapped_column(Boolean)
     settings: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(8), default="primary", server_default="primary")
+    flow_lpm: Mapped[float | None] = mapped_column(Float)
 
     patient: Mapped[Patient] = relationship(back_populates="devices")
 
     def to_core(self) -> rw.Device:
-        return rw.Device(self.kind, self.mode, self.watts, self.hours_per_day,
-                         self.internal_battery_hours, self.life_sustaining)
+        return rw.device_from(self)
 
     @property
     def label(self) -> str:
@@ -149,11 +165,19 @@ class PatientBackup(Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     watt_hours: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(Text)
+    device_kind: Mapped[str | None] = mapped_column(String(32))
+    liters: Mapped[float | None] = mapped_column(Float)
+    conserver_ratio: Mapped[float | None] = mapped_column(Float)
+    dc_output: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    fuel_cans: Mapped[int | None] = mapped_column(Integer)
+    fuel_liters: Mapped[float | None] = mapped_column(Float)
+    checked_on: Mapped[date | None] = mapped_column(Date)
+    purchased_on: Mapped[date | None] = mapped_column(Date)
 
     patient: Mapped[Patient] = relationship(back_populates="backups")
 
     def to_core(self) -> rw.Backup:
-        return rw.Backup(self.kind, self.hours, self.count, self.watt_hours)
+        return rw.backup_from(self)
 
     @property
     def label(self) -> str:

@@ -16,7 +16,7 @@ from bcp_service.registry.phones import PHONE_KINDS, PhoneError, display_phone, 
 
 _NUM = {"allow_nan": False}
 # Fields the API answers that a client may echo back on PATCH: ignored, never written.
-READ_ONLY = ("id", "phone_e164", "power", "created_at", "updated_at", "contactable")
+READ_ONLY = ("id", "phone_e164", "power", "created_at", "updated_at", "contactable", "power_checked_on")
 
 
 def _blank_to_none(data, keys):
@@ -41,13 +41,17 @@ class DeviceIn(Schema):
         0, 200, error="0〜200時間で指定してください"), **_NUM)
     life_sustaining = fields.Boolean(allow_none=True, load_default=None)
     settings = fields.String(allow_none=True, validate=validate.Length(max=500))
+    role = fields.String(load_default="primary", validate=validate.OneOf(
+        rw.DEVICE_ROLES, error="primary（使用中）または spare（予備機）を指定してください"))
+    flow_lpm = fields.Float(allow_none=True, validate=validate.Range(
+        0, rw.MAX_FLOW_LPM, min_inclusive=False, error="酸素流量は0より大きく15L/分以下で指定してください"), **_NUM)
 
     @pre_load
     def _blanks(self, data, **_):
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if k != "id"}  # echoed from a GET
-            data = _blank_to_none(data, ("mode", "model", "watts", "settings"))
-            for k in ("hours_per_day", "internal_battery_hours"):
+            data = _blank_to_none(data, ("mode", "model", "watts", "settings", "flow_lpm"))
+            for k in ("hours_per_day", "internal_battery_hours", "role"):
                 if data.get(k) is None or data.get(k) == "":
                     data.pop(k, None)
         return data
@@ -68,14 +72,26 @@ class BackupIn(Schema):
     watt_hours = fields.Float(allow_none=True, validate=validate.Range(
         0, 100000, error="0〜100000Whで指定してください"), **_NUM)
     note = fields.String(allow_none=True, validate=validate.Length(max=500))
+    device_kind = fields.String(allow_none=True, validate=validate.OneOf(rw.DEVICE_KINDS, error="不明な機器の種類です"))
+    liters = fields.Float(allow_none=True, validate=validate.Range(
+        0, rw.MAX_LITERS, min_inclusive=False, error="ボンベ1本の酸素量は0より大きく10,000L以下で指定してください"), **_NUM)
+    conserver_ratio = fields.Float(allow_none=True, validate=validate.Range(
+        1, 10, error="呼吸同調器の倍率は1〜10で指定してください"), **_NUM)
+    dc_output = fields.Boolean(load_default=False)
+    fuel_cans = fields.Integer(allow_none=True, validate=validate.Range(0, 200, error="0〜200本で指定してください"))
+    fuel_liters = fields.Float(allow_none=True, validate=validate.Range(0, 1000, error="0〜1000Lで指定してください"), **_NUM)
+    checked_on = fields.Date(allow_none=True)
+    purchased_on = fields.Date(allow_none=True)
 
     @pre_load
     def _blanks(self, data, **_):
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if k != "id"}  # echoed from a GET
-            data = _blank_to_none(data, ("hours", "watt_hours", "note"))
-            if data.get("count") in (None, ""):
-                data.pop("count", None)
+            data = _blank_to_none(data, ("hours", "watt_hours", "note", "device_kind", "liters", "conserver_ratio",
+                                         "fuel_cans", "fuel_liters", "checked_on", "purchased_on"))
+            for k in ("count", "dc_output"):
+                if data.get(k) in (None, ""):
+                    data.pop(k, None)
         return data
 
     @validates_schema
@@ -83,8 +99,12 @@ class BackupIn(Schema):
         kind = data.get("kind")
         if kind == "external_battery" and not data.get("hours"):
             raise ValidationError("外部バッテリーの使用可能時間を入力してください", "hours")
-        if kind == "oxygen_cylinder" and not data.get("hours"):
-            raise ValidationError("酸素ボンベ1本で使える時間を入力してください", "hours")
+        if kind == "oxygen_cylinder" and not data.get("hours") and not data.get("liters"):
+            raise ValidationError("酸素ボンベ1本の容量(L)を入力してください", "liters")
+        if data.get("device_kind") and kind != "external_battery":
+            raise ValidationError("接続先の機器は外部バッテリーにのみ指定できます", "device_kind")
+        if data.get("dc_output") and kind != "power_station":
+            raise ValidationError("直流出力はポータブル電源にのみ指定できます", "dc_output")
         if kind == "power_station" and not data.get("watt_hours"):
             raise ValidationError("ポータブル電源の容量(Wh)を入力してください", "watt_hours")
 
@@ -238,6 +258,8 @@ class DeviceOut(Schema):
     internal_battery_hours = fields.Float()
     life_sustaining = fields.Boolean(attribute="is_life_sustaining")
     settings = fields.String(allow_none=True)
+    role = fields.String()
+    flow_lpm = fields.Float(allow_none=True)
 
 
 class BackupOut(Schema):
@@ -247,6 +269,14 @@ class BackupOut(Schema):
     count = fields.Integer()
     watt_hours = fields.Float(allow_none=True)
     note = fields.String(allow_none=True)
+    device_kind = fields.String(allow_none=True)
+    liters = fields.Float(allow_none=True)
+    conserver_ratio = fields.Float(allow_none=True)
+    dc_output = fields.Boolean()
+    fuel_cans = fields.Integer(allow_none=True)
+    fuel_liters = fields.Float(allow_none=True)
+    checked_on = fields.Date(allow_none=True)
+    purchased_on = fields.Date(allow_none=True)
 
 
 class ContactOut(Schema):
@@ -292,6 +322,7 @@ class PatientOut(Schema):
     power_company_registered = fields.Boolean()
     evacuation_plan_status = fields.String()
     evacuation_plan_updated_on = fields.Date(allow_none=True)
+    power_checked_on = fields.Date(allow_none=True)
     status = fields.String()
     contactable = fields.Boolean(attribute="is_contactable")  # active and not deleted: reached in outages
     notes = fields.String(allow_none=True)

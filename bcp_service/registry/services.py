@@ -20,6 +20,7 @@ from bcp_service.orgs.models import Organization, Region
 from bcp_service.registry import runway as rw
 from bcp_service.registry.access import load_patient, may_read, may_write, require_writer
 from bcp_service.registry.models import Patient, PatientBackup, PatientContact, PatientDevice
+from bcp_service.registry.power import core_inputs, power_errors
 
 ORG_FIELDS = ("primary_org_id", "nursing_org_id", "care_manager_org_id", "designated_facility_id")
 LIST_FIELDS = ("devices", "backups", "contacts")
@@ -30,28 +31,32 @@ class RunwayPolicy:
     red_hours: float = 6.0
     yellow_hours: float = 24.0
     usable: float = rw.DEFAULT_USABLE
+    assumptions: rw.Assumptions = rw.DEFAULT_ASSUMPTIONS
 
     @classmethod
     def from_config(cls, config) -> "RunwayPolicy":
-        return cls(float(config.get("RUNWAY_RED_HOURS", 6)), float(config.get("RUNWAY_YELLOW_HOURS", 24)))
+        a = rw.Assumptions.from_config(config)
+        return cls(float(config.get("RUNWAY_RED_HOURS", 6)), float(config.get("RUNWAY_YELLOW_HOURS", 24)), a.usable, a)
 
 
 
 # --- runway -------------------------------------------------------------------------------------
 
-def compute_runway(devices: Sequence[rw.Device], backups: Sequence[rw.Backup], policy: RunwayPolicy) -> rw.Runway:
-    return rw.runway(devices, backups, usable=policy.usable,
-                     thresholds=rw.Thresholds(policy.red_hours, policy.yellow_hours))
+def compute_runway(devices: Sequence[rw.Device], backups: Sequence[rw.Backup], policy: RunwayPolicy,
+                   today: date | None = None) -> rw.Runway:
+    return rw.runway(devices, backups, usable=policy.usable, assumptions=policy.assumptions,
+                     thresholds=rw.Thresholds(policy.red_hours, policy.yellow_hours), today=today)
 
 
-def refresh_runway(p: Patient, policy: RunwayPolicy) -> rw.Runway:
+def refresh_runway(p: Patient, policy: RunwayPolicy, today: date | None = None) -> rw.Runway:
     devices, backups = p.runway_inputs()
-    r = compute_runway(devices, backups, policy)
+    r = compute_runway(devices, backups, policy, today)
     p.runway_hours, p.runway_tier, p.runway_explain = r.hours, r.tier, r.explain
     return r
 
 
-def recompute_all(session: Session, policy: RunwayPolicy, *, batch: int = 1000) -> tuple[int, int]:
+def recompute_all(session: Session, policy: RunwayPolicy, *, batch: int = 1000,
+                  today: date | None = None) -> tuple[int, int]:
     """Recompute the stored runway of every patient (after a change of thresholds). Caller commits.
     Returns (patients whose tier changed, patients recomputed)."""
     changed = total = 0
@@ -62,7 +67,7 @@ def recompute_all(session: Session, policy: RunwayPolicy, *, batch: int = 1000) 
             return changed, total
         for p in rows:
             before = p.runway_tier
-            refresh_runway(p, policy)
+            refresh_runway(p, policy, today)
             changed += p.runway_tier != before
         total += len(rows)
         last = rows[-1].id
@@ -145,6 +150,7 @@ def prepare_new(session: Session, actor: Actor, data: dict, *, now: datetime, po
         data["primary_org_id"] = actor.organization_id  # their own patient by default
     errors = _check_references(session, actor, data, orgs=orgs)
     errors.update(_check_dates(data, to_local(now).date()))
+    errors.update(power_errors(data.get("devices", []), data.get("backups", []), to_local(now).date()))
     region_code = _resolve_region(session, actor, data, None, orgs)
     if region_code is None:
         errors.setdefault("region_code", ["圏域を指定するか、主治医の機関を指定してください"])
@@ -159,12 +165,7 @@ def prepare_new(session: Session, actor: Actor, data: dict, *, now: datetime, po
     links = _Links(region_code, data.get("primary_org_id"), data.get("nursing_org_id"), data.get("care_manager_org_id"))
     if not may_write(actor, links):
         raise OutOfScope("this patient would be outside your scope")
-    devices = [rw.Device(d["kind"], d.get("mode"), d.get("watts"), d.get("hours_per_day", 24.0),
-                         d.get("internal_battery_hours", 0.0), d.get("life_sustaining"))
-               for d in data.get("devices", [])]
-    backups = [rw.Backup(b["kind"], b.get("hours"), b.get("count", 1), b.get("watt_hours"))
-               for b in data.get("backups", [])]
-    r = compute_runway(devices, backups, policy)
+    r = compute_runway(*core_inputs(data.get("devices", []), data.get("backups", [])), policy, to_local(now).date())
     data.update(runway_hours=r.hours, runway_tier=r.tier, runway_explain=r.explain)
     return data
 
@@ -200,6 +201,7 @@ def update_patient(session: Session, actor: Actor, patient_id: int, data: dict, 
         data.pop("region_code")  # blank means "keep", never "no region"
     errors = _check_references(session, actor, data)
     errors.update(_check_dates(data, to_local(now).date()))
+    errors.update(power_errors(data.get("devices", p.devices), data.get("backups", p.backups), to_local(now).date()))
     if data.get("region_code") and session.get(Region, data["region_code"]) is None:
         errors["region_code"] = ["存在しない圏域です"]
     if errors:
@@ -209,7 +211,7 @@ def update_patient(session: Session, actor: Actor, patient_id: int, data: dict, 
         # e.g. moving the patient to another region, or unlinking one's own organisation
         raise OutOfScope("the change would move this patient outside your scope")
     p.updated_at = now
-    refresh_runway(p, policy)
+    refresh_runway(p, policy, to_local(now).date())
     audit.record(session, actor, "update", "patient", p.id, {"fields": sorted(data)})
     return p
 

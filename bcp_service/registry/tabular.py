@@ -26,6 +26,8 @@ COLUMNS = (
     "internal_battery_hours", "external_battery_count", "external_battery_hours", "power_station_wh",
     "generator_hours", "vehicle_inverter", "manual_resuscitator", "oxygen_cylinder_count", "oxygen_cylinder_hours",
     "contact_name", "contact_relation", "contact_phone", "notes",
+    "device_flow_lpm", "external_battery_device_kind", "oxygen_cylinder_liters", "power_station_dc_output",
+    "generator_fuel_cans", "generator_fuel_liters",
 )
 REQUIRED_COLUMNS = ("name", "phone")
 # Columns the export adds; ignored on import so that an export can be edited and re-imported.
@@ -51,10 +53,11 @@ _SCALAR = (
     "evacuation_plan_status", "status", "notes",
 )
 _BOOL_COLUMNS = ("consent_to_share", "drill_opt_in", "power_company_registered", "vehicle_inverter",
-                 "manual_resuscitator")
+                 "manual_resuscitator", "power_station_dc_output")
 _DATE_COLUMNS = ("birth_date", "consent_date")
 _DEVICE_COLUMNS = {"device_kind": "kind", "device_mode": "mode", "device_model": "model", "device_watts": "watts",
-                   "device_hours_per_day": "hours_per_day", "internal_battery_hours": "internal_battery_hours"}
+                   "device_hours_per_day": "hours_per_day", "internal_battery_hours": "internal_battery_hours",
+                   "device_flow_lpm": "flow_lpm"}
 
 
 class TableError(ValueError):
@@ -245,13 +248,18 @@ def row_to_payload(cells: dict[str, str]) -> tuple[dict, dict[str, str]]:
         where[f"backups.{i}.kind"] = where[f"backups.{i}._schema"] = list(cols)[0]
 
     if "external_battery_hours" in cells or "external_battery_count" in cells:
-        add("external_battery", {"external_battery_hours": "hours", "external_battery_count": "count"})
+        add("external_battery", {"external_battery_hours": "hours", "external_battery_count": "count",
+                                 "external_battery_device_kind": "device_kind"})
     if "power_station_wh" in cells:
-        add("power_station", {"power_station_wh": "watt_hours"})
-    if "generator_hours" in cells:
-        add("generator", {"generator_hours": "hours"})
-    if "oxygen_cylinder_hours" in cells or "oxygen_cylinder_count" in cells:
-        add("oxygen_cylinder", {"oxygen_cylinder_hours": "hours", "oxygen_cylinder_count": "count"})
+        add("power_station", {"power_station_wh": "watt_hours", "power_station_dc_output": "dc_output"})
+        if "power_station_dc_output" in cells:
+            backups[-1]["dc_output"] = _bool(cells["power_station_dc_output"])
+    if {"generator_hours", "generator_fuel_cans", "generator_fuel_liters"} & set(cells):
+        add("generator", {"generator_hours": "hours", "generator_fuel_cans": "fuel_cans",
+                          "generator_fuel_liters": "fuel_liters"})
+    if {"oxygen_cylinder_hours", "oxygen_cylinder_count", "oxygen_cylinder_liters"} & set(cells):
+        add("oxygen_cylinder", {"oxygen_cylinder_hours": "hours", "oxygen_cylinder_count": "count",
+                                "oxygen_cylinder_liters": "liters"})
     for col, kind in (("vehicle_inverter", "vehicle_inverter"), ("manual_resuscitator", "manual_resuscitator")):
         if col in cells:
             flag = _bool(cells[col])
@@ -349,6 +357,12 @@ def patient_row(p) -> list[Any]:
         "contact_relation": contact.relation if contact else None,
         "contact_phone": display_phone(contact.phone_e164) if contact else None,
         "notes": p.notes,
+        "device_flow_lpm": dev.flow_lpm if dev else None,
+        "external_battery_device_kind": ext[0].device_kind if ext else None,
+        "oxygen_cylinder_liters": o2[0].liters if o2 else None,
+        "power_station_dc_output": yn(any(b.kind == "power_station" and b.dc_output for b in p.backups)),
+        "generator_fuel_cans": sum(b.fuel_cans or 0 for b in p.backups if b.kind == "generator") or None,
+        "generator_fuel_liters": sum(b.fuel_liters or 0 for b in p.backups if b.kind == "generator") or None,
         "id": p.id, "phone_kind": p.phone_kind, "runway_hours": p.runway_hours,
         "runway_tier": p.runway_tier, "runway_explain": p.runway_explain,
     }

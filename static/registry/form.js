@@ -25,12 +25,14 @@
       set(pre + "kind", p.kind); set(pre + "mode", p.mode || ""); set(pre + "model", p.label);
       set(pre + "watts", p.watts); set(pre + "hours_per_day", p.hours_per_day);
       set(pre + "internal_battery_hours", p.internal_battery_hours);
+      set(pre + "role", p.role === "spare" ? "spare" : ""); set(pre + "flow_lpm", p.flow_lpm === undefined ? "" : p.flow_lpm);
       if (p.external_battery) {
         var b = emptyBackupRow();
         if (b >= 0) {
           set("backups-" + b + "-kind", "external_battery");
           set("backups-" + b + "-hours", p.external_battery.hours);
           set("backups-" + b + "-count", p.external_battery.count);
+          set("backups-" + b + "-device_kind", p.external_battery.device_kind || p.kind);
         }
       }
       preview();
@@ -75,12 +77,15 @@
   function preview() {
     clearTimeout(timer);
     timer = setTimeout(function () {
-      var devices = rows("devices", ["kind", "mode", "watts", "hours_per_day", "internal_battery_hours", "life_sustaining"]);
+      var devices = rows("devices", ["kind", "mode", "watts", "hours_per_day", "internal_battery_hours", "life_sustaining",
+                                     "role", "flow_lpm"]);
       devices.forEach(function (d) {
         if ("life_sustaining" in d) d.life_sustaining = d.life_sustaining === "1";
         if (d.kind !== "ventilator") delete d.mode;
       });
-      var backups = rows("backups", ["kind", "hours", "count", "watt_hours"]);
+      var backups = rows("backups", ["kind", "hours", "count", "watt_hours", "device_kind", "liters", "conserver_ratio",
+                                     "dc_output", "fuel_cans", "fuel_liters", "checked_on", "purchased_on"]);
+      backups.forEach(function (b) { if ("dc_output" in b) b.dc_output = b.dc_output === "1"; });
       fetch("/api/v1/runway", {method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json", "X-CSRFToken": csrf},
         body: JSON.stringify({devices: devices, backups: backups})})

@@ -98,7 +98,7 @@ def test_get_patch_delete(client, world, session):
                      json={"backups": [{"kind": "power_station", "watt_hours": 1024}], "phone": "03-0000-5678"})
     assert r.status_code == 200, r.get_json()
     p = r.get_json()
-    assert p["power"]["runway_hours"] == pytest.approx(8 + 1024 * 0.85 / 24, abs=0.01)
+    assert p["power"]["runway_hours"] == pytest.approx(8 + 1024 * 0.95 * 0.90 / (24 + 10), abs=0.01)
     assert p["phone_kind"] == "landline" and p["name"] == "試験 太郎"
     assert client.patch(f"/api/v1/patients/{pid}", headers=h, json={"lat": 100}).status_code == 400
     assert client.get(f"/api/v1/patients/{pid}", headers=h).get_json()["phone_e164"] == "+81300005678"
@@ -348,7 +348,7 @@ def test_runway_preview(client, world):
     r = client.post("/api/v1/runway", headers=world["h"]["field"],
                     json={"devices": [ASTRAL], "backups": [{"kind": "power_station", "watt_hours": 1024}]})
     assert r.status_code == 200
-    assert r.get_json()["runway_hours"] == pytest.approx(44.27, abs=0.01)
+    assert r.get_json()["runway_hours"] == pytest.approx(8 + 1024 * 0.95 * 0.90 / (24 + 10), abs=0.01)
     assert client.post("/api/v1/runway", headers=world["h"]["field"],
                        json={"devices": [{"kind": "x"}]}).status_code == 400
 

@@ -19,7 +19,7 @@ from .plan_helpers import fill_required
 def _seed_plan(tmp_path):
     from bcp_service.app import create_app
     from bcp_service.auth import services as auth_services
-    from bcp_service.clock import get_clock
+    from bcp_service.appclock import get_clock
     from bcp_service.db import db
     from bcp_service.orgs.models import Organization, Region
 

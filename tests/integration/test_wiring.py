@@ -19,7 +19,9 @@ def _subpackages_with(leaf: str) -> list[str]:
 
 
 def test_the_app_has_exactly_the_wired_blueprints_in_order(app):
-    assert list(app.blueprints.values()) == list(wiring.BLUEPRINTS)
+    # Nested blueprints (registry.reverify) are part of their parent, which is the one listed.
+    top_level = [bp for name, bp in app.blueprints.items() if "." not in name]
+    assert top_level == list(wiring.BLUEPRINTS)
     for pkg in _subpackages_with("views"):
         bp = getattr(importlib.import_module(f"bcp_service.{pkg}.views"), "bp", None)
         assert bp is None or bp in wiring.BLUEPRINTS, pkg

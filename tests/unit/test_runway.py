@@ -18,17 +18,19 @@ def test_astral_internal_plus_two_externals_at_24h_lasts_24h():
     assert "24時間" in r.explain
 
 
-def test_1024wh_station_on_24w_ventilator_adds_about_36h():
+def test_1024wh_station_on_24w_ventilator_counts_inverter_and_idle_draw():
+    # DOMAIN.md: 1,024 Wh × 0.85 ÷ (24 W + 10 W idle) ≈ 26 h, not the 36 h of no idle draw.
     base = runway([ASTRAL], [])
     more = runway([ASTRAL], [Backup("power_station", watt_hours=1024)])
     added = more.hours - base.hours
-    assert 35 <= added <= 37
-    assert added == pytest.approx(1024 * 0.85 / 24, abs=0.01)
+    assert 25 <= added <= 26
+    assert added == pytest.approx(1024 * 0.95 * 0.90 / (24 + 10), abs=0.01)
+    assert "待機電力10W" in more.explain
 
 
 def test_usable_factor_scales_station_energy():
     full = runway([ASTRAL], [Backup("power_station", watt_hours=1000)], usable=1.0)
-    assert full.hours == pytest.approx(8 + 1000 / 24, abs=0.01)
+    assert full.hours == pytest.approx(8 + 1000 * 0.90 / 34, abs=0.01)
 
 
 def test_night_only_nppv_lasts_longer_than_24h_user():
@@ -69,8 +71,9 @@ def test_shared_station_is_drained_by_both_vital_devices():
     station = [Backup("power_station", watt_hours=1000)]
     alone = runway([ASTRAL], station).hours
     shared = runway([ASTRAL, oxygen], station).hours
-    # The concentrator draws 100 W from t=0 (800 Wh by 8 h); then both draw 124 W from the last 50 Wh.
-    assert shared == pytest.approx(8 + 50 / 124, abs=0.01)
+    # 1,000 Wh × 0.95 × 0.90 = 855 Wh through the inverter; the concentrator draws 100 W + 10 W idle
+    # from t=0 and empties it at 7.8 h, before the ventilator's own 8 h run out.
+    assert shared == pytest.approx(855 / 110, abs=0.01)
     assert shared < alone
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 from flask import Response, current_app, request
 
 from bcp_service.auth import Role, current_actor
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
 from bcp_service.db import db
 from bcp_service.drills import access, notices
 from bcp_service.drills.ics import build_calendar

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from bcp_service.auth import current_actor
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
 from bcp_service.db import db
 from bcp_service.outages import transport
 from bcp_service.outages.declare import DeclareOutage

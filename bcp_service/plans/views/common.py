@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Response
 
 from bcp_service.auth import Role, current_actor
-from bcp_service.clock import get_clock, iso_local, to_local
+from bcp_service.appclock import get_clock
+from bcp_service.clock import iso_local, to_local
 from bcp_service.db import db
 
 from .. import history, versions

@@ -7,11 +7,12 @@ from marshmallow import ValidationError
 
 from bcp_service.api import api_doc, json_body, page_args
 from bcp_service.auth import STAFF_ROLES, Role, current_actor, require
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
+from bcp_service.clock import to_local
 from bcp_service.db import db
 from bcp_service.errors import DomainError, Invalid
 from bcp_service.registry import bulk_import, queries, services, tabular
-from bcp_service.registry import runway as rw
+from bcp_service.registry.power import core_inputs, power_errors
 from bcp_service.registry.schemas import BackupIn, DeviceIn, PatientIn, PatientListArgs, PatientOut, PowerOut
 
 bp = Blueprint("registry_api", __name__)
@@ -145,13 +146,11 @@ def api_runway():
         backups = BackupIn(many=True).load(body.get("backups") or [])
     except ValidationError as e:
         errors["backups"] = e.messages
+    today = to_local(get_clock().now()).date()
+    errors = errors or power_errors(devices, backups, today)
     if errors:
         raise ValidationError(errors)
-    r = services.compute_runway([rw.Device(**{k: d.get(k) for k in ("kind", "mode", "watts", "hours_per_day",
-                                                                   "internal_battery_hours", "life_sustaining")})
-                                 for d in devices],
-                                [rw.Backup(b["kind"], b.get("hours"), b.get("count", 1), b.get("watt_hours"))
-                                 for b in backups], runway_policy())
+    r = services.compute_runway(*core_inputs(devices, backups), runway_policy(), today)
     return {"runway_hours": r.hours, "tier": r.tier, "explain": r.explain}
 
 

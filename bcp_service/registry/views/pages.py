@@ -7,11 +7,12 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from bcp_service.auth import STAFF_ROLES, Role, audit, current_actor, require
-from bcp_service.clock import get_clock
+from bcp_service.appclock import get_clock
+from bcp_service.clock import to_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid, OutOfScope
 from bcp_service.orgs.models import Organization, Region
-from bcp_service.registry import forms, queries, services, tabular
+from bcp_service.registry import forms, queries, services, tabular, verification, verification_views
 from bcp_service.registry import models as m
 from bcp_service.registry import runway as rw
 from bcp_service.registry.access import may_write
@@ -20,6 +21,7 @@ from bcp_service.registry.schemas import PatientIn, PatientListArgs
 from bcp_service.registry.views.api import WRITERS, read_upload, run_import, runway_policy
 
 bp = Blueprint("registry", __name__)
+bp.register_blueprint(verification_views.bp)  # re-verification pages: registry.reverify.*
 
 # A browser draws a few thousand markers at most; the setting exists so tests can show the cap.
 MAP_LIMIT = 5000
@@ -65,9 +67,11 @@ def patient_list():
     limit = 50
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = queries.list_patients(db.session, actor, filters, limit=limit, offset=(page - 1) * limit)
+    overdue = verification.overdue_count(db.session, actor, to_local(get_clock().now()).date(),
+                                         verification.VerificationPolicy.from_config(current_app.config))
     db.session.commit()
     return render_template("registry/list.html", patients=rows, total=total, page=page, limit=limit,
-                           filters=filters, **_page_context(actor))
+                           filters=filters, overdue=overdue, **_page_context(actor))
 
 
 def _slots(values: dict) -> dict[str, int]:
