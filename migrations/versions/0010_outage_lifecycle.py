@@ -4,8 +4,8 @@
 ``restored_at``; ``transports`` gains ``flag``. Existing rows: ``last_answer_at`` = ``answered_at``,
 ``help_requested_at`` = ``answered_at`` for rows already in ``needs_help``.
 
-Revision ID: 0009_outage_lifecycle
-Revises: 0008_outbox_unknown_outcome
+Revision ID: 0010_outage_lifecycle
+Revises: 0009_runway_equipment
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from bcp_service.db import UTCDateTime
 
-revision = "0009_outage_lifecycle"
-down_revision = "0008_outbox_unknown_outcome"
+revision = "0010_outage_lifecycle"
+down_revision = "0009_runway_equipment"
 branch_labels = None
 depends_on = None
 
