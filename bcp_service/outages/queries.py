@@ -95,6 +95,7 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
             # Another active outage checks in with this patient (no second message): see below.
             "covered_by_outage_id": r[10],
             "help_requested_at": _jst(r[11]),
+            "transport_status": r[12],
         }
         help_at[r[0]] = r[11]
         if with_people:

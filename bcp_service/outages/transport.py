@@ -310,8 +310,10 @@ def charging_points(session: Session, actor: Actor, outage_id: int, patient_id: 
 
 def charging_suggestions(session: Session, rows: list[dict]) -> dict:
     """For the dashboard's triage rows (already scoped): where a family with a low battery but no
-    need for transport can charge (nearest 2 with power)."""
-    wanted = [r for r in rows if r["checkin"] == "low_battery" and r["transport_id"] is None][:50]
+    need for transport can charge (nearest 2 with power), and the alternative beside an unconfirmed
+    proposal (the desk decides: transport, or a charging plan)."""
+    wanted = [r for r in rows if (r["checkin"] == "low_battery" and r["transport_id"] is None)
+              or r.get("transport_status") == PROPOSED][:50]
     if not wanted:
         return {}
     matcher = Matcher(_facility_infos(session, count_proposed=False))

@@ -71,6 +71,10 @@ def test_ok_at_hour_0_is_rechecked_before_runout_and_gets_a_transport_proposal(a
     assert first.created_at < again.created_at <= sent_at[0]
     assert session.scalar(select(func.count()).select_from(OutageEvent).where(
         OutageEvent.kind == "recheck", OutageEvent.patient_id == pid)) == len(sent_at)
+    # Beside the proposal the desk sees where the family could charge instead (its choice).
+    live = transport.charging_suggestions(session, queries.triage_rows(
+        session, session.get(Outage, o), now=clock.now(), with_people=True))
+    assert live[str(pid)] and all(c["distance_km"] is not None for c in live[str(pid)])
 
 
 def test_a_silent_recheck_escalates_to_round_two_and_the_field_team_once(app, session, clock, world):
