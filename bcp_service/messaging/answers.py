@@ -47,6 +47,7 @@ class AnswerReceived:
     channel: str
     now: datetime
     text: str | None = None
+    hours_left: float | None = None    # the one-tap page's 「残り時間」 with answer 2 (0–72), already checked
 
 
 AnswerHandler = Callable[[AnswerReceived], object]
@@ -81,7 +82,7 @@ def token_is_valid(session: Session, claims: TapClaims) -> bool:
 
 
 def deliver(session: Session, claims: TapClaims, *, answer: str, channel: str, now: datetime,
-            text: str | None = None) -> bool:
+            text: str | None = None, hours_left: float | None = None) -> bool:
     """Hand a parsed answer to its purpose's handler. Returns False when no handler is listed.
     ``text`` is the raw SMS body (None for one-tap/DTMF)."""
     fn = hooks_of().handlers.get(claims.purpose)
@@ -89,7 +90,8 @@ def deliver(session: Session, claims: TapClaims, *, answer: str, channel: str, n
         log.warning("no answer handler for purpose %s; answer stored only as a provider event", claims.purpose)
         return False
     fn(AnswerReceived(session=session, purpose=claims.purpose, context_id=claims.context_id,
-                      subject_id=claims.subject_id, answer=answer, channel=channel, now=now, text=text))
+                      subject_id=claims.subject_id, answer=answer, channel=channel, now=now, text=text,
+                      hours_left=hours_left))
     return True
 
 

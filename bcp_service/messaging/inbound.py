@@ -153,7 +153,7 @@ def _claims_for_reply(session: Session, phone: str) -> TapClaims | None:
 
 
 def apply_answer(session: Session, claims: TapClaims, raw: str, *, channel: str, now: datetime,
-                 eta_minutes: int | None = None) -> AnswerResult:
+                 eta_minutes: int | None = None, hours_left: float | None = None) -> AnswerResult:
     """Parse ``raw`` for this claim's purpose and hand it on. Raises nothing for unparseable input."""
     if not answers.token_is_valid(session, claims):
         return AnswerResult(outcome="gone", claims=claims)
@@ -174,7 +174,7 @@ def apply_answer(session: Session, claims: TapClaims, raw: str, *, channel: str,
     if answer is None:
         return AnswerResult(outcome="unknown", claims=claims)
     handled = answers.deliver(session, claims, answer=answer, channel=channel, now=now,
-                              text=raw if channel == "sms" else None)
+                              text=raw if channel == "sms" else None, hours_left=hours_left)
     return AnswerResult(outcome=f"answer:{answer}" if handled else "unhandled", claims=claims)
 
 
@@ -227,8 +227,9 @@ def handle_voice_digits(session: Session, claims: TapClaims, form: dict, *, now:
 
 
 def handle_tap(session: Session, claims: TapClaims, answer_raw: str, *, now: datetime,
-               eta_minutes: int | None = None) -> AnswerResult:
-    result = apply_answer(session, claims, answer_raw, channel="tap", now=now, eta_minutes=eta_minutes)
+               eta_minutes: int | None = None, hours_left: float | None = None) -> AnswerResult:
+    result = apply_answer(session, claims, answer_raw, channel="tap", now=now, eta_minutes=eta_minutes,
+                          hours_left=hours_left)
     if result.outcome.startswith("answer:") or result.outcome == "unhandled":
         # Every tap is kept (a later tap may change the answer), for the record and the simulator.
         _record_event(session, dedupe_key=f"tap:{uuid.uuid4().hex}", kind="tap", sid=None, now=now,

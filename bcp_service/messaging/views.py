@@ -23,6 +23,7 @@ from bcp_service.extensions import limiter
 from bcp_service.messaging import answers, callbacks_fast, inbound, rollcall, texts
 from bcp_service.messaging import simulator as simulator_service
 from bcp_service.messaging.models import OutboxMessage
+from bcp_service.messaging.hours_left import parse_hours_left
 from bcp_service.messaging.signature import twilio_signature_ok
 from bcp_service.messaging.tokens import InvalidToken, TapClaims, read_token
 
@@ -191,7 +192,11 @@ def tap_answer(token: str):
     eta = request.form.get("eta_minutes", type=int)
     if eta is not None and eta not in {c for c, _ in ETA_CHOICES}:
         return _tap_page(claims, token, status=400, error="参集可能時間を選び直してください。")
-    result = inbound.handle_tap(db.session, claims, raw, now=_now(), eta_minutes=eta)
+    hours = parse_hours_left(request.form.get("hours_left")) if raw == "2" else None   # only with 「2」
+    if hours is not None and hours.error:
+        return _tap_page(claims, token, status=400, error=hours.error)
+    result = inbound.handle_tap(db.session, claims, raw, now=_now(), eta_minutes=eta,
+                                hours_left=hours.hours if hours else None)
     if result.outcome == "gone":
         db.session.rollback()
         return render_template("messaging/tap_gone.html", claims=claims), 410

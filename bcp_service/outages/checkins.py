@@ -1,4 +1,9 @@
-"""Check-ins: a family's answer, the clock's next round, and the patient no channel reaches.
+"""Check-ins: a family's answer, the clock's next round or re-check, and the patient no channel reaches.
+
+An answer never ends the contact (issue 13): ``followup`` plans the next re-check from the patient's
+own countdown, and the clock starts a new contact cycle then (round 1 again, with round 2 and the
+field team behind it if the re-check meets silence), until the patient is safe at a facility, their
+power is back, or the outage ends.
 
 ``record_answer`` is a use case (the desk, or messaging acting as ``access.SYSTEM`` on a family's
 signed answer) and checks the actor's role and region scope; ``advance_due`` and
@@ -16,12 +21,12 @@ from sqlalchemy.orm import Session
 from bcp_service.auth.roles import Actor
 from bcp_service.errors import Gone, Invalid, NotFound
 from bcp_service.messaging import outbox, replies
-from bcp_service.outages import access, contacts, rounds, transport, triage
+from bcp_service.outages import access, contacts, followup, rounds, transport, triage
 from bcp_service.outages.declare import escalation_policy
 from bcp_service.outages.field_tasks import create_field_task
-from bcp_service.outages.models import FieldTask, Outage, OutagePatient
+from bcp_service.outages.models import FieldTask, Outage, OutagePatient, Transport
 from bcp_service.outages.ports import Notifier, Recipient, priority
-from bcp_service.outages.states import OutageStatus
+from bcp_service.outages.states import OutageStatus, TaskStatus, TransportStatus
 from bcp_service.outages.timeline import event
 from bcp_service.registry.models import Patient
 
@@ -63,23 +68,29 @@ def record_answer(session: Session, actor: Actor, *, outage_id: int, patient_id:
         select(OutagePatient).join(Outage, Outage.id == OutagePatient.outage_id)
         .where(OutagePatient.patient_id == patient_id, OutagePatient.outage_id != outage_id,
                Outage.status == OutageStatus.ACTIVE.value, Outage.drill.is_(outage.drill))))
-    started = {outage.id: outage.started_at}
-    if reported_hours is not None and len(rows) > 1:
-        started.update(session.execute(select(Outage.id, Outage.started_at).where(
-            Outage.id.in_({r.outage_id for r in rows[1:]}))).all())
+    outages = {outage.id: outage}
+    if len(rows) > 1:
+        outages.update({o.id: o for o in session.scalars(select(Outage).where(
+            Outage.id.in_({r.outage_id for r in rows[1:]})))})
+    safe = _arrived(session, [(r.outage_id, patient_id) for r in rows])
     for r in rows:
         r.checkin = answer
         r.answered_at = r.answered_at or now
+        r.last_answer_at = now
         r.answer_channel = channel
         r.answered_by_contact = via_contact["contact"] if via_contact else None
         r.contact_step = 0              # a later silence asks the contacts again from the first
-        r.next_action_at = None
-        # Hours the family reports (answer 2, or 3 with a figure) re-compute the runway: the earlier
-        # of report time + hours and what the registry runway gives from that outage's start.
+        if answer == "needs_help":
+            r.help_requested_at = r.help_requested_at or now      # the oldest request is served first
+        else:
+            r.help_requested_at = None
+        # Hours the family reports (answer 2, or 3 with a figure) replace the registry estimate.
         if answer in REPORTS_HOURS and reported_hours is not None:
             r.reported_hours, r.reported_at = reported_hours, now
-            r.runs_out_at = triage.runs_out_at(started[r.outage_id], r.runway_hours,
+            r.runs_out_at = triage.runs_out_at(outages[r.outage_id].started_at, r.runway_hours,
                                                reported_at=now, reported_hours=reported_hours)
+        r.next_action_at = schedule_recheck(r, outages[r.outage_id], now=now,
+                                            safe=(r.outage_id, patient_id) in safe)
     for r in rows:   # a queued round-2 call is pointless once they have answered
         outbox.cancel_pending(session, outage_id=r.outage_id, patient_id=patient_id, purpose="checkin", now=now)
         outbox.cancel_pending(session, outage_id=r.outage_id, patient_id=patient_id, purpose="contact_checkin",
@@ -88,8 +99,10 @@ def record_answer(session: Session, actor: Actor, *, outage_id: int, patient_id:
           answer=answer, channel=channel, reported_hours=reported_hours, **(via_contact or {}))
     if answer == "needs_help":
         transport.arrange(session, actor, outage, patient_id, reason="answer", now=now, notifier=notifier)
-    elif answer == "low_battery" and triage.needs_transport_before_restoration(
+    elif row.restored_at is None and triage.needs_transport_before_restoration(
             row.runs_out_at, outage.expected_restoration_at, now=now):
+        # Low battery, or fine for now but the power runs out before it returns: a proposal for the
+        # desk (transport, or the charging points shown beside it) — the desk decides.
         transport.propose_transport(session, outage, row, now=now)
     # Drop all open visit tasks for someone who has now answered? No: a visit already on its way
     # still goes; the field team sees the answer on the task page.
@@ -110,19 +123,24 @@ def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: i
         Outage.id.in_({r.outage_id for r in due})))}
     patients = {p.id: p for p in session.scalars(select(Patient).where(
         Patient.id.in_({r.patient_id for r in due})))}
-    round2: dict[int, list[Recipient]] = {}
+    safe = _arrived(session, [(r.outage_id, r.patient_id) for r in due])
+    sends: dict[tuple[int, int, int], list[Recipient]] = {}     # (outage, round, cycle) → recipients
     for r in due:
         outage, patient = outages[r.outage_id], patients.get(r.patient_id)
-        if r.checkin not in contacts.AWAITING or not r.in_area or r.covered_by_outage_id is not None:
+        if r.restored_at is not None or not r.in_area or r.covered_by_outage_id is not None:
             r.next_action_at = None
             continue
-        if r.round <= 1:
+        recipient = Recipient(patient.id, patient.phone_e164, patient.phone_kind,
+                              priority(r.runs_out_at, now)) if patient is not None else None
+        if not followup.awaiting_answer(round_no=r.round, round_sent_at=r.round_sent_at,
+                                        last_answer_at=r.last_answer_at):
+            _recheck(session, outage, r, recipient, sends, now=now, safe=(r.outage_id, r.patient_id) in safe)
+        elif r.round <= 1:
             r.round, r.round_sent_at = 2, now
             r.next_action_at = rounds.next_action_at(round_sent=2, sent_at=now, runs_out_at=r.runs_out_at,
                                                      policy=escalation_policy(outage))
-            if patient is not None:
-                round2.setdefault(outage.id, []).append(
-                    Recipient(patient.id, patient.phone_e164, patient.phone_kind, priority(r.runs_out_at, now)))
+            if recipient is not None:
+                sends.setdefault((outage.id, 2, r.cycle), []).append(recipient)
             event(session, outage.id, "round_2", at=now, patient_id=r.patient_id)
             # Silent after round 1: the first registered family contact is asked too.
             contacts.ask_next(session, outage, r, patient, now=now, notifier=notifier,
@@ -133,15 +151,64 @@ def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: i
         else:
             try:
                 with session.begin_nested():      # one patient's failure must not stop the others'
-                    r.round, r.round_sent_at, r.next_action_at = rounds.ROUND_FIELD, now, None
+                    r.round, r.round_sent_at = rounds.ROUND_FIELD, now
                     r.checkin = "no_answer" if r.checkin == "pending" else r.checkin
-                    create_field_task(session, outage, r, patient, now=now, notifier=notifier)
+                    r.next_action_at = schedule_recheck(r, outage, now=now)
+                    if _open_visit(session, r) is None:
+                        create_field_task(session, outage, r, patient, now=now, notifier=notifier)
             except Exception:  # noqa: BLE001 - logged; the row is as before and retried shortly
                 log.exception("outage %s patient %s: field task failed; retrying", outage.id, r.patient_id)
                 r.next_action_at = now + FIELD_TASK_RETRY
-    for oid, recipients in round2.items():
-        notifier.checkin(session, outages[oid], recipients, round_no=2, now=now)
+    for (oid, round_no, cycle), recipients in sends.items():
+        notifier.checkin(session, outages[oid], recipients, round_no=round_no, now=now, cycle=cycle)
     return len(due)
+
+
+def schedule_recheck(r: OutagePatient, outage: Outage, *, now: datetime, safe: bool = False) -> datetime | None:
+    """The next re-check for a row whose contact cycle is closed (answered, or the field team sent)."""
+    state = followup.FollowupState(
+        checkin=r.checkin, runs_out_at=r.runs_out_at,
+        tier=triage.tier_for(r.runs_out_at, now=now, expected_restoration_at=outage.expected_restoration_at),
+        in_area=r.in_area, restored=r.restored_at is not None, safe_at_facility=safe,
+        covered=r.covered_by_outage_id is not None)
+    return followup.next_recheck_at(state, now=now, safety_margin_minutes=outage.safety_margin_minutes,
+                                    policy=followup.load_policy())
+
+
+def _recheck(session: Session, outage: Outage, r: OutagePatient, recipient: Recipient | None,
+             sends: dict, *, now: datetime, safe: bool) -> None:
+    """A re-check is due: a new contact cycle (round 1 again; silence escalates as at the start).
+    Someone who still runs out before restoration gets a transport proposal if none is open."""
+    if safe:
+        r.next_action_at = None          # at a facility with power: nothing more to ask
+        return
+    r.cycle, r.round, r.round_sent_at = r.cycle + 1, rounds.ROUND_SMS, now
+    r.contact_step = 0               # this cycle's silence asks the family contacts again from the first
+    r.next_action_at = rounds.next_action_at(round_sent=rounds.ROUND_SMS, sent_at=now, runs_out_at=r.runs_out_at,
+                                             policy=escalation_policy(outage))
+    if recipient is not None:
+        sends.setdefault((outage.id, rounds.ROUND_SMS, r.cycle), []).append(recipient)
+    event(session, outage.id, "recheck", at=now, patient_id=r.patient_id, cycle=r.cycle, answer=r.checkin)
+    if r.checkin != "needs_help" and triage.needs_transport_before_restoration(
+            r.runs_out_at, outage.expected_restoration_at, now=now):
+        transport.propose_transport(session, outage, r, now=now)
+
+
+def _arrived(session: Session, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """(outage, patient) pairs whose transport has arrived: safe at a facility."""
+    if not pairs:
+        return set()
+    found = session.execute(select(Transport.outage_id, Transport.patient_id).where(
+        Transport.outage_id.in_({o for o, _ in pairs}), Transport.patient_id.in_({p for _, p in pairs}),
+        Transport.status == TransportStatus.ARRIVED.value)).all()
+    return {(o, p) for o, p in found} & set(pairs)
+
+
+def _open_visit(session: Session, r: OutagePatient) -> FieldTask | None:
+    """A visit already asked for and not finished: a silent re-check does not send a second team."""
+    return session.scalars(select(FieldTask).where(
+        FieldTask.outage_id == r.outage_id, FieldTask.patient_id == r.patient_id, FieldTask.kind == "visit",
+        FieldTask.status.in_((TaskStatus.OPEN.value, TaskStatus.ACKNOWLEDGED.value)))).first()
 
 
 def mark_unreachable(session: Session, r: OutagePatient, *, reason: str, now: datetime,
@@ -157,7 +224,8 @@ def mark_unreachable(session: Session, r: OutagePatient, *, reason: str, now: da
         if contacts.ask_next(session, outage, r, patient, now=now, notifier=notifier,
                              policy=escalation_policy(outage)) is not None:
             return None
-    r.round, r.next_action_at = rounds.ROUND_FIELD, None
+    r.round = rounds.ROUND_FIELD
+    r.next_action_at = schedule_recheck(r, outage, now=now)     # channels may come back; the team goes now
     return create_field_task(session, outage, r, patient, now=now, notifier=notifier)
 
 

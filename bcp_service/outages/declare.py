@@ -1,5 +1,5 @@
-"""Declaring an outage: the area, who is in it, round 1; changing the area or the expected
-restoration; resolving it. Each function does one use case in the caller's transaction (the caller
+"""Declaring an outage: the area, who is in it, round 1; changing the area; resolving it (a new
+expected restoration and restored parts of the area: ``restorations``). Each function does one use case in the caller's transaction (the caller
 commits) and checks the actor's role and region scope itself (``access``).
 """
 from __future__ import annotations
@@ -249,6 +249,8 @@ def change_area(session: Session, actor: Actor, outage_id: int, area_spec: dict,
             if op.checkin == "pending" and op.covered_by_outage_id is None and op.round_sent_at is not None:
                 op.next_action_at = rounds.next_action_at(round_sent=op.round, sent_at=op.round_sent_at,
                                                           runs_out_at=op.runs_out_at, policy=escalation_policy(outage))
+            elif op.covered_by_outage_id is None and op.restored_at is None:
+                op.next_action_at = _recheck_at(op, outage, now)      # answered before: follow-up resumes
     new = [c for c in candidates if c.id not in existing]
     messaged, covered = _add_patients(session, outage, new, now=now, notifier=notifier)
     # Keep the *original* kind of description: a changed area replaces the old one.
@@ -259,20 +261,6 @@ def change_area(session: Session, actor: Actor, outage_id: int, area_spec: dict,
     wakeup.request(session)
     return {"added": len(new), "removed": len(leaving), "returned": len(returning), "messaged": messaged,
             "affected": len(wanted)}
-
-
-def change_restoration(session: Session, actor: Actor, outage_id: int, expected: datetime, *,
-                       now: datetime) -> Outage:
-    outage = access.outage_for(session, actor, outage_id, for_update=True)
-    if not states.may_change(outage.status):
-        raise Conflict("復旧済みの停電は変更できません。")
-    _check_times(outage.started_at, expected)
-    before = outage.expected_restoration_at
-    outage.expected_restoration_at = expected
-    event(session, outage.id, "restoration_changed", at=now, actor_user_id=actor.user_id,
-          before=before.isoformat() if before else None, after=expected.isoformat())
-    wakeup.request(session)        # re-triage: proposals for whoever now runs out before restoration
-    return outage
 
 
 def resolve_outage(session: Session, actor: Actor, outage_id: int, *, now: datetime,
@@ -326,7 +314,14 @@ def _hand_over_coverage(session: Session, outage: Outage, *, now: datetime,
             r.checkin = src.checkin
         if r.checkin == "pending" and r.in_area and r.round < rounds.LAST_ROUND:
             r.next_action_at = now   # continue escalating in the outage that is still going on
+        elif r.in_area and r.restored_at is None:
+            # Answered (or the field team went): the follow-up continues in the outage still going on.
+            r.next_action_at = _recheck_at(r, session.get(Outage, r.outage_id), now)
         event(session, r.outage_id, "coverage_handed_over", at=now, patient_id=r.patient_id,
               from_outage=outage.id)
 
 
+def _recheck_at(r: OutagePatient, outage: Outage, now: datetime) -> datetime | None:
+    from bcp_service.outages.checkins import schedule_recheck      # checkins builds on this module
+
+    return schedule_recheck(r, outage, now=now)

@@ -27,9 +27,12 @@ OUR_PURPOSES = ("checkin", "contact_checkin", "field_task", "transport_task")
 def on_checkin(received: AnswerReceived) -> None:
     """A family's answer to a check-in (the token's context is the outage, its subject the patient).
     ``text`` is the family's own words (SMS body); None for one-tap and DTMF. Hours in it
-    (「2 あと3時間」) re-compute the runway; without a figure nothing changes."""
+    (「2 あと3時間」), or the one-tap page's ``hours_left``, replace the runway estimate; without a
+    figure only the state changes."""
     text, answer = received.text, received.answer
-    reported = triage.parse_reported_hours(text) if text and answer in checkins.REPORTS_HOURS else None
+    reported = received.hours_left if answer in checkins.REPORTS_HOURS else None    # the one-tap field
+    if reported is None and text and answer in checkins.REPORTS_HOURS:
+        reported = triage.parse_reported_hours(text)                               # 「2 あと3時間」
     checkins.record_answer(received.session, SYSTEM, outage_id=received.context_id, patient_id=received.subject_id,
                            answer=answer, channel=received.channel, now=received.now,
                            notifier=notifier_for(current_app), reported_hours=reported)

@@ -87,6 +87,14 @@ class OutagePatient(Base):
     covered_by_outage_id: Mapped[int | None] = mapped_column(Integer)
     transport_id: Mapped[int | None] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Follow-up after an answer (issue 13): a re-check starts a new contact cycle (0 = the first one);
+    # the latest answer's time tells whether the current cycle still waits for an answer.
+    cycle: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the family asked for urgent help (answer 3): the desk serves the oldest request first.
+    help_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Power is back for this patient (a restored part of the area): no more check-ins, not active.
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     outage: Mapped[Outage] = relationship(back_populates="patients", foreign_keys=[outage_id])
 
@@ -119,6 +127,9 @@ class Transport(Base):
     desk_flag: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # For the desk to look at (never a silent drop): "not_needed" when a changed restoration or a
+    # restored area means the patient no longer runs out before power returns.
+    flag: Mapped[str | None] = mapped_column(String(40))
 
 
 class FacilityReservation(Base):

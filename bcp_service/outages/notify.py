@@ -1,9 +1,10 @@
 """The outage desk's port to messaging: every message is an outbox row first.
 
 Idempotency keys follow ARCHITECTURE.md: ``outage:{id}:patient:{id}:round:{n}:{channel}`` for
-check-ins, ``outage:{id}:patient:{id}:contact:{contact row}:{channel}`` for a family contact asked in
-the patient's place, ``outage:{id}:task:{id}:sms`` for field/transport tasks (a task moved to the
-next team is a new row, so a new key) and
+check-ins (``…:recheck:{cycle}:round:{n}:{channel}`` for a later re-check),
+``outage:{id}:patient:{id}:contact:{contact row}:{channel}`` for a family contact asked in the patient's
+place, ``outage:{id}:task:{id}:sms`` for field/transport tasks (a task moved to the next team is a new
+row, so a new key) and
 ``outage:{id}:patient:{id}:restoration:sms`` for the all-clear (``…:restoration:voice`` for
 landlines: a short call whose TwiML is served by ``/outages/voice/restoration``). Enqueuing the same key twice is a
 no-op in the outbox, so a retried declaration or a second clock never sends a second message.
@@ -80,7 +81,9 @@ class OutboxNotifier:
         outbox.enqueue(session, **kw)
 
     def checkin(self, session: Session, outage: Outage, recipients: Sequence, *, round_no: int,
-                now: datetime) -> int:
+                now: datetime, cycle: int = 0) -> int:
+        """Round ``round_no`` of contact cycle ``cycle`` (0: the first; each re-check opens another,
+        keyed ``…:recheck:{cycle}:round:{n}:{channel}`` so it is sent once)."""
         recipients = _drill_safe(session, outage, recipients)
         if not recipients:
             return 0
@@ -96,7 +99,8 @@ class OutboxNotifier:
                 for channel in rounds.channels_for_round(round_no, r.phone_kind):
                     body = template.replace(_LINK, self.link("checkin", r.patient_id, outage.id)) \
                         if channel == "sms" else None
-                    yield dict(key=f"outage:{outage.id}:patient:{r.patient_id}:round:{round_no}:{channel}",
+                    cyc = f"recheck:{cycle}:" if cycle else ""
+                    yield dict(key=f"outage:{outage.id}:patient:{r.patient_id}:{cyc}round:{round_no}:{channel}",
                                to=r.phone_e164, channel=channel, body=body, purpose="checkin",
                                priority=r.priority, patient_id=r.patient_id, outage_id=outage.id,
                                round=round_no, drill=outage.drill)

@@ -28,7 +28,7 @@ def priority(runs_out: datetime, now: datetime) -> int:
 
 class Notifier(Protocol):
     def checkin(self, session: Session, outage: Outage, recipients: Sequence[Recipient], *,
-                round_no: int, now: datetime) -> int: ...
+                round_no: int, now: datetime, cycle: int = 0) -> int: ...
 
     # The task messages return None when queued, or why the team cannot be texted (no_phone,
     # invalid_phone, not_mobile): the task then waits on the desk's list for a phone call.

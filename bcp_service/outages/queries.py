@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased, object_session
 
 from bcp_service.auth import Actor
@@ -20,6 +20,7 @@ from bcp_service.outages.access import DESK
 from bcp_service.outages.models import CHECKIN_STATES, FieldTask, Outage, OutageEvent, OutagePatient, Transport
 from bcp_service.outages.report import detail_text
 from bcp_service.registry.models import TRANSPORT_LABELS as TRANSPORT_NEEDS_LABELS
+from bcp_service.outages.states import OutageStatus, TransportStatus
 from bcp_service.registry.models import Patient
 
 DESK_FLAG_LABELS = {"loan_covers": "電源貸出により搬送不要の可能性（本部で判断）"}
@@ -51,10 +52,15 @@ def _jst(value: datetime | None) -> str | None:
 
 def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: float = triage.RED_HOURS,
                 yellow_hours: float = triage.YELLOW_HOURS, with_people: bool = False) -> list[dict]:
+    """The active patients of the outage in triage order: ``needs_help`` first (oldest request
+    first), then soonest ``runs_out_at``. Patients whose power is back (a restored part of the area)
+    are not active and not listed. ``next_contact_at`` is when the service contacts the patient
+    next; null only when no further contact is planned (safe at a facility, or the outage is over)."""
     cols = [OutagePatient.patient_id, OutagePatient.runs_out_at, OutagePatient.checkin,
             OutagePatient.transport_id, OutagePatient.dependent_24h, OutagePatient.round,
             OutagePatient.next_action_at, OutagePatient.runway_hours, OutagePatient.reported_hours,
-            OutagePatient.reported_at, OutagePatient.covered_by_outage_id]
+            OutagePatient.reported_at, OutagePatient.covered_by_outage_id, OutagePatient.help_requested_at,
+            Transport.status]
     if with_people:
         cols += [Patient.name, Patient.address, Patient.phone_e164, Patient.lat, Patient.lon,
                  Patient.municipality_code]
@@ -63,15 +69,20 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
     mark_unknown = outage.area_kind == "municipality_codes"
     if mark_unknown:
         cols.append(Patient.municipality_code.is_(None))
-    stmt = (select(*cols).where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True))
+    stmt = (select(*cols).outerjoin(Transport, Transport.id == OutagePatient.transport_id)
+            .where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True),
+                   OutagePatient.restored_at.is_(None))
             .order_by(OutagePatient.runs_out_at, OutagePatient.dependent_24h.desc(), OutagePatient.patient_id))
     if with_people or mark_unknown:
         stmt = stmt.join(Patient, Patient.id == OutagePatient.patient_id)
     restore = outage.expected_restoration_at
+    active = outage.status == OutageStatus.ACTIVE
     out = []
     covered: dict[int, dict] = {}
+    help_at: dict[int, datetime | None] = {}
     for r in session.execute(stmt):
         runs_out = r[1]
+        planned = r[6] if active and r[12] != TransportStatus.ARRIVED else None
         row = {
             "patient_id": r[0],
             "runs_out_at": _jst(runs_out),
@@ -80,6 +91,8 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
                                     red_hours=red_hours, yellow_hours=yellow_hours),
             "checkin": r[2],
             "transport_id": r[3],
+            "next_contact_at": _jst(planned),
+            "runs_out_source": triage.runs_out_source(r[8]),
             "dependent_24h": r[4],
             "round": r[5],
             "next_action_at": _jst(r[6]),
@@ -90,33 +103,52 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
             # Another active outage checks in with this patient (no second message): see below.
             "covered_by_outage_id": r[10],
             "municipality_unknown": bool(r[-1]) if mark_unknown else False,
+            "help_requested_at": _jst(r[11]),
+            "transport_status": r[12],
         }
+        help_at[r[0]] = r[11]
         if with_people:
-            row.update(name=r[11], address=r[12], phone=r[13], lat=r[14], lon=r[15], municipality_code=r[16])
+            row.update(name=r[13], address=r[14], phone=r[15], lat=r[16], lon=r[17], municipality_code=r[18])
         out.append(row)
         if r[10] is not None:
             covered[r[0]] = row
     if covered:
-        _carry_covering_state(session, outage, covered)
+        _carry_covering_state(session, outage, covered, help_at, active=active)
+    # Urgent first (a stable sort keeps the runway order among everyone else).
+    out.sort(key=lambda row: triage.urgent_key(row["checkin"], help_at.get(row["patient_id"])))
     return out
 
 
-def _carry_covering_state(session: Session, outage: Outage, covered: dict[int, dict]) -> None:
+def _carry_covering_state(session: Session, outage: Outage, covered: dict[int, dict],
+                          help_at: dict[int, datetime | None], *, active: bool = True) -> None:
     """Patients messaged by an overlapping outage have round 0 here: show the round, check-in state
     and next step of the outage that is actually messaging them (one join on the unique
     (outage_id, patient_id) index, only when this outage has such patients)."""
     mine, cover = aliased(OutagePatient), aliased(OutagePatient)
-    stmt = (select(mine.patient_id, cover.round, cover.checkin, cover.next_action_at)
+    stmt = (select(mine.patient_id, cover.round, cover.checkin, cover.next_action_at, cover.help_requested_at)
             .join(cover, (cover.outage_id == mine.covered_by_outage_id) & (cover.patient_id == mine.patient_id))
             .where(mine.outage_id == outage.id, mine.covered_by_outage_id.is_not(None)))
-    for patient_id, round_no, checkin, next_at in session.execute(stmt):
+    for patient_id, round_no, checkin, next_at, helped in session.execute(stmt):
         row = covered.get(patient_id)
         if row is None:
             continue
         row["round"] = round_no
         row["next_action_at"] = _jst(next_at)
+        row["next_contact_at"] = _jst(next_at) if active else None
         if row["checkin"] == "pending":      # answers reach every outage; escalation states do not
             row["checkin"] = checkin
+            help_at[patient_id] = help_at.get(patient_id) or helped
+
+
+def summary(session: Session, outage: Outage, rows: list[dict]) -> dict:
+    """Counts of the active rows, plus how many patients are restored."""
+    return {**counts(rows, outage), "restored": restored_count(session, outage)}
+
+
+def restored_count(session: Session, outage: Outage) -> int:
+    return session.scalar(select(func.count()).select_from(OutagePatient).where(
+        OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True),
+        OutagePatient.restored_at.is_not(None))) or 0
 
 
 def counts(rows: list[dict], outage: Outage) -> dict:
@@ -150,6 +182,8 @@ def outage_dict(outage: Outage, summary: dict | None = None) -> dict:
     if summary is not None:
         body.update(affected=summary["affected"], counts={"checkin": summary["checkin"], "tier": summary["tier"]},
                     reached=summary["reached"], municipality_unknown=summary.get("municipality_unknown", 0))
+        if "restored" in summary:      # patients whose part of the area has power again (not active)
+            body["restored"] = summary["restored"]
     return body
 
 
@@ -185,7 +219,8 @@ def transport_dict(t: Transport) -> dict:
             "status": t.status, "reason": t.reason, "distance_km": t.distance_km,
             "bed_reserved": t.bed_reserved, "note": t.note, "transport_needs": t.transport_needs,
             "transport_needs_label": TRANSPORT_NEEDS_LABELS.get(t.transport_needs), "desk_flag": t.desk_flag,
-            "desk_flag_label": DESK_FLAG_LABELS.get(t.desk_flag), "created_at": iso_local(t.created_at),
+            "desk_flag_label": DESK_FLAG_LABELS.get(t.desk_flag), "flag": t.flag,
+            "created_at": iso_local(t.created_at),
             "updated_at": iso_local(t.updated_at)}
 
 

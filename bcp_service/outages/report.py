@@ -33,6 +33,8 @@ EVENT_LABELS = {
     "task_no_team": "依頼できるチームなし（本部で手配してください）",
     "withdrawn_real_outage": "実災害対応中のため訓練の対象外に",
     "loan": "予備電源の貸出（引き渡し）", "loan_returned": "予備電源の返却",
+    "recheck": "再確認（停電継続中）", "transport_not_needed": "搬送案が不要の可能性（本部で確認）",
+    "area_restored": "一部地域の復旧",
 }
 
 
@@ -49,6 +51,8 @@ DETAIL_LABELS = {
     "real_outage": "実際の停電",
     "placed": "受入先決定", "designated": "指定施設", "equipment_id": "機材", "equipment_kind": "種類",
     "added_hours": "追加された時間", "runs_out_at": "電源切れ見込み",
+    "cycle": "再確認の回", "proposed": "新たな搬送案", "flagged_not_needed": "不要の可能性がある搬送案",
+    "unflagged": "再び必要になった搬送案", "rechecks_sooner": "早めた再確認",
 }
 _VALUE_LABELS = {
     "area_kind": {"municipality_codes": "市区町村", "geometry": "図形", "circle": "中心と半径"},

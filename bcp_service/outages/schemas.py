@@ -39,6 +39,13 @@ class ChangeOutageSchema(Schema):
             raise ValidationError("area または expected_restoration_at を指定してください。", "_schema")
 
 
+class RestorationSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    area = AreaField(required=True)
+
+
 class CheckinAnswerSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -89,6 +96,8 @@ class TriageRowSchema(Schema):
     checkin = fields.String()
     transport_id = fields.Integer(allow_none=True)
     municipality_unknown = fields.Boolean()      # included by the area's municipalities, own one unknown
+    next_contact_at = fields.String(allow_none=True)
+    runs_out_source = fields.String()
 
 
 # --- list items for ``api.paginate``: each row dumped in the shape ``queries`` gives it ------------

@@ -208,11 +208,13 @@ def propose_transport(session: Session, outage: Outage, row: OutagePatient, *, n
     return t
 
 
-def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: datetime) -> int:
+def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: datetime,
+                       include_ok: bool = True) -> int:
     """For everyone in the outage who will run out before restoration (whatever they answered: the
-    desk decides) and has no live transport, and for proposals still without a facility: one
-    matching run in triage order, so proposals spread over free beds. Rows another transaction is
-    working on (a family answering right now) are skipped and taken at the next run."""
+    desk decides; ``include_ok=False`` leaves families who answered 「1」 to their own re-checks) and has
+    no live transport, and for proposals still without a facility: one matching run in triage order, so
+    proposals spread over free beds. Rows another transaction is working on (a family answering right
+    now) are skipped and taken at the next run."""
     outage = access.outage_for(session, actor, outage_id)
     if outage.status != OutageStatus.ACTIVE:
         return 0
@@ -226,6 +228,7 @@ def propose_transports(session: Session, actor: Actor, outage_id: int, *, now: d
                Patient.designated_facility_id, Patient.transport_needs, waiting)
         .join(Patient, Patient.id == OutagePatient.patient_id)
         .where(OutagePatient.outage_id == outage.id, OutagePatient.in_area.is_(True), ~live | waiting,
+               OutagePatient.restored_at.is_(None), *(() if include_ok else (OutagePatient.checkin != "ok",)),
                OutagePatient.runs_out_at <= (outage.expected_restoration_at
                                              or now + timedelta(hours=triage.RED_HOURS)))
         .order_by(OutagePatient.runs_out_at, OutagePatient.patient_id)
@@ -354,8 +357,10 @@ def charging_points(session: Session, actor: Actor, outage_id: int, patient_id: 
 
 def charging_suggestions(session: Session, rows: list[dict]) -> dict:
     """For the dashboard's triage rows (already scoped): where a family with a low battery but no
-    need for transport can charge (nearest 2 with power)."""
-    wanted = [r for r in rows if r["checkin"] == "low_battery" and r["transport_id"] is None][:50]
+    need for transport can charge (nearest 2 with power), and the alternative beside an unconfirmed
+    proposal (the desk decides: transport, or a charging plan)."""
+    wanted = [r for r in rows if (r["checkin"] == "low_battery" and r["transport_id"] is None)
+              or r.get("transport_status") == PROPOSED][:50]
     if not wanted:
         return {}
     matcher = Matcher(_facility_infos(session))

@@ -1,10 +1,13 @@
-"""Triage: who runs out of power first.
+"""Triage: who needs the desk first.
 
 ``runs_out_at`` = outage start + runway (hours of backup power at the start). When the family has
-since told us how long the battery will last (answer 2 with hours, e.g. 「2 あと3時間」) it is that
-report's time plus the reported hours — but never later than the registry runway gives: we take the
-earlier of the two (a hopeful guess must not push a patient down the list). Order: soonest ``runs_out_at`` first, then 24 h-dependent patients first
-(nobody breathes on their own), then patient id for a stable order.
+since told us how long the battery will last (answer 2 with hours: the one-tap page's ``hours_left``,
+「2 あと3時間」 by SMS) the report replaces the estimate: ``runs_out_at`` = the answer's time + the
+reported hours, and the row says so (``runs_out_source`` = ``"reported"``, else ``"registry"``).
+
+Order: rows whose check-in is ``needs_help`` first, the oldest request first (a family waiting for
+help must not sink below people who are fine); then soonest ``runs_out_at``, 24 h-dependent patients
+first (nobody breathes on their own), then patient id for a stable order.
 
 Tier is relative to the expected restoration (DOMAIN.md): red = runs out before restoration or
 within 6 h from now; yellow = within 24 h; green = beyond. Pure functions, no clock: ``now`` is given.
@@ -31,6 +34,7 @@ class TriageInput:
     transport_id: int | None = None
     reported_at: datetime | None = None  # answer 2 with a figure from the family
     reported_hours: float | None = None
+    help_requested_at: datetime | None = None   # answer 3: when the family asked
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,21 @@ class TriageRow:
     transport_id: int | None
     dependent_24h: bool
     runway_known: bool
+    runs_out_source: str = "registry"
+    help_requested_at: datetime | None = None
 
 
 def runs_out_at(started_at: datetime, runway_hours: float | None, *,
                 reported_at: datetime | None = None, reported_hours: float | None = None) -> datetime:
-    registry = started_at + timedelta(hours=max(0.0, runway_hours or 0.0))
     if reported_at is not None and reported_hours is not None:
-        reported = reported_at + timedelta(hours=max(0.0, reported_hours))
-        # Conservative: the earlier of what the family reports and what the registry runway gives.
-        # An unknown registry runway says nothing, so the report stands on its own.
-        return min(reported, registry) if runway_hours is not None else reported
+        # The family looks at the battery; the registry figure is an estimate from the start.
+        return reported_at + timedelta(hours=max(0.0, reported_hours))
     # Unknown runway must not look safe: it sorts to the top as if already out.
-    return registry
+    return started_at + timedelta(hours=max(0.0, runway_hours or 0.0))
+
+
+def runs_out_source(reported_hours: float | None) -> str:
+    return "reported" if reported_hours is not None else "registry"
 
 
 MAX_REPORTED_HOURS = 24 * 31
@@ -104,8 +111,16 @@ def tier_for(runs_out: datetime, *, now: datetime, expected_restoration_at: date
     return "green"
 
 
+def urgent_key(checkin: str, help_requested_at: datetime | None) -> tuple:
+    """Needs help first, oldest request first (a request without a time sorts last among them)."""
+    if checkin != "needs_help":
+        return (1, 0.0)
+    return (0, help_requested_at.timestamp() if help_requested_at is not None else float("inf"))
+
+
 def sort_key(row: TriageRow):
-    return (row.runs_out_at, not row.dependent_24h, row.patient_id)
+    return (*urgent_key(row.checkin, row.help_requested_at), row.runs_out_at, not row.dependent_24h,
+            row.patient_id)
 
 
 def order(inputs: Iterable[TriageInput], *, started_at: datetime, now: datetime,
@@ -125,6 +140,8 @@ def order(inputs: Iterable[TriageInput], *, started_at: datetime, now: datetime,
             transport_id=i.transport_id,
             dependent_24h=i.dependent_24h,
             runway_known=i.runway_hours is not None or i.reported_hours is not None,
+            runs_out_source=runs_out_source(i.reported_hours),
+            help_requested_at=i.help_requested_at,
         ))
     rows.sort(key=sort_key)
     return rows

@@ -36,11 +36,14 @@
       const cd = el("td", left(r.runs_out_at), "countdown"); cd.dataset.runsOut = r.runs_out_at;
       const t = r.transport_id ? byId[r.transport_id] : null;
       tr.append(el("td", String(i + 1)), el("td", TIER[r.tier] + (r.dependent_24h ? "・24h" : "")), cd,
-        el("td", hhmm(r.runs_out_at)), el("td", r.name + (r.municipality_unknown ? "（市区町村不明）" : "")), el("td", r.address || ""), el("td", r.phone || ""),
+        el("td", hhmm(r.runs_out_at) + (r.runs_out_source === "reported" ? "（家族申告）" : "")), el("td", r.name + (r.municipality_unknown ? "（市区町村不明）" : "")), el("td", r.address || ""), el("td", r.phone || ""),
         el("td", (CHECKIN[r.checkin] || r.checkin) + (r.answered_by ? "（回答: " + r.answered_by + "）" : "") + (r.reported_hours != null
             ? "（申告: 残り" + r.reported_hours + "時間・" + hhmm(r.reported_at) + "）" : "")),
         el("td", String(r.round) + (r.covered_by_outage_id ? "（他の停電で確認中 #" + r.covered_by_outage_id + "）" : "")),
-        el("td", t ? (TRANSPORT[t.status] + (t.facility_name ? "→" + t.facility_name : ""))
+        el("td", r.next_contact_at ? hhmm(r.next_contact_at) : "予定なし"),
+        el("td", t ? (TRANSPORT[t.status] + (t.facility_name ? "→" + t.facility_name : "")
+                      + (t.flag === "not_needed" ? "（不要の可能性・要確認）" : "")
+                      + (t.status === "proposed" && charging[r.patient_id] ? " ／ または充電: " + charging[r.patient_id].map(c => c.name + "（" + c.distance_km + "km）").join("、") : ""))
                    : (charging[r.patient_id] ? "充電: " + charging[r.patient_id].map(c => c.name + "（" + c.distance_km + "km）").join("、") : "")));
       body.append(tr);
     });
@@ -78,7 +81,7 @@
       form.append(sel, el("button", "変更"));
       tr.append(el("td", String(t.id)), el("td", t.patient_name), el("td", t.facility_name || (t.note || "未定")),
         el("td", t.distance_km != null ? t.distance_km + " km" : ""), el("td", t.transport_needs_label || "—"),
-        el("td", TRANSPORT[t.status] + (t.desk_flag_label ? "（" + t.desk_flag_label + "）" : "")), el("td"));
+        el("td", TRANSPORT[t.status] + (t.desk_flag_label ? "（" + t.desk_flag_label + "）" : "") + (t.flag === "not_needed" ? "（不要の可能性・要確認）" : "")), el("td"));
       if (!["arrived", "cancelled"].includes(t.status)) tr.lastChild.append(form);
       body.append(tr);
     });
@@ -115,6 +118,7 @@
       charging = data.charging || {};
       triage(data.patients, data.transports); map(data.patients, data.facilities);
       transportTable(data.transports); tasks(data.tasks); timeline(data.events);
+      document.dispatchEvent(new CustomEvent("outages:live", {detail: data}));   // static/outages/urgent.js
       document.getElementById("updated").textContent = hhmm(data.now);
       document.getElementById("stale").hidden = true;
       document.body.dataset.loaded = "1";

@@ -117,7 +117,7 @@ def test_inbound_sms_answer_is_delivered_once_despite_three_replays(client, sess
         assert resp.status_code == 200 and resp.mimetype == "text/xml"
     assert len(recorded) == 1
     assert recorded[0] | {"now": None} == dict(purpose="checkin", context_id=7, subject_id=42, answer="needs_help",
-                                               channel="sms", now=None, text="３ 助けて")
+                                               channel="sms", now=None, text="３ 助けて", hours_left=None)
 
 
 def test_stop_and_start_in_japanese(client, session):

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bcp_service.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 from bcp_service.messaging.models import OutboxMessage
-from bcp_service.outages import checkins, declare as declaring, jobs, queries, report, transport
+from bcp_service.outages import checkins, declare as declaring, jobs, queries, report, restorations, transport
 from bcp_service.outages.access import SYSTEM
 from bcp_service.outages.ports import Recipient
 from bcp_service.outages.models import FacilityReservation, FieldTask, Outage, OutageEvent, OutagePatient, Transport
@@ -350,7 +350,7 @@ def test_runs_out_before_restoration_gets_a_proposal_and_low_battery_report_reco
     assert transport.propose_transports(session, SYSTEM, r.outage.id, now=clock.now()) == 0
 
 
-def test_sms_answer_2_with_hours_recomputes_runs_out_conservatively(app, session, clock, world):
+def test_sms_answer_2_with_hours_replaces_the_registry_estimate(app, session, clock, world):
     from bcp_service.messaging import answers
     from bcp_service.messaging.answers import AnswerReceived
     from bcp_service.messaging.tokens import TapClaims
@@ -361,7 +361,7 @@ def test_sms_answer_2_with_hours_recomputes_runs_out_conservatively(app, session
     clock.advance(minutes=10)
     hooks.on_checkin(AnswerReceived(session, "checkin", context_id=o, subject_id=world.long.id, answer="low_battery",
                                     channel="sms", now=clock.now(), text="２ 残り1.5時間"))
-    # 一郎: registry says 2 h from the start; the family hopes for 5 h: the earlier time stands.
+    # 一郎: registry says 2 h from the start; the family looks at the battery and says 5 h: that stands.
     hooks.on_checkin(AnswerReceived(session, "checkin", context_id=o, subject_id=world.short.id, answer="low_battery",
                                     channel="sms", now=clock.now(), text="2 あと5時間"))
     # No text (one-tap / DTMF, or messaging not passing it yet): nothing but the state changes.
@@ -371,7 +371,7 @@ def test_sms_answer_2_with_hours_recomputes_runs_out_conservatively(app, session
     rows = {x.patient_id: x for x in session.scalars(select(OutagePatient).where(OutagePatient.outage_id == o))}
     assert rows[world.long.id].runs_out_at == clock.now() + timedelta(hours=1.5)
     assert rows[world.long.id].reported_hours == 1.5
-    assert rows[world.short.id].runs_out_at == start + timedelta(hours=2)
+    assert rows[world.short.id].runs_out_at == clock.now() + timedelta(hours=5)
     assert rows[world.short.id].reported_hours == 5.0
     assert rows[world.mid24.id].runs_out_at == start + timedelta(hours=10)
     assert rows[world.mid24.id].reported_hours is None and rows[world.mid24.id].checkin == "low_battery"
@@ -380,7 +380,8 @@ def test_sms_answer_2_with_hours_recomputes_runs_out_conservatively(app, session
     by_id = {x["patient_id"]: x for x in listed}
     assert by_id[world.long.id]["reported_hours"] == 1.5 and by_id[world.long.id]["reported_at"]
     assert by_id[world.mid24.id]["reported_hours"] is None
-    assert [x["patient_id"] for x in listed][:2] == [world.long.id, world.short.id]
+    assert (by_id[world.long.id]["runs_out_source"], by_id[world.mid24.id]["runs_out_source"]) == ("reported", "registry")
+    assert [x["patient_id"] for x in listed][:3] == [world.long.id, world.short.id, world.mid24.id]
     # 1.5 h is before the 8 h restoration: a transport is proposed for 二郎.
     assert session.scalars(select(Transport).where(Transport.patient_id == world.long.id)).one().status == "proposed"
 
@@ -517,7 +518,9 @@ def test_undeliverable_checkin_sends_the_field_team_at_once(app, session, clock,
     clock.advance(minutes=16)
     jobs.run_due(app, now=clock.now())
     row = session.scalars(select(OutagePatient).where(OutagePatient.patient_id == world.long.id)).one()
-    assert (row.checkin, row.round, row.next_action_at) == ("unreachable", 3, None)
+    # The field team goes now; the service tries again later (channels may come back): a next step.
+    assert (row.checkin, row.round) == ("unreachable", 3)
+    assert clock.now() < row.next_action_at <= row.runs_out_at - timedelta(minutes=60)
     assert session.scalars(select(FieldTask).where(FieldTask.patient_id == world.long.id)).one().kind == "visit"
     answers.escalate(session, msg, "once more", clock.now())
     session.commit()
@@ -598,7 +601,7 @@ def test_services_check_role_and_region_themselves(app, session, clock, world, m
     with pytest.raises(OutOfScope):
         declaring.resolve_outage(session, osaka, r.outage.id, now=clock.now(), notifier=n)
     with pytest.raises(OutOfScope):
-        declaring.change_restoration(session, field, r.outage.id, clock.now() + timedelta(hours=9), now=clock.now())
+        restorations.change_restoration(session, field, r.outage.id, clock.now() + timedelta(hours=9), now=clock.now())
     with pytest.raises(OutOfScope):
         declaring.declare_outage(session, tokyo, declaring.DeclareOutage(
             area={"municipality_codes": [WARD]}, started_at=clock.now(), region_code="2701"),

@@ -55,10 +55,11 @@ def test_family_report_of_battery_left_replaces_the_registered_runway():
     assert rows[0].tier == "red"
 
 
-def test_family_report_never_pushes_runs_out_later_than_the_registry_runway():
+def test_family_report_replaces_the_registry_estimate_both_ways():
     reported = T0 + timedelta(hours=1)
-    # Registry says 2 h from the start; the family hopes for 5 more hours: the earlier one stands.
-    assert runs_out_at(T0, 2, reported_at=reported, reported_hours=5) == T0 + timedelta(hours=2)
+    # Registry says 2 h from the start; the family looks at the battery and says 5 more hours (issue 13:
+    # the report sets runs_out_at = answered_at + hours_left).
+    assert runs_out_at(T0, 2, reported_at=reported, reported_hours=5) == reported + timedelta(hours=5)
     assert runs_out_at(T0, 30, reported_at=reported, reported_hours=0.5) == reported + timedelta(minutes=30)
     # Unknown registry runway: the report is all we know.
     assert runs_out_at(T0, None, reported_at=reported, reported_hours=4) == reported + timedelta(hours=4)

@@ -13,14 +13,14 @@ from bcp_service.auth.audit import record as audit
 from bcp_service.clock import iso_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid
-from bcp_service.outages import access, checkins, declare, field_tasks, loans, queries, report, transport
+from bcp_service.outages import access, checkins, declare, field_tasks, loans, queries, report, restorations, transport
 from bcp_service.outages.access import DESK, TEAM
 from bcp_service.outages.models import FieldTask
 from bcp_service.outages.notify import notifier_for
 from bcp_service.registry.services import RunwayPolicy
 from bcp_service.outages.schemas import (
     ChangeOutageSchema, CheckinAnswerSchema, DeclareOutageSchema, EventItemSchema, FieldReportSchema,
-    OutageItemSchema, OutageSchema, TaskItemSchema, TransportItemSchema, TransportPatchSchema,
+    OutageItemSchema, OutageSchema, RestorationSchema, TaskItemSchema, TransportItemSchema, TransportPatchSchema,
     TransportRequestSchema, TriageRowSchema,
 )
 from bcp_service.outages.views.request_parts import declare_command, now, tiers
@@ -58,7 +58,7 @@ def list_outages():
 def get_outage(outage_id: int):
     outage = access.outage_for(db.session, current_actor(), outage_id)
     rows = queries.triage_rows(db.session, outage, now=now(), **tiers())
-    return queries.outage_dict(outage, queries.counts(rows, outage))
+    return queries.outage_dict(outage, queries.summary(db.session, outage, rows))
 
 
 @bp.patch("/api/v1/outages/<int:outage_id>")
@@ -70,15 +70,30 @@ def change_outage(outage_id: int):
     actor = current_actor()
     outage = access.outage_for(db.session, actor, outage_id, for_update=True)
     changes = {}
-    if data.get("expected_restoration_at") is not None:
-        declare.change_restoration(db.session, actor, outage.id, data["expected_restoration_at"], now=now())
     if data.get("area") is not None:
         changes = declare.change_area(db.session, actor, outage.id, data["area"], now=now(),
                                       notifier=notifier_for(current_app))
+    if data.get("expected_restoration_at") is not None:
+        # Re-triage at once: proposals for whoever now runs out first, flags on those not needed.
+        changes["retriage"] = restorations.change_restoration(db.session, actor, outage.id,
+                                                              data["expected_restoration_at"], now=now())
     audit(db.session, actor, "update", "outage", outage.id, {"fields": sorted(k for k, v in data.items() if v)})
     db.session.commit()
     rows = queries.triage_rows(db.session, outage, now=now(), **tiers())
-    return {**queries.outage_dict(outage, queries.counts(rows, outage)), "changes": changes}
+    return {**queries.outage_dict(outage, queries.summary(db.session, outage, rows)), "changes": changes}
+
+
+@bp.post("/api/v1/outages/<int:outage_id>/restorations")
+@require(*DESK)
+@api_doc(summary="範囲の一部が復旧した（対象者に復旧の連絡、以後の確認なし）", request_schema=RestorationSchema)
+def restore_part(outage_id: int):
+    data = RestorationSchema().load(json_body())
+    actor = current_actor()
+    result = restorations.restore_area(db.session, actor, outage_id, data["area"], now=now(),
+                                       notifier=notifier_for(current_app))
+    audit(db.session, actor, "update", "outage", outage_id, {"restored": result["restored"]})
+    db.session.commit()
+    return {"restored": result["restored"], "outage_resolved": result["resolved"]}
 
 
 @bp.get("/api/v1/outages/<int:outage_id>/patients")

@@ -10,7 +10,7 @@ from bcp_service.auth.audit import record as audit
 from bcp_service.clock import iso_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid
-from bcp_service.outages import access, contacts, declare, queries, report, transport
+from bcp_service.outages import access, contacts, declare, queries, report, restorations, transport
 from bcp_service.outages.access import DESK
 from bcp_service.outages.models import CHECKIN_LABELS, TRANSPORT_LABELS
 from bcp_service.outages.notify import notifier_for
@@ -64,11 +64,23 @@ def desk_change(outage_id: int):
     access.outage_for(db.session, actor, outage_id, for_update=True)
     if request.form.get("expected_restoration_at"):
         data = ChangeOutageSchema().load({"expected_restoration_at": _local_form_time(request.form["expected_restoration_at"])})
-        declare.change_restoration(db.session, actor, outage_id, data["expected_restoration_at"], now=now())
+        restorations.change_restoration(db.session, actor, outage_id, data["expected_restoration_at"], now=now())
     if request.form.get("area_kind"):
         declare.change_area(db.session, actor, outage_id, _area_from_form(request.form), now=now(),
                             notifier=notifier_for(current_app))
     audit(db.session, actor, "update", "outage", outage_id, {"via": "desk"})
+    db.session.commit()
+    return redirect(url_for("outages.dashboard", outage_id=outage_id))
+
+
+@bp.post("/outages/<int:outage_id>/restorations")
+@require(*DESK)
+def desk_restore(outage_id: int):
+    """Part of the area has power again (municipality codes or a circle), from the dashboard."""
+    actor = current_actor()
+    result = restorations.restore_area(db.session, actor, outage_id, _area_from_form(request.form), now=now(),
+                                       notifier=notifier_for(current_app))
+    audit(db.session, actor, "update", "outage", outage_id, {"via": "desk", "restored": result["restored"]})
     db.session.commit()
     return redirect(url_for("outages.dashboard", outage_id=outage_id))
 
@@ -102,7 +114,7 @@ def live(outage_id: int):
         row["answered_by"] = by_contact.get(row["patient_id"])
     body = {
         "now": iso_local(at),
-        "outage": queries.outage_dict(outage, queries.counts(rows, outage)),
+        "outage": queries.outage_dict(outage, queries.summary(db.session, outage, rows)),
         "patients": rows,
         "transports": queries.transports(db.session, outage.id, with_people=True),
         "events": queries.events(db.session, outage.id, limit=100),
