@@ -23,7 +23,7 @@ from geopy.distance import geodesic
 from bcp_service.geo.postal import jis_check_digit
 
 if TYPE_CHECKING:
-    from bcp_service.geo.nearest import GridIndex
+    from bcp_service.geo.nearest import SphereIndex
 
 DATA = Path(__file__).with_name("data") / "municipalities.csv"
 
@@ -62,12 +62,11 @@ def _table() -> dict[str, Municipality]:
 
 
 @cache
-def _index() -> "GridIndex[Municipality]":
-    from bcp_service.geo.nearest import GridIndex, Located   # nearest → area → this module
+def _index() -> "SphereIndex[Municipality]":
+    from bcp_service.geo.nearest import Located, SphereIndex   # nearest → area → this module
 
     # Designated cities are left out: their wards are the finer answer.
-    return GridIndex((Located(m.lat, m.lon, m) for m in _table().values() if not _is_designated(m)),
-                     cell_deg=0.25)
+    return SphereIndex(Located(m.lat, m.lon, m) for m in _table().values() if not _is_designated(m))
 
 
 @cache

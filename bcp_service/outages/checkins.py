@@ -152,7 +152,7 @@ def advance_due(session: Session, *, now: datetime, notifier: Notifier, limit: i
             try:
                 with session.begin_nested():      # one patient's failure must not stop the others'
                     r.round, r.round_sent_at = rounds.ROUND_FIELD, now
-                    r.checkin = "no_answer" if r.checkin == "pending" else r.checkin
+                    r.checkin = r.checkin if r.checkin == "unreachable" else "no_answer"
                     r.next_action_at = schedule_recheck(r, outage, now=now)
                     if _open_visit(session, r) is None:
                         create_field_task(session, outage, r, patient, now=now, notifier=notifier)

@@ -171,10 +171,10 @@ def test_one_live_transport_per_patient_whoever_proposes(app, session, clock, wo
 def test_patient_who_answered_ok_but_runs_out_before_restoration_still_gets_a_proposal(app, session, clock, world):
     p = world.patient("試験 一郎", 2.0)
     outage = declare(session, clock, app)
-    answer(session, app, clock, outage, p, "1")
-    assert transport.propose_transports(session, SYSTEM, outage.id, now=clock.now()) == 1
+    answer(session, app, clock, outage, p, "1")       # the answer itself proposes (issue 13: the desk decides)
+    assert transport.propose_transports(session, SYSTEM, outage.id, now=clock.now()) == 0   # never a second
     session.commit()
-    assert live(session, outage, p)[0].status == "proposed"
+    assert [t.status for t in live(session, outage, p)] == ["proposed"]
 
 
 def test_named_facility_without_power_or_bed_is_409_and_changes_nothing(app, session, clock, world):

@@ -6,7 +6,7 @@ from bcp_service.outages.states import OutageStatus, TaskStatus, TransportStatus
 def test_values_are_the_contract_strings():
     assert [s.value for s in OutageStatus] == ["active", "resolved"]
     assert [s.value for s in TransportStatus] == ["proposed", "assigned", "en_route", "arrived", "cancelled"]
-    assert [s.value for s in TaskStatus] == ["open", "acknowledged", "done", "cancelled"]
+    assert [s.value for s in TaskStatus] == ["open", "acknowledged", "done", "cancelled", "reassigned"]   # reassigned: moved to the next team (issue 19)
     assert TransportStatus.EN_ROUTE == "en_route"          # compares equal to the stored string
 
 
