@@ -108,8 +108,9 @@ def totp_enrol():
     form = TotpForm()
     uri = services.totp_uri(user.email, pending["secret"])
     if form.validate_on_submit():
-        if services.confirm_totp(db.session, user, pending["secret"], form.otp.data):
-            user.last_login_at = services.get_clock().now()
+        at = get_clock().now()
+        if services.confirm_totp(db.session, user, pending["secret"], form.otp.data, now=at):
+            user.last_login_at = at
             db.session.commit()
             _start_session(user)
             flash("2段階認証を設定しました。", "info")

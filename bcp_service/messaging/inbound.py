@@ -233,5 +233,15 @@ def handle_tap(session: Session, claims: TapClaims, answer_raw: str, *, now: dat
     if result.outcome.startswith("answer:") or result.outcome == "unhandled":
         # Every tap is kept (a later tap may change the answer), for the record and the simulator.
         _record_event(session, dedupe_key=f"tap:{uuid.uuid4().hex}", kind="tap", sid=None, now=now,
-                      body=answer_raw[:8], outcome=result.outcome[:32])
+                      body=answer_raw[:8], outcome=result.outcome[:32], outbox_id=_message_of(session, claims))
     return result
+
+
+def _message_of(session: Session, claims: TapClaims) -> int | None:
+    """The newest message that carried this link, so the tap is shown (and scoped) with it."""
+    stmt = select(OutboxMessage.id).where(OutboxMessage.purpose == claims.purpose)
+    if claims.purpose == "checkin":
+        stmt = stmt.where(OutboxMessage.outage_id == claims.context_id, OutboxMessage.patient_id == claims.subject_id)
+    else:
+        stmt = stmt.where(OutboxMessage.ref_id == claims.subject_id)
+    return session.scalar(stmt.order_by(OutboxMessage.id.desc()).limit(1))
