@@ -116,5 +116,7 @@ def test_form_schedule_fields(client, hub, session):
     assert r.status_code == 302, r.get_data(as_text=True)[:2000]
     p = session.scalars(select(Patient)).one()
     assert p.devices[0].daily_schedule == {"start": "21:00", "end": "07:00"}
+    assert "10.0時間（21:00〜07:00）" in client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "（21:00〜07:00）" in client.get(f"/patients/{p.id}/plan").get_data(as_text=True)
     edit = client.get(f"/patients/{p.id}/edit").get_data(as_text=True)
     assert 'name="devices-0-schedule_start" value="21:00"' in edit
