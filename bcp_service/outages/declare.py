@@ -21,7 +21,9 @@ from bcp_service.outages.models import Outage, OutagePatient
 from bcp_service.outages.ports import Notifier, Recipient, priority
 from bcp_service.outages.states import OutageStatus
 from bcp_service.outages.timeline import event
+from bcp_service.clock import to_local
 from bcp_service.registry.models import Patient, dependent_24h_clause
+from bcp_service.registry.schedules import scheduled_runways
 from bcp_service.registry.services import municipality_regions
 
 @dataclass(frozen=True)
@@ -157,14 +159,19 @@ def _add_patients(session: Session, outage: Outage, candidates: Sequence[_Candid
     columns = ("outage_id", "patient_id", "in_area", "runway_hours", "dependent_24h", "runs_out_at", "checkin",
                "round", "round_sent_at", "first_sent_at", "next_action_at", "covered_by_outage_id", "added_at")
 
+    # Daily device schedules followed from this outage's start (issue 13); others: the stored worst case.
+    scheduled = scheduled_runways(session, [c.id for c in candidates], outage.started_at,
+                                  today=to_local(now).date())
+
     def rows():
         # A generator: triage runs while the database writes the rows before (COPY on PostgreSQL).
         for c in candidates:
-            out = triage.runs_out_at(outage.started_at, c.runway_hours)
+            hours = scheduled.get(c.id, c.runway_hours)
+            out = triage.runs_out_at(outage.started_at, hours)
             covered = coverage.get(c.id)
             if not covered:
                 to_message.append(Recipient(c.id, c.phone_e164, c.phone_kind, priority(out, now)))
-            yield (outage.id, c.id, True, c.runway_hours, c.dependent_24h, out, "pending",
+            yield (outage.id, c.id, True, hours, c.dependent_24h, out, "pending",
                    0 if covered else 1, None if covered else now, None if covered else now,
                    None if covered else rounds.next_action_at(round_sent=1, sent_at=now, runs_out_at=out,
                                                               policy=policy),

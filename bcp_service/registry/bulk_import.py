@@ -101,10 +101,15 @@ def _bulk_insert(session: Session, actor: Actor, prepared: list[dict], *, now: d
                             "model": x.get("model"), "watts": x.get("watts"),
                             "hours_per_day": x.get("hours_per_day", 24.0),
                             "internal_battery_hours": x.get("internal_battery_hours", 0.0),
-                            "life_sustaining": x.get("life_sustaining"), "settings": x.get("settings")})
+                            "life_sustaining": x.get("life_sustaining"), "settings": x.get("settings"),
+                            "role": x.get("role", "primary"), "flow_lpm": x.get("flow_lpm"),
+                            "daily_schedule": x.get("daily_schedule")})
         for i, x in enumerate(d.get("backups", [])):
             backups.append({"patient_id": pid, "position": i, "kind": x["kind"], "hours": x.get("hours"),
-                            "count": x.get("count", 1), "watt_hours": x.get("watt_hours"), "note": x.get("note")})
+                            "count": x.get("count", 1), "watt_hours": x.get("watt_hours"), "note": x.get("note"),
+                            "dc_output": x.get("dc_output", False),
+                            **{k: x.get(k) for k in ("device_kind", "liters", "conserver_ratio", "fuel_cans",
+                                                     "fuel_liters", "checked_on", "purchased_on")}})
         for i, x in enumerate(d.get("contacts", [])):
             contacts.append({"patient_id": pid, "position": i, "name": x["name"], "relation": x.get("relation"),
                              "phone_e164": x.get("phone_e164"), "phone_kind": x.get("phone_kind")})

@@ -18,7 +18,7 @@ SCALARS = (
 CHECKBOXES = ("consent_to_share", "drill_opt_in", "power_company_registered")
 GROUPS = {
     "devices": ("kind", "mode", "model", "watts", "hours_per_day", "internal_battery_hours", "life_sustaining",
-                "settings", "role", "flow_lpm"),
+                "settings", "role", "flow_lpm", "schedule_start", "schedule_end"),
     "backups": ("kind", "hours", "count", "watt_hours", "note", "device_kind", "liters", "conserver_ratio",
                 "dc_output", "fuel_cans", "fuel_liters", "checked_on", "purchased_on"),
     "contacts": ("name", "relation", "phone"),
@@ -49,6 +49,8 @@ def form_to_payload(form: Mapping[str, Any], getlist=None) -> tuple[dict, dict[s
             row: dict[str, Any] = dict(rows[idx])
             if group == "devices" and "life_sustaining" in row:
                 row["life_sustaining"] = {"1": True, "0": False}.get(row["life_sustaining"])
+            if group == "devices" and ("schedule_start" in row or "schedule_end" in row):
+                row["daily_schedule"] = {"start": row.pop("schedule_start", None), "end": row.pop("schedule_end", None)}
             if group == "backups" and "dc_output" in row:
                 row["dc_output"] = row["dc_output"] in ("1", "on", "true")
             # a group with only a kind chosen from a default select is still "filled in"
@@ -56,6 +58,10 @@ def form_to_payload(form: Mapping[str, Any], getlist=None) -> tuple[dict, dict[s
             for f in GROUPS[group]:
                 where[f"{group}.{pos}.{f}"] = f"{group}-{idx}-{f}"
             where[f"{group}.{pos}._schema"] = f"{group}-{idx}-kind" if group != "contacts" else f"{group}-{idx}-name"
+            if group == "devices":
+                for part in ("start", "end"):
+                    where[f"devices.{pos}.daily_schedule.{part}"] = f"devices-{idx}-schedule_{part}"
+                where[f"devices.{pos}.daily_schedule"] = f"devices-{idx}-schedule_start"
             items.append(row)
         payload[group] = items
     return payload, where
@@ -77,7 +83,10 @@ def patient_to_form(p) -> dict[str, Any]:
     values["consent_scope"] = list(p.consent_scope or [])
     for i, d in enumerate(p.devices):
         for f in GROUPS["devices"]:
-            v = getattr(d, f)
+            if f.startswith("schedule_"):
+                v = (d.daily_schedule or {}).get(f.removeprefix("schedule_"))
+            else:
+                v = getattr(d, f)
             if f == "life_sustaining":
                 v = "" if v is None else ("1" if v else "0")
             values[f"devices-{i}-{f}"] = _fmt(v)

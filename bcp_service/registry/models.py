@@ -139,6 +139,8 @@ class PatientDevice(Base):
     settings: Mapped[str | None] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(8), default="primary", server_default="primary")
     flow_lpm: Mapped[float | None] = mapped_column(Float)
+    # {"start": "HH:MM", "end": "HH:MM"} (Asia/Tokyo) or NULL: used all day / hours_per_day only.
+    daily_schedule: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
     patient: Mapped[Patient] = relationship(back_populates="devices")
 

@@ -47,12 +47,18 @@ class DeviceIn(Schema):
         rw.DEVICE_ROLES, error="primary（使用中）または spare（予備機）を指定してください"))
     flow_lpm = fields.Float(allow_none=True, validate=validate.Range(
         0, rw.MAX_FLOW_LPM, min_inclusive=False, error="酸素流量は0より大きく15L/分以下で指定してください"), **_NUM)
+    # {"start": "HH:MM", "end": "HH:MM"} in Asia/Tokyo; replaces hours_per_day for timing (issue 13).
+    daily_schedule = fields.Raw(allow_none=True, load_default=None)
 
     @pre_load
     def _blanks(self, data, **_):
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if k != "id"}  # echoed from a GET
-            data = _blank_to_none(data, ("mode", "model", "watts", "settings", "flow_lpm"))
+            data = _blank_to_none(data, ("mode", "model", "watts", "settings", "flow_lpm", "daily_schedule"))
+            sched = data.get("daily_schedule")
+            if isinstance(sched, dict) and sched and all(v is None or (isinstance(v, str) and not v.strip())
+                                                         for v in sched.values()):
+                data["daily_schedule"] = None   # an empty pair of time fields from the form
             for k in ("hours_per_day", "internal_battery_hours", "role"):
                 if data.get(k) is None or data.get(k) == "":
                     data.pop(k, None)
@@ -62,6 +68,24 @@ class DeviceIn(Schema):
     def _mode_only_for_ventilators(self, data, **_):
         if data.get("mode") and data.get("kind") != "ventilator":
             raise ValidationError("換気モードは人工呼吸器にのみ指定できます", "mode")
+
+    @validates_schema
+    def _schedule(self, data, **_):
+        try:
+            rw.parse_schedule(data.get("daily_schedule"))
+        except rw.ScheduleError as e:
+            sub = e.field.partition(".")[2]
+            raise ValidationError({sub: [e.message]} if sub else [e.message], "daily_schedule") from None
+
+    @post_load
+    def _schedule_sets_hours(self, data, **_):
+        """A schedule is stored in its normal form and its length becomes ``hours_per_day`` (so
+        lists and the 24-hour-dependent rule agree with the timing)."""
+        sched = rw.parse_schedule(data.get("daily_schedule"))
+        if sched is not None:
+            data["daily_schedule"] = sched.to_json()
+            data["hours_per_day"] = round(sched.hours, 4)
+        return data
 
 
 class BackupIn(Schema):
@@ -269,6 +293,7 @@ class DeviceOut(Schema):
     settings = fields.String(allow_none=True)
     role = fields.String()
     flow_lpm = fields.Float(allow_none=True)
+    daily_schedule = fields.Raw(allow_none=True)
 
 
 class BackupOut(Schema):

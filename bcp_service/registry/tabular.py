@@ -30,7 +30,7 @@ COLUMNS = (
     "generator_hours", "vehicle_inverter", "manual_resuscitator", "oxygen_cylinder_count", "oxygen_cylinder_hours",
     "contact_name", "contact_relation", "contact_phone", "notes",
     "device_flow_lpm", "external_battery_device_kind", "oxygen_cylinder_liters", "power_station_dc_output",
-    "generator_fuel_cans", "generator_fuel_liters",
+    "generator_fuel_cans", "generator_fuel_liters", "device_schedule_start", "device_schedule_end",
 )
 REQUIRED_COLUMNS = ("name", "phone")
 # Columns the export adds; ignored on import so that an export can be edited and re-imported.
@@ -43,6 +43,7 @@ ALIASES = {
     "同意": "consent_to_share", "情報共有の同意": "consent_to_share", "同意日": "consent_date",
     "訓練参加": "drill_opt_in", "機器": "device_kind", "機種": "device_model", "消費電力": "device_watts",
     "使用時間": "device_hours_per_day", "内部バッテリー": "internal_battery_hours",
+    "使用開始時刻": "device_schedule_start", "使用終了時刻": "device_schedule_end",
     "緊急連絡先氏名": "contact_name", "続柄": "contact_relation", "緊急連絡先電話": "contact_phone", "備考": "notes",
 }
 MAX_ROWS = 50_000
@@ -270,6 +271,12 @@ def row_to_payload(cells: dict[str, str]) -> tuple[dict, dict[str, str]]:
         for col, key in _DEVICE_COLUMNS.items():
             where[f"devices.0.{key}"] = col
         where["devices.0._schema"] = "device_kind"
+    sched = {k: cells[f"device_schedule_{k}"] for k in ("start", "end") if f"device_schedule_{k}" in cells}
+    if sched:   # both columns (one alone is a half schedule: the schema names it)
+        payload.setdefault("devices", [{}])[0]["daily_schedule"] = sched
+        where.update({"devices.0.daily_schedule": "device_schedule_start", "devices.0.kind": "device_kind",
+                      "devices.0.daily_schedule.start": "device_schedule_start",
+                      "devices.0.daily_schedule.end": "device_schedule_end"})
     backups: list[dict] = []
 
     def add(kind: str, cols: dict[str, str]):
@@ -395,6 +402,8 @@ def patient_row(p) -> list[Any]:
         "power_station_dc_output": yn(any(b.kind == "power_station" and b.dc_output for b in p.backups)),
         "generator_fuel_cans": sum(b.fuel_cans or 0 for b in p.backups if b.kind == "generator") or None,
         "generator_fuel_liters": sum(b.fuel_liters or 0 for b in p.backups if b.kind == "generator") or None,
+        "device_schedule_start": (dev.daily_schedule or {}).get("start") if dev else None,
+        "device_schedule_end": (dev.daily_schedule or {}).get("end") if dev else None,
         "id": p.id, "phone_kind": p.phone_kind, "runway_hours": p.runway_hours,
         "runway_tier": p.runway_tier, "runway_explain": p.runway_explain,
     }

@@ -78,8 +78,12 @@
     clearTimeout(timer);
     timer = setTimeout(function () {
       var devices = rows("devices", ["kind", "mode", "watts", "hours_per_day", "internal_battery_hours", "life_sustaining",
-                                     "role", "flow_lpm"]);
+                                     "role", "flow_lpm", "schedule_start", "schedule_end"]);
       devices.forEach(function (d) {
+        if ("schedule_start" in d || "schedule_end" in d) {
+          d.daily_schedule = {start: d.schedule_start || "", end: d.schedule_end || ""};
+        }
+        delete d.schedule_start; delete d.schedule_end;
         if ("life_sustaining" in d) d.life_sustaining = d.life_sustaining === "1";
         if (d.kind !== "ventilator") delete d.mode;
       });

@@ -6,11 +6,13 @@ not, defaults used for rows registered before a field existed.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Sequence
 
 from bcp_service.registry.runway.model import (
     BACKUP_LABELS, DEVICE_LABELS, HORIZON_HOURS, Assumptions, Backup, Device,
 )
+from bcp_service.registry.runway.schedule import TOKYO, as_utc
 from bcp_service.registry.runway.sources import Pools, cylinder_hours, generator_hours
 
 
@@ -30,7 +32,10 @@ def num(x: float) -> str:
 
 def _device_part(i: int, d: Device, pools: Pools, spares: Sequence[Device]) -> str:
     label = DEVICE_LABELS[d.kind] + (f"（{d.mode}）" if d.mode else "")
-    use = "終日使用" if d.hours_per_day >= 24 else f"1日{num(d.hours_per_day)}時間使用"
+    if d.daily_schedule is not None:
+        use = f"使用時間帯{d.daily_schedule.label}（1日{num(round(d.use_hours, 2))}時間）"
+    else:
+        use = "終日使用" if d.hours_per_day >= 24 else f"1日{num(d.hours_per_day)}時間使用"
     extra = f"・{num(d.watts)}W" if d.watts is not None else ""
     if d.flow_lpm:
         extra += f"・酸素{num(d.flow_lpm)}L/分"
@@ -48,7 +53,8 @@ def _device_part(i: int, d: Device, pools: Pools, spares: Sequence[Device]) -> s
 
 
 def explain(hours: float, devices: Sequence[Device], vital: list[Device], backups: Sequence[Backup],
-            pools: Pools, first_stop: int, a: Assumptions, *, today_known: bool) -> str:
+            pools: Pools, first_stop: int, a: Assumptions, *, today_known: bool,
+            start: datetime | None = None) -> str:
     spares = [d for d in devices if d.is_spare]
     parts = [_device_part(i, d, pools, spares) for i, d in enumerate(vital)]
     text = f"自立電源時間は{fmt_hours(hours)}です。" + "、".join(parts) + "。"
@@ -78,8 +84,7 @@ def explain(hours: float, devices: Sequence[Device], vital: list[Device], backup
     for note in dict.fromkeys(pools.notes):
         text += note + "。"
     text += _age_sentence(backups, pools, today_known)
-    if any(d.hours_per_day < 24 for d in vital):
-        text += "停電と同時に使用を始める最悪の場合で計算しています。"
+    text += _timing_sentence(vital, start)
     if any(d.kind == "ventilator" for d in vital):
         text += "加温加湿器は停電時に止め、人工鼻（HME）に切り替える前提です。"
     if 0 <= first_stop < len(vital) and hours < HORIZON_HOURS:
@@ -88,6 +93,23 @@ def explain(hours: float, devices: Sequence[Device], vital: list[Device], backup
         text += "電源が尽きたら蘇生バッグ（手動）で換気します（最後の手段）。"
     elif any(d.kind == "ventilator" for d in vital):
         text += "蘇生バッグ（手動）が未登録です。"
+    return text
+
+
+def _timing_sentence(vital: Sequence[Device], start: datetime | None) -> str:
+    """Which timing was assumed: the schedule from a known start, or the worst case."""
+    scheduled = [d for d in vital if d.daily_schedule is not None]
+    text = ""
+    if scheduled and start is not None:
+        names = "、".join(f"{DEVICE_LABELS[d.kind]}{d.daily_schedule.label}" for d in scheduled)
+        text += (f"停電開始{as_utc(start).astimezone(TOKYO):%m月%d日 %H:%M}（日本時間）から使用時間帯（{names}）に沿って、"
+                 "使用中だけ電力を使うとして計算しています。")
+    worst = [d for d in vital if d.use_hours < 24 and (d.daily_schedule is None or start is None)]
+    if worst:
+        text += "停電と同時に使用を始める最悪の場合で計算しています"
+        if any(d.daily_schedule is not None for d in worst):
+            text += "（使用時間帯は停電の開始時刻が分かると、それに沿って計算します）"
+        text += "。"
     return text
 
 

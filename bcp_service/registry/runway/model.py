@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple, Sequence
 
+from bcp_service.registry.runway.schedule import DailySchedule
+
 DEVICE_KINDS = ("ventilator", "oxygen_concentrator", "suction", "infusion_pump", "feeding_pump", "other")
 BACKUP_KINDS = (
     "external_battery",
@@ -114,6 +116,12 @@ class Device:
     life_sustaining: bool | None = None  # None: decided by kind (ventilator, oxygen concentrator)
     role: str = "primary"                # "spare": not a load; its battery is swapped in
     flow_lpm: float | None = None        # oxygen concentrators: prescribed flow (L/min)
+    daily_schedule: DailySchedule | None = None  # local use period; replaces hours_per_day for timing
+
+    @property
+    def use_hours(self) -> float:
+        """Hours a day the device runs: its schedule's length, else ``hours_per_day``."""
+        return self.daily_schedule.hours if self.daily_schedule is not None else self.hours_per_day
 
     @property
     def is_life_sustaining(self) -> bool:
@@ -158,7 +166,7 @@ def is_dependent_24h(d: Device) -> bool:
     """The one owner of the "24-hour dependent" rule: a life-sustaining device in use around the
     clock (nobody can breathe unaided between uses). A spare is never the reason.
     ``registry.models.dependent_24h_clause`` is the SQL form of this same rule."""
-    return not d.is_spare and d.is_life_sustaining and d.hours_per_day >= ALL_DAY_HOURS
+    return not d.is_spare and d.is_life_sustaining and d.use_hours >= ALL_DAY_HOURS
 
 
 def dependent_24h(devices: Sequence[Device]) -> bool:

@@ -3,7 +3,9 @@
 Dedicated power first (external batteries, cylinders, a spare's battery by a swap, then the internal
 battery kept as the reserve), then the shared ladder: station on 12 V DC → station through the
 inverter (the devices' watts plus the inverter's idle draw) → vehicle inverter → generator.
-Worst-case timing: a device used ``hours_per_day`` starts its daily block when the power goes.
+Timing: a device's ``phase`` is how far into its daily cycle it is when the power goes (hours; it
+runs while the phase is below its ``use_hours``). Phase 0 for every device is the worst case (each
+daily block starts when the power goes); a daily schedule and a known start give the real phase.
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from bcp_service.registry.runway.sources import Pools
 _EPS = 1e-9
 
 
-def simulate(vital: list[Device], pools: Pools, idle_watts: float) -> tuple[float, int]:
+def simulate(vital: list[Device], pools: Pools, idle_watts: float,
+             phases: list[float] | None = None) -> tuple[float, int]:
     """(hours, index of the device that stops first; -1 when none stops within the horizon)."""
+    phases = phases or [0.0] * len(vital)
     own = list(pools.own)
     dc, ac = pools.dc_wh, pools.ac_wh
     vehicle, generator = pools.vehicle_h, pools.generator_h
@@ -29,7 +33,7 @@ def simulate(vital: list[Device], pools: Pools, idle_watts: float) -> tuple[floa
         on_vehicle = on_generator = False
         own_draw: list[int] = []
         for i, d in enumerate(vital):
-            on, boundary = window(t, d.hours_per_day)
+            on, boundary = window(t, d.use_hours, phases[i])
             nxt = min(nxt, boundary)
             if not on:
                 continue
@@ -71,13 +75,15 @@ def simulate(vital: list[Device], pools: Pools, idle_watts: float) -> tuple[floa
     raise RuntimeError("runway simulation did not converge")  # pragma: no cover
 
 
-def window(t: float, hours_per_day: float) -> tuple[bool, float]:
-    """Whether a device is in its daily use period at ``t``, and the next on/off boundary."""
+def window(t: float, hours_per_day: float, phase: float = 0.0) -> tuple[bool, float]:
+    """Whether a device is in its daily use period at ``t`` (hours since the power went), and the
+    next on/off boundary. ``phase``: hours into its daily cycle at ``t`` = 0."""
     if hours_per_day >= 24:
         return True, HORIZON_HOURS
-    day = math.floor((t + _EPS) / 24.0)
+    c = t + phase
+    day = math.floor((c + _EPS) / 24.0)
     start = day * 24.0
     end = start + hours_per_day
-    if t < end - _EPS:
-        return True, end
-    return False, start + 24.0
+    if c < end - _EPS:
+        return True, end - phase
+    return False, start + 24.0 - phase
