@@ -14,7 +14,7 @@ import re
 
 import phonenumbers
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from bcp_service.db import db
 from bcp_service.drills.models import CorrectiveAction, Drill
@@ -274,3 +274,31 @@ def test_the_matrix_sees_region_bs_people_when_they_are_shown(app, session, worl
         response = c.get(url)
         assert response.status_code == 200, url
         assert any(m in _text(response) for m in world["markers"]), url
+
+
+def test_every_read_that_shows_people_leaves_an_audit_row(app, session, world, login, auth_headers):
+    """Each GET that shows B's people to B's own hub staff writes an audit row (issue 18), pages and API."""
+    from bcp_service.auth.models import AuditEvent, User
+    from bcp_service.demo import DEMO_PASSWORD
+
+    hub_b = session.scalars(select(User).where(User.email == "hub@demo.invalid")).one()
+    headers = auth_headers(hub_b)
+    c = app.test_client()
+    assert login(hub_b, password=DEMO_PASSWORD, test_client=c).status_code == 302
+    ids, unaudited, shown_by = world["ids"], [], []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.rule in NOT_PARAMETERISED or "GET" not in (rule.methods or ()):
+            continue
+        url = _build(rule.rule, ids) + QUERIES.get(rule.endpoint, "")
+        before = session.scalar(select(func.count()).select_from(AuditEvent))
+        session.rollback()
+        response = c.get(url, headers=headers if rule.rule.startswith("/api/") else None)
+        if response.status_code != 200 or not any(m in _text(response) for m in world["markers"]):
+            continue
+        shown_by.append(url)
+        if session.scalar(select(func.count()).select_from(AuditEvent)) == before:
+            unaudited.append(url)
+        session.rollback()
+    assert f"/outages/{ids['outage_id']}/live.json" in shown_by
+    assert f"/api/v1/outages/{ids['outage_id']}/tasks" in shown_by
+    assert not unaudited, unaudited

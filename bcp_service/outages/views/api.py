@@ -169,9 +169,14 @@ def outage_events(outage_id: int):
 @require(*TEAM)
 @api_doc(summary="現場チームへの依頼の一覧")
 def outage_tasks(outage_id: int):
-    outage = access.outage_for(db.session, current_actor(), outage_id, roles=TEAM)
+    actor = current_actor()
+    outage = access.outage_for(db.session, actor, outage_id, roles=TEAM)
     limit, offset = page_args()
-    return paginate(db.session, queries.tasks_stmt(outage.id), TaskItemSchema(), limit=limit, offset=offset)
+    page = paginate(db.session, queries.tasks_stmt(outage.id), TaskItemSchema(), limit=limit, offset=offset)
+    # Tasks carry names, addresses, phones and contacts: the read is audited (issue 18).
+    audit(db.session, actor, "read", "outage_tasks", outage.id, {"count": len(page["items"])}, now=now())
+    db.session.commit()
+    return page
 
 
 @bp.post("/api/v1/tasks/<int:task_id>/ack")
