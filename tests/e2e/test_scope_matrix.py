@@ -69,7 +69,7 @@ CREATE_BODIES = {
     "plans_api.create_plan": lambda ids: {"type": "kikan", "title": "改竄", "organization_id": ids["organization_id"]},
     "drills_api.create_drill": lambda ids: {"title": "改竄", "scenario": "blackout_72h", "mode": "tabletop",
                                             "scheduled_at": "2026-12-24T10:00:00", "region_code": "1301"},
-    "outages_api.create_outage": lambda ids: {"area": {"municipality_codes": ["131016"]}, "region_code": "1301"},
+    "outages_api.create_outage": lambda ids: {"area": {"municipality_codes": ["131016", "131024", "131032"]}},
     "registry_api.api_create_patient": lambda ids: {"name": "改竄 太郎", "phone": "090-0000-9999",
                                                     "region_code": "1301", "municipality_code": "131016"},
 }
@@ -84,6 +84,12 @@ FORM_BODIES = {
     "drills.summary_page": {"summary": "改竄"},
     "messaging.simulator_reply": {"phone": "", "body": "1"},
     "plans.comment_page": {"body": "改竄"},
+    # Region A's desk declares over region B's wards: B's patients must not join A's outage.
+    "outages.desk_declare": {"area_kind": "municipality_codes", "municipality_codes": "131016,131024,131032"},
+    "registry.patient_new": {"name": "改竄 太郎", "phone": "090-0000-9998", "region_code": "1301",
+                             "municipality_code": "131016"},
+    "drills.new_submit": {"title": "改竄", "scenario": "blackout_72h", "mode": "tabletop",
+                          "scheduled_at": "2026-12-24T10:00", "region_code": "1301"},
 }
 # Rows that any request may add or touch: the audit trail, sign-in state, counters.
 VOLATILE_TABLES = {"audit_events", "audit_log", "api_tokens", "user_sessions", "messaging_rate_limit",
