@@ -130,9 +130,46 @@ ERROR_SCHEMA = {
     "type": "object",
     "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "string"}, "message": {"type": "string"},
-        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        # field name → messages (a list), or for a nested object / list item, the same shape again.
+        "fields": {"type": "object", "additionalProperties": {}},
     }, "required": ["code", "message"]}},
 }
+
+
+# Every operation may answer these, in the error format (``register_error_handlers``).
+ERROR_RESPONSES = ((400, "bad input (fields say which, in Japanese)"), (401, "no or invalid token"),
+                   (403, "wrong role, region or organisation"), (404, "no such object"),
+                   (405, "method not allowed"), (409, "conflicts with the object's state"),
+                   (410, "gone (expired or closed)"), (413, "body too large"),
+                   (422, "cannot be done with these data"), (429, "rate limited"))
+
+
+def _open_responses(spec: dict) -> None:
+    """Response schemas describe what a client reads: drop ``additionalProperties: false``, which
+    apispec derives from ``unknown = RAISE`` (a request rule), from every schema a response uses."""
+    components = spec.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[1]
+                if name not in seen and name in components:
+                    seen.add(name)
+                    walk(components[name])
+            if node.get("additionalProperties") is False:
+                del node["additionalProperties"]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for operations in spec.get("paths", {}).values():
+        for op in operations.values():
+            if isinstance(op, dict):
+                walk(op.get("responses", {}))
 
 
 def _name_resolver():
@@ -176,9 +213,13 @@ def build_spec(app: Flask) -> dict:
         path = rule.rule
         params = []
         for arg in rule.arguments:
+            is_int = f"<int:{arg}>" in path
             path = path.replace(f"<int:{arg}>", "{" + arg + "}").replace(f"<{arg}>", "{" + arg + "}")
             path = path.replace(f"<string:{arg}>", "{" + arg + "}")
-            params.append({"name": arg, "in": "path", "required": True, "schema": {"type": "string"}})
+            # Flask's int converter takes digits only: anything else is a 404 before the view runs.
+            params.append({"name": arg, "in": "path", "required": True,
+                           "schema": {"type": "integer", "minimum": 0} if is_int else
+                           {"type": "string", "pattern": "^[^/]+$"}})
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             op: dict[str, Any] = {"summary": doc["summary"], "parameters": list(params),
                                   "security": [{"bearer": []}], "responses": {}}
@@ -196,13 +237,15 @@ def build_spec(app: Flask) -> dict:
                     "application/json": {"schema": content}}}
             else:
                 op["responses"][str(doc["status"])] = {"description": "OK"}
-            for code, text in ((400, "bad input"), (401, "no or invalid token"), (403, "wrong role or region")):
-                op["responses"][str(code)] = {"description": text, "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            for code, text in ERROR_RESPONSES:
+                op["responses"].setdefault(str(code), {"description": text, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
             paths.setdefault(path, {})[method.lower()] = op
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    _open_responses(document)
+    return document
 
 
 bp = Blueprint("api", __name__)

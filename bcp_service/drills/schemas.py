@@ -113,7 +113,7 @@ class DrillSchema(Schema):
     started_at = LocalDateTime(allow_none=True)
     ended_at = LocalDateTime(allow_none=True)
     current_inject = fields.Integer()
-    outage_id = fields.Integer()
+    outage_id = fields.Integer(allow_none=True)      # set only for a functional drill that declared one
 
 
 class LogCreateSchema(Schema):

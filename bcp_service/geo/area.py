@@ -33,6 +33,10 @@ from bcp_service.geo import municipalities
 _SPHERE_ERROR = 0.006
 EARTH_RADIUS_KM = 6371.0088
 MAX_RADIUS_KM = 500.0
+# A drawn outage area never needs more; a bigger one is refused before shapely sees it (a 1,000,000-
+# vertex polygon was stored and then echoed by every list and dashboard poll: issue 18).
+MAX_VERTICES = 10_000
+MAX_MUNICIPALITY_CODES = 2_000
 
 
 class InvalidArea(Invalid):
@@ -195,11 +199,29 @@ def _number(value, name: str) -> float:
     return x
 
 
+def _vertices(coords, depth: int) -> int:
+    """How many positions a GeoJSON coordinates array holds (``depth`` list levels above the
+    rings), counting no further than just past ``MAX_VERTICES``; malformed parts count 0
+    (shapely then says what is wrong)."""
+    if not isinstance(coords, (list, tuple)):
+        return 0
+    if depth == 0:
+        return len(coords)
+    total = 0
+    for part in coords:
+        total += _vertices(part, depth - 1)
+        if total > MAX_VERTICES:
+            break
+    return total
+
+
 def _geometry(obj) -> Polygon | MultiPolygon:
     if not isinstance(obj, Mapping) or obj.get("type") not in ("Polygon", "MultiPolygon"):
         raise InvalidArea("geometry は GeoJSON の Polygon または MultiPolygon で指定してください。")
     if obj.get("type") == "Feature":  # pragma: no cover - excluded above, kept for clarity
         obj = obj.get("geometry")
+    if _vertices(obj.get("coordinates"), 1 if obj["type"] == "Polygon" else 2) > MAX_VERTICES:
+        raise InvalidArea(f"geometry の頂点が多すぎます（{MAX_VERTICES:,} 点まで）。形を簡略化してください。")
     try:
         geom = shape(obj)
     except Exception as exc:  # shapely raises several types for malformed coordinates
@@ -229,6 +251,8 @@ def area_from(spec) -> Area:
         if isinstance(codes, str) or not isinstance(codes, Iterable):
             raise InvalidArea("municipality_codes は市区町村コードの配列です。")
         codes = [str(c).strip() for c in codes]
+        if len(codes) > MAX_MUNICIPALITY_CODES:
+            raise InvalidArea(f"市区町村コードは {MAX_MUNICIPALITY_CODES:,} 件までです。")
         if not codes:
             raise InvalidArea("市区町村コードを 1 つ以上指定してください。")
         malformed, unknown, given = [], [], []
@@ -261,3 +285,32 @@ def area_from(spec) -> Area:
     if not (0 < radius <= MAX_RADIUS_KM):
         raise InvalidArea(f"radius_km は 0 より大きく {MAX_RADIUS_KM:g} 以下です。")
     return CircleArea(lat, lon, radius)
+
+
+def area_summary(stored: Mapping | None) -> dict | None:
+    """What a list shows of a stored area (``Area.to_json`` form): its kind and size, never a whole
+    drawn geometry (lists and polls stay small whatever was declared)."""
+    if not isinstance(stored, Mapping):
+        return None
+    if stored.get("geometry") is not None:
+        geometry = stored["geometry"] if isinstance(stored["geometry"], Mapping) else {}
+        positions: list = []
+
+        def walk(coords):
+            if isinstance(coords, (list, tuple)) and coords and isinstance(coords[0], (int, float)):
+                positions.append(coords)
+            elif isinstance(coords, (list, tuple)):
+                for part in coords:
+                    walk(part)
+
+        walk(geometry.get("coordinates"))
+        lons = [float(p[0]) for p in positions if len(p) >= 2]
+        lats = [float(p[1]) for p in positions if len(p) >= 2]
+        return {"kind": "geometry", "type": geometry.get("type"), "vertices": len(positions),
+                "bbox": [min(lats), min(lons), max(lats), max(lons)] if lats else None}
+    if stored.get("municipality_codes") is not None:
+        codes = list(stored["municipality_codes"])
+        return {"kind": "municipality_codes", "count": len(codes), "municipality_codes": codes[:50]}
+    if stored.get("center") is not None:
+        return {"kind": "circle", "center": stored["center"], "radius_km": stored.get("radius_km")}
+    return {"kind": "unknown"}

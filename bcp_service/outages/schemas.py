@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_dump, validate, validates_schema
 
+from bcp_service.geo.area import area_summary
 from bcp_service.outages import queries
 from bcp_service.outages.states import REQUESTABLE_TRANSPORT
 
@@ -105,7 +106,8 @@ class TriageRowSchema(Schema):
 class OutageItemSchema(Schema):
     @post_dump(pass_original=True)
     def _item(self, data, original, **kwargs):
-        return queries.outage_dict(original)
+        # A list carries the area's summary, never a whole drawn geometry (GET /outages/<id> has it).
+        return {**queries.outage_dict(original), "area": area_summary(original.area)}
 
 
 class TransportItemSchema(Schema):

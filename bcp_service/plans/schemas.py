@@ -86,7 +86,7 @@ class PlanSchema(Schema):
     template_version = fields.Integer()
     completeness = fields.Float()
     sections = fields.List(fields.Nested(SectionProgressSchema))
-    review_due_on = fields.Date()
+    review_due_on = fields.Date(allow_none=True)     # none until the plan is first approved
     answers = fields.Dict()
 
 

@@ -120,6 +120,8 @@ def overdue_patients(session: Session, actor: Actor, today: date, policy: Verifi
     for p in rows:
         confirmed = last_confirmed(p.power_checked_on, [b.checked_on for b in p.backups])
         out.append(Overdue(p, confirmed, overdue_reason(confirmed, today, policy) or ""))
+    # The list names patients: a read of personal data, audited like the patient list (issue 18).
+    audit.record(session, actor, "read", "patients_overdue", None, {"count": len(out), "offset": offset})
     return out, total
 
 

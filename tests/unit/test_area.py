@@ -128,3 +128,27 @@ def test_area_round_trips_through_json():
                  {"center": {"lat": 35.6, "lon": 139.7}, "radius_km": 5.0}):
         again = area_from(area_from(spec).to_json())
         assert again.to_json() == area_from(spec).to_json()
+
+
+def test_an_area_beyond_the_vertex_cap_is_refused_before_shapely_reads_it():
+    from bcp_service.geo.area import MAX_VERTICES
+
+    ring = [[139.0 + i * 1e-5, 35.0] for i in range(MAX_VERTICES)] + [[139.0, 35.1], [139.0, 35.0]]
+    with pytest.raises(InvalidArea, match="頂点が多すぎます"):
+        area_from({"geometry": {"type": "Polygon", "coordinates": [ring]}})
+    small = [[139.0, 35.0], [139.1, 35.0], [139.1, 35.1], [139.0, 35.0]]
+    other = [[x + 1.0, y] for x, y in small]
+    multi = {"type": "MultiPolygon", "coordinates": [[small], [other]]}
+    assert area_from({"geometry": multi}).kind == "geometry"
+
+
+def test_area_summary_gives_kind_and_size_never_the_geometry():
+    from bcp_service.geo.area import area_summary
+
+    square = {"type": "Polygon", "coordinates": [[[139.0, 35.0], [139.1, 35.0], [139.1, 35.2], [139.0, 35.0]]]}
+    assert area_summary({"geometry": square}) == {"kind": "geometry", "type": "Polygon", "vertices": 4,
+                                                  "bbox": [35.0, 139.0, 35.2, 139.1]}
+    assert area_summary({"municipality_codes": ["131016"]}) == {
+        "kind": "municipality_codes", "count": 1, "municipality_codes": ["131016"]}
+    assert area_summary({"center": {"lat": 35.0, "lon": 139.0}, "radius_km": 2})["kind"] == "circle"
+    assert area_summary(None) is None

@@ -187,8 +187,11 @@ def outage_tasks(outage_id: int):
     actor = current_actor()
     outage = access.outage_for(db.session, actor, outage_id, roles=TEAM)
     limit, offset = page_args()
-    return paginate(db.session, field_tasks.tasks_stmt_for(actor, outage.id), TaskItemSchema(), limit=limit,
-                    offset=offset)
+    page = paginate(db.session, field_tasks.tasks_stmt_for(actor, outage.id), TaskItemSchema(), limit=limit, offset=offset)
+    # Tasks carry names, addresses, phones and contacts: the read is audited (issue 18).
+    audit(db.session, actor, "read", "outage_tasks", outage.id, {"count": len(page["items"])}, now=now())
+    db.session.commit()
+    return page
 
 
 @bp.post("/api/v1/tasks/<int:task_id>/ack")

@@ -122,6 +122,10 @@ def live(outage_id: int):
         "facilities": queries.facilities_for_map(db.session, outage.region_code),
         "charging": transport.charging_suggestions(db.session, rows),
     }
+    # The dashboard's data names people (polled every few seconds): every read is audited (issue 18).
+    audit(db.session, current_actor(), "read", "outage_live", outage.id,
+          {"patients": len(rows), "transports": len(body["transports"]), "tasks": len(body["tasks"])}, now=at)
+    db.session.commit()
     return Response(current_app.json.dumps(body), mimetype="application/json",
                     headers={"Cache-Control": "no-store"})
 
