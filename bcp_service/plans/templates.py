@@ -32,6 +32,9 @@ BINDINGS: dict[str, str] = {
     "region.facilities": "table",
     "region.agencies": "table",
     "renkei.members": "table",
+    "registry.transport_patients": "table",
+    "registry.transport_counts": "table",
+    "registry.designated_facilities": "table",
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "plans"

@@ -57,7 +57,7 @@ def test_templates_list_the_three_types_with_version_and_section_keys(client, en
 def test_create_returns_the_contract_fields(client, env):
     body = create_kikan(client, env)
     assert {"id", "type", "status", "template_version", "sections", "completeness"} <= set(body)
-    assert body["type"] == "kikan" and body["status"] == "draft" and body["template_version"] == 2
+    assert body["type"] == "kikan" and body["status"] == "draft" and body["template_version"] == 3
     assert {"key", "title", "completeness"} <= set(body["sections"][0])
     # staff contacts came from auto-fill, but a contact without a phone does not count yet
     assert body["completeness"] == 0.0 and body["answers"]["policy"]["staff_contacts"][0]["name"]
@@ -207,7 +207,7 @@ def test_upgrade_comments_and_history_over_http(client, env, session):
     assert saved.status_code == 200 and saved.get_json()["template_version"] == 1
     up = client.post(f"/api/v1/plans/{plan['id']}/upgrade", json={}, headers=env["doctor"])
     body = up.get_json()
-    assert up.status_code == 200 and body["template_version"] == 2
+    assert up.status_code == 200 and body["template_version"] == 3
     assert body["answers"]["risks"] == {"hazard_effects": "停電3日"}
     assert "family_teaching.teaching_items" in body["upgrade"]["new_required"]
     assert client.post(f"/api/v1/plans/{plan['id']}/upgrade", json={}, headers=env["doctor"]).status_code == 409
