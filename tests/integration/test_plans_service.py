@@ -89,7 +89,7 @@ def test_saving_a_section_updates_completeness_and_coalesces_history(session, wo
     authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長 試験 太郎"}, now=clock.now())
     session.commit()
     p = versions.progress_of(plan).section("policy")
-    assert (p.filled, p.required) == (4 - 1, 4)   # staff contacts came from auto-fill; deputy missing
+    assert (p.filled, p.required) == (3 - 1, 3)   # a clinic: basic_policy optional; staff contacts auto-filled; deputy missing
     edits = session.scalars(select(PlanEvent).where(PlanEvent.action == "edit")).all()
     assert len(edits) == 1 and set(edits[0].detail["fields"]) == {"basic_policy", "leader"}
 
@@ -120,7 +120,7 @@ def test_full_workflow_draft_review_approve_revise_and_diff(session, world, cloc
     plan = new_kikan(session, world, clock)
     with pytest.raises(Unprocessable) as incomplete:
         workflow.submit(session, world["doctor"], plan.id, now=clock.now())
-    assert "family_teaching" in incomplete.value.fields
+    assert "action_rules" in incomplete.value.fields and "family_teaching" not in incomplete.value.fields
     session.rollback()
 
     fill_required(session, world["doctor"], plan, clock)

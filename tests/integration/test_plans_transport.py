@@ -75,3 +75,22 @@ def test_upgrading_a_v2_draft_keeps_every_answer_and_fills_the_transport_section
     assert report["dropped"] == []
     assert "transport.transport_patients" in report["autofilled"]
     assert after["transport"]["transport_patients"][0]["name"] == "試験 呼吸器"
+
+
+def test_a_solo_clinic_submits_after_its_15_required_answers(session, world, clock):
+    from bcp_service.plans import workflow
+
+    from .plan_helpers import fill_required
+
+    plan = new_kikan(session, world, clock)
+    progress = versions.progress_of(plan)
+    assert progress.required == 15
+    fill_required(session, world["doctor"], plan, clock)
+    answered = sum(len(v) for v in versions.answers_of(versions.current_version(plan)).values())
+    workflow.submit(session, world["doctor"], plan.id, now=clock.now())
+    session.commit()
+    assert plan.status == "in_review"
+    assert answered < 30       # the rest stayed optional
+    hospital_plan = authoring.create_plan(session, world["hub"], authoring.NewPlan(
+        "kikan", "試験総合病院 機関型BCP", organization_id=world["hospital"].id), now=clock.now())
+    assert versions.progress_of(hospital_plan).required > 30

@@ -97,3 +97,48 @@ def test_minimal_answers_of_the_old_version_survive_the_upgrade_unchanged(plan_t
     for sk, fields in answers.items():
         for fk, value in fields.items():
             assert r.answers[sk][fk] == value or (isinstance(value, list) and r.answers[sk][fk])
+
+
+SOLO_CLINIC_MAX_REQUIRED = 15
+
+
+def test_solo_clinic_path_needs_at_most_15_required_answers():
+    t = LIB.current("kikan")
+    clinic = t.for_kind("clinic")
+    assert clinic.required_count <= SOLO_CLINIC_MAX_REQUIRED
+    assert clinic.required_count == 15
+    assert t.for_kind("hospital").required_count == t.required_count > 30
+    # what a solo clinic must still answer: who decides, the doctor-incapacitated trigger, 行動基準,
+    # a disaster during a visit, the patient priority list and the transport plan
+    must = {f"{s.key}.{f.key}" for s in clinic.sections for f in s.fields if f.required}
+    assert {"policy.leader", "activation.sole_doctor_trigger", "activation.handover_partner", "action_rules.rules",
+            "home_visits.during_visit", "patient_priority.priority_patients", "transport.means"} <= must
+
+
+def test_kikan_staging_uses_three_axes_and_covers_home_visits():
+    t = LIB.current("kikan")
+    stages = {c.key for c in t.section("activation").field("stages").columns}
+    assert {"staff_out", "space", "travel", "strategy"} <= stages
+    assert t.section("action_rules").title == "行動基準"
+    visits = t.section("home_visits")
+    assert visits.field("forecast_actions").required and visits.field("during_visit").required
+
+
+def test_optional_for_must_name_a_known_kind_on_a_required_field():
+    import copy
+
+    import yaml
+
+    from bcp_service.plans.templates import DEFAULT_DIR, TemplateError, _schema, parse_template
+
+    data = yaml.safe_load((DEFAULT_DIR / "kikan.yaml").read_text(encoding="utf-8"))
+    bad = copy.deepcopy(data)
+    bad["sections"][0]["fields"][0]["optional_for"] = ["castle"]
+    bad["sections"][0]["fields"][0]["required"] = True
+    with pytest.raises(TemplateError, match="unknown organisation kind 'castle'"):
+        parse_template(bad, schema=_schema(DEFAULT_DIR))
+    bad = copy.deepcopy(data)
+    f = next(f for sec in bad["sections"] for f in sec["fields"] if not f.get("required"))
+    f["optional_for"] = ["clinic"]
+    with pytest.raises(TemplateError, match="only a required field"):
+        parse_template(bad, schema=_schema(DEFAULT_DIR))

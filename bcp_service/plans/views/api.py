@@ -8,7 +8,8 @@ from bcp_service.auth import Role, current_actor, require
 from bcp_service.clock import iso_local, to_local
 from bcp_service.db import db
 from bcp_service.drills.evaluations import open_actions_for_plan
-from bcp_service.errors import NotFound
+from bcp_service.errors import Invalid, NotFound
+from bcp_service.orgs.models import Organization
 
 from .. import access, authoring, history, review, versions, workflow
 from ..schemas import (AutofillSchema, CommentSchema, CreatePlanSchema, DiffQuery, ExportQuery, PlanListQuery,
@@ -47,7 +48,17 @@ def get_template(plan_type: str):
         t = None
     if t is None:
         raise NotFound(f"テンプレート {plan_type}{f' v{version}' if version else ''} はありません")
-    return template_json(t, lib, full=True)
+    org_arg = request.args.get("organization_id")
+    if org_arg is None:
+        return template_json(t, lib, full=True)
+    if not org_arg.isdigit():
+        raise Invalid("organization_id が正しくありません", fields={"organization_id": ["機関の番号（整数）を指定してください"]})
+    org = db.session.get(Organization, int(org_arg))
+    if org is None:
+        raise NotFound(f"機関 {org_arg} が見つかりません")
+    # required as it applies to that organisation (a clinic: the solo-clinic path)
+    return template_json(t.for_kind(org.kind), lib, full=True) | {"organization_id": org.id,
+                                                                  "organization_kind": org.kind}
 
 
 @bp.get("/api/v1/plans")
