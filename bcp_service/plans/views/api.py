@@ -14,6 +14,7 @@ from bcp_service.orgs.models import Organization
 from .. import access, authoring, history, review, versions, workflow
 from ..schemas import (AutofillSchema, CommentSchema, CreatePlanSchema, DiffQuery, ExportQuery, PlanListQuery,
                        PlanSchema, ReturnSchema, ReviseSchema, SaveSectionSchema, TemplateSummarySchema)
+from ..states import PlanStatus
 from ..templates import TemplateLibrary
 from .common import LIST_ROLES, READ_ROLES, clock_now, export_response, plan_json, template_json
 
@@ -89,8 +90,9 @@ def create_plan():
 @require(*LIST_ROLES)
 @api_doc(summary="計画の内容と記入率", response_schema=PlanSchema)
 def get_plan(plan_id: int):
-    plan = access.read_plan(db.session, current_actor(), plan_id)
-    body = plan_json(plan, detail=True)
+    actor = current_actor()
+    plan = access.read_plan(db.session, actor, plan_id)
+    body = plan_json(plan, detail=True, version=access.shown_version(actor, plan))
     db.session.commit()   # the audit row
     return body
 
@@ -184,7 +186,9 @@ def list_versions(plan_id: int):
                 "submitted_at": iso_local(v.submitted_at), "submitted_by": names.get(v.submitted_by),
                 "approved_at": iso_local(v.approved_at), "approved_by": names.get(v.approved_by),
                 "change_note": v.change_note}
-    return paginate(None, list(plan.versions), dump=item, limit=limit, offset=offset)
+    shown = [v for v in plan.versions
+             if not access.reads_approved_only(current_actor(), plan) or v.status == PlanStatus.APPROVED]
+    return paginate(None, shown, dump=item, limit=limit, offset=offset)
 
 
 @bp.get("/api/v1/plans/<int:plan_id>/diff")

@@ -34,8 +34,8 @@ def progress_json(p: PlanProgress) -> tuple[list[dict], float]:
     return sections, p.ratio
 
 
-def plan_json(plan: Plan, *, detail: bool = False) -> dict:
-    version = versions.current_version(plan)
+def plan_json(plan: Plan, *, detail: bool = False, version=None) -> dict:
+    version = version or versions.current_version(plan)
     sections, ratio = progress_json(versions.progress_of(plan, version))
     body = {
         "id": plan.id, "type": plan.type, "type_label": TYPE_LABELS[plan.type], "title": plan.title,
