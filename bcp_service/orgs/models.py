@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
@@ -58,6 +58,8 @@ class Organization(Base):
     ventilator_beds: Mapped[int] = mapped_column(Integer, default=0)
     power_supply_point: Mapped[bool] = mapped_column(Boolean, default=False)
     on_call_24h: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 在宅療養支援診療所・病院: a BCP is a facility requirement (fee revision; deadline in plans/fee_rule.json)
+    home_care_support: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     region: Mapped[Region] = relationship()

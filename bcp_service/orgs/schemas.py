@@ -48,11 +48,22 @@ class OrganizationSchema(Schema):
     lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180))
     phone = fields.String(allow_none=True, validate=validate.Length(max=32))
     capabilities = fields.Nested(CapabilitiesSchema, load_default=dict)
+    home_care_support = fields.Boolean(load_default=False, metadata={"description": "在宅療養支援診療所・病院"})
 
     @validates_schema
     def _both_coordinates(self, data, **_kwargs):
         if (data.get("lat") is None) != (data.get("lon") is None):
             raise ValidationError("lat と lon は両方指定してください", field_name="lat")
+
+
+class OrganizationPatchSchema(Schema):
+    """What the 拠点 updates on an existing organisation: the fee-rule flag and capabilities."""
+
+    class Meta:
+        unknown = RAISE
+
+    home_care_support = fields.Boolean()
+    capabilities = fields.Dict(keys=fields.String(), values=fields.Raw())
 
 
 class OrganizationQuery(Schema):

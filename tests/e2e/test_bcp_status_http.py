@@ -1,0 +1,29 @@
+"""BCP status for the fee rule over HTTP: the organisation flag, the API and the page."""
+import pytest
+
+
+@pytest.fixture
+def env(make_region, make_org, make_user, auth_headers):
+    make_region("1301")
+    clinic = make_org(name="試験在宅クリニック", kind="clinic")
+    hospital = make_org(name="試験総合病院", kind="hospital")
+    return {"clinic": clinic, "hospital": hospital, "hub": auth_headers(make_user("hub_staff")),
+            "doctor": auth_headers(make_user("institution_staff", organization=clinic))}
+
+
+def test_hub_marks_home_care_support_and_sees_the_status(client, env):
+    url = f"/api/v1/organizations/{env['clinic'].id}"
+    r = client.patch(url, json={"home_care_support": True}, headers=env["hub"])
+    assert r.status_code == 200 and r.get_json()["home_care_support"] is True
+    bad = client.patch(url, json={"home_care_support": "たぶん"}, headers=env["hub"])
+    assert bad.status_code == 400 and "home_care_support" in bad.get_json()["error"]["fields"]
+    assert client.patch(url, json={"home_care_support": False}, headers=env["doctor"]).status_code == 403
+
+    body = client.get("/api/v1/bcp-status?region_code=1301", headers=env["hub"]).get_json()
+    (item,) = body["items"]
+    assert item["organization_id"] == env["clinic"].id and item["name"] == "試験在宅クリニック"
+    assert item["has_approved_kikan"] is False and item["deadline"] == "2027-05-31"
+    assert isinstance(item["days_left"], int)
+    assert client.get("/api/v1/bcp-status?region_code=1301", headers=env["doctor"]).status_code == 403
+    page = client.get("/plans/bcp-status", headers=env["hub"])
+    assert page.status_code == 200 and "試験在宅クリニック" in page.get_data(as_text=True)
