@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate, validates_schema, ValidationError
 
+from bcp_service.orgs.capabilities import NEEDS
 from bcp_service.orgs.models import ORGANIZATION_KINDS, REGION_KINDS
 
 
@@ -32,6 +33,8 @@ class CapabilitiesSchema(Schema):
     ventilator_beds = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
     power_supply_point = fields.Boolean(load_default=False)
     on_call_24h = fields.Boolean(load_default=False)
+    pediatric_ventilation = fields.Boolean(load_default=False, metadata={"description": "小児の人工呼吸器の受入"})
+    medical_care_children = fields.Boolean(load_default=False, metadata={"description": "医療的ケア児の受入"})
 
 
 class OrganizationSchema(Schema):
@@ -69,5 +72,7 @@ class OrganizationPatchSchema(Schema):
 class OrganizationQuery(Schema):
     kind = fields.String(validate=validate.OneOf(ORGANIZATION_KINDS))
     region_code = fields.String()
+    capability = fields.String(validate=validate.OneOf(NEEDS), metadata={
+        "description": "受入能力で絞り込む: pediatric_ventilation | medical_care_children"})
     limit = fields.Integer()
     offset = fields.Integer()

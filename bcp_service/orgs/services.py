@@ -59,7 +59,7 @@ def create_organization(session: Session, actor: Actor, data: dict, *, now: date
 
 
 def list_organizations_stmt(session: Session, actor: Actor, *, kind: str | None = None,
-                            region_code: str | None = None):
+                            region_code: str | None = None, capability: str | None = None):
     stmt = select(Organization).order_by(Organization.id)
     if region_code:
         check_region(session, actor, region_code)
@@ -70,6 +70,8 @@ def list_organizations_stmt(session: Session, actor: Actor, *, kind: str | None 
             stmt = stmt.where(Organization.region_code.in_(visible))
     if kind:
         stmt = stmt.where(Organization.kind == kind)
+    if capability:
+        stmt = stmt.where(getattr(Organization, capability).is_(True))   # validated against orgs.capabilities.NEEDS
     return stmt
 
 

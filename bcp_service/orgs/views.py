@@ -63,7 +63,7 @@ def list_organizations():
     query = OrganizationQuery().load(request.args)
     limit, offset = page_args()
     stmt = services.list_organizations_stmt(db.session, current_actor(), kind=query.get("kind"),
-                                            region_code=query.get("region_code"))
+                                            region_code=query.get("region_code"), capability=query.get("capability"))
     return paginate(db.session, stmt, OrganizationSchema(), limit=limit, offset=offset)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from bcp_service.geo.nearest import GridIndex, Hit, Located
+from bcp_service.orgs.capabilities import meets_needs
 
 # Beyond this a ventilated patient is not driven at night: the desk sees "no facility" and decides.
 MAX_TRANSPORT_KM = 100.0
@@ -29,6 +30,8 @@ class FacilityInfo:
     ventilator_beds: int = 0
     reserved: int = 0
     in_outage: bool = False
+    pediatric_ventilation: bool = False     # capabilities checked by orgs.capabilities.meets_needs
+    medical_care_children: bool = False
 
     @property
     def has_power(self) -> bool:
@@ -77,11 +80,14 @@ class Matcher:
         )
 
     def transport_target(self, lat: float | None, lon: float | None, *,
-                         exclude: Sequence[int] = (), max_km: float | None = None) -> Match | None:
+                         exclude: Sequence[int] = (), max_km: float | None = None,
+                         needs: Sequence[str] = ()) -> Match | None:
+        """``needs``: capabilities the patient needs (orgs.capabilities.NEEDS), e.g. paediatric ventilation."""
         if lat is None or lon is None:
             return None
         hits = self.receiving.nearest(lat, lon, k=1, max_km=max_km or self.max_transport_km,
-                                      accept=lambda f: f.can_receive and f.id not in exclude)
+                                      accept=lambda f: f.can_receive and f.id not in exclude
+                                      and meets_needs(f, needs))
         return _match(hits)
 
     def assign(self, lat, lon, **kw) -> Match | None:

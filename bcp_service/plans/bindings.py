@@ -41,9 +41,10 @@ PRODUCED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 PATIENT_BINDINGS = frozenset({"registry.priority_patients", "registry.transport_patients"})
 
-AGENCY_KINDS = ("community_support_center", "municipality", "health_center", "fire_department",
-                "power_utility", "device_vendor")
-PROVIDER_KINDS = ("hospital", "clinic", "home_nursing", "pharmacy", "care_management")
+AGENCY_KINDS = ("community_support_center", "municipality", "health_center", "medical_association",
+                "fire_department", "power_utility", "device_vendor")
+PROVIDER_KINDS = ("hospital", "clinic", "home_nursing", "pharmacy", "care_management", "disability_welfare",
+                  "consultation_support")
 
 
 @dataclass(frozen=True)

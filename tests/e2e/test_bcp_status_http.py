@@ -27,3 +27,19 @@ def test_hub_marks_home_care_support_and_sees_the_status(client, env):
     assert client.get("/api/v1/bcp-status?region_code=1301", headers=env["doctor"]).status_code == 403
     page = client.get("/plans/bcp-status", headers=env["hub"])
     assert page.status_code == 200 and "試験在宅クリニック" in page.get_data(as_text=True)
+
+
+def test_child_capabilities_are_stored_filtered_and_shown_on_the_map(client, env, make_user, auth_headers):
+    r = client.post("/api/v1/organizations", headers=env["hub"], json={
+        "name": "試験こども病院", "kind": "hospital", "region_code": "1301", "lat": 35.69, "lon": 139.69,
+        "capabilities": {"accepts_ventilator": True, "ventilator_beds": 2, "pediatric_ventilation": True,
+                         "medical_care_children": True}})
+    assert r.status_code == 201 and r.get_json()["capabilities"]["pediatric_ventilation"] is True
+    assert client.post("/api/v1/organizations", headers=env["hub"], json={
+        "name": "試験医師会", "kind": "medical_association", "region_code": "1301"}).status_code == 201
+    found = client.get("/api/v1/organizations?capability=medical_care_children", headers=env["hub"]).get_json()
+    assert [o["name"] for o in found["items"]] == ["試験こども病院"]
+    bad = client.get("/api/v1/organizations?capability=adults", headers=env["hub"])
+    assert bad.status_code == 400
+    page = client.get("/patients/map", headers=env["hub"]).get_data(as_text=True)
+    assert "医療的ケア児" in page and "試験こども病院" in page
