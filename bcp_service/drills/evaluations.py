@@ -98,7 +98,12 @@ def update_action(session: Session, actor: Actor, action_id: int, data: dict, *,
     action = session.get(CorrectiveAction, action_id)
     if action is None:
         raise NotFound(f"corrective action {action_id} not found")
-    get_drill(session, actor, action.drill_id, write=True)
+    if action.drill_id is None:       # from a 協議の場 decision: the meeting's scope rule
+        from bcp_service.meetings.services import get_meeting
+
+        get_meeting(session, actor, action.meeting_id, write=True)
+    else:
+        get_drill(session, actor, action.drill_id, write=True)
     if "status" in data and data["status"] != action.status:
         if not ev.can_move(action.status, data["status"]):
             raise Conflict(f"{ev.ACTION_STATUSES[action.status]}から{ev.ACTION_STATUSES[data['status']]}には変更できません",
@@ -131,7 +136,7 @@ def open_actions_for_plan(session: Session, plan_id: int, *, today: date | None 
             "id": a.id, "title": a.title, "element": a.element, "element_label": ev.ELEMENTS.get(a.element, a.element),
             "owner": a.owner.name if a.owner else "", "due": a.due, "status": a.status,
             "status_label": ev.ACTION_STATUSES.get(a.status, a.status), "drill_id": a.drill_id,
-            "drill_title": a.drill.title if a.drill else "",
+            "drill_title": a.drill.title if a.drill else "", "meeting_id": a.meeting_id,
             "overdue": today is not None and today > a.due,
         })
     return out

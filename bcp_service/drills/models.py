@@ -133,7 +133,9 @@ class CorrectiveAction(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"))
+    # a drill finding (drill_id) or a 協議の場 decision (meeting_id, bcp_service.meetings): exactly one is set
+    drill_id: Mapped[int | None] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("drill_evaluations.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(500))
     element: Mapped[str] = mapped_column(String(16))
@@ -148,6 +150,6 @@ class CorrectiveAction(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_reminded_on: Mapped[date | None] = mapped_column(Date)
 
-    drill: Mapped[Drill] = relationship(back_populates="corrective_actions")
+    drill: Mapped[Drill | None] = relationship(back_populates="corrective_actions")
     owner: Mapped[Organization] = relationship()
     evaluation: Mapped[Evaluation | None] = relationship(back_populates="corrective_actions")

@@ -43,3 +43,20 @@ def test_child_capabilities_are_stored_filtered_and_shown_on_the_map(client, env
     assert bad.status_code == 400
     page = client.get("/patients/map", headers=env["hub"]).get_data(as_text=True)
     assert "医療的ケア児" in page and "試験こども病院" in page
+
+
+def test_meeting_records_over_http(client, env):
+    body = {"region_code": "1301", "held_on": "2026-11-20", "title": "在宅医療 災害対策協議", "agenda": "停電時の搬送",
+            "attendees": [{"organization_id": env["clinic"].id}, {"organization_id": env["hospital"].id}],
+            "decisions": [{"text": "搬送協定を結ぶ", "corrective_action": {
+                "title": "搬送協定", "owner_org_id": env["clinic"].id, "due": "2027-03-31"}}]}
+    r = client.post("/api/v1/meetings", json=body, headers=env["hub"])
+    assert r.status_code == 201, r.get_json()
+    m = r.get_json()
+    assert m["decisions"][0]["corrective_action"]["title"] == "搬送協定"
+    assert client.post("/api/v1/meetings", json={**body, "attendees": []}, headers=env["hub"]).status_code == 400
+    assert client.post("/api/v1/meetings", json=body, headers=env["doctor"]).status_code == 403
+    listed = client.get("/api/v1/meetings", headers=env["doctor"]).get_json()
+    assert [x["id"] for x in listed["items"]] == [m["id"]]
+    page = client.get(f"/meetings/{m['id']}", headers=env["hub"]).get_data(as_text=True)
+    assert "搬送協定を結ぶ" in page and "試験総合病院" in page
