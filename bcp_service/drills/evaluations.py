@@ -62,8 +62,9 @@ def add_evaluation(session: Session, actor: Actor, drill_id: int, data: dict, *,
     problems: dict[str, list[str]] = {}
     if drill.objectives and data["objective"] not in drill.objectives:
         problems["objective"] = ["この訓練の目標ではありません（目標: " + "／".join(drill.objectives) + "）"]
-    if any(e.objective == data["objective"] for e in drill.evaluations):
-        raise Conflict("この目標は評価済みです", code="already_evaluated")
+    if any(e.objective == data["objective"] and e.evaluator_id == actor.user_id for e in drill.evaluations):
+        # several evaluators may observe one objective; each records one observation
+        raise Conflict("この目標はあなたが評価済みです", code="already_evaluated")
     actions = data.get("corrective_actions", [])
     owners = {o.id for o in session.scalars(select(Organization).where(
         Organization.id.in_([a["owner_org_id"] for a in actions])))}

@@ -26,7 +26,7 @@ class Drill(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     scenario_key: Mapped[str] = mapped_column(String(100))
-    mode: Mapped[str] = mapped_column(String(16))                       # tabletop | functional
+    mode: Mapped[str] = mapped_column(String(16))                       # tabletop | drill (HSEEP names)
     status: Mapped[str] = mapped_column(String(16), default=DrillStatus.SCHEDULED)  # drills.states.DrillStatus
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -103,10 +103,11 @@ class DrillLogEntry(Base):
 
 
 class Evaluation(Base):
-    """Rating of one objective (HSEEP P/S/M/U) with strengths and areas for improvement."""
+    """One evaluator's rating of one objective (HSEEP P/S/M/U) with strengths and areas for improvement.
+    Several evaluators may observe the same objective; each observation is kept and merged on the report."""
 
     __tablename__ = "drill_evaluations"
-    __table_args__ = (UniqueConstraint("drill_id", "objective"),)
+    __table_args__ = (UniqueConstraint("drill_id", "objective", "evaluator_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"))
