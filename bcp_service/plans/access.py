@@ -37,7 +37,8 @@ def may_read(actor: Actor, plan: Plan) -> bool:
             return actor.organization_id in plan.member_org_ids
         if plan.type == "chiiki":
             # approved at least once: while the hub revises it, staff keep reading the approved version
-            return plan.region_code == actor.scope and plan.last_approved_at is not None
+            return plan.region_code == actor.scope and (plan.status == PlanStatus.APPROVED
+                                                        or plan.last_approved_at is not None)
     return False
 
 
@@ -75,7 +76,7 @@ def readable_clause(actor: Actor):
         return (((Plan.type == "kikan") & (Plan.organization_id == actor.organization_id))
                 | ((Plan.type == "renkei") & Plan.id.in_(member_plans))
                 | ((Plan.type == "chiiki") & (Plan.region_code == actor.scope)
-                   & Plan.last_approved_at.is_not(None)))
+                   & ((Plan.status == PlanStatus.APPROVED.value) | Plan.last_approved_at.is_not(None))))
     return false()
 
 
