@@ -39,12 +39,15 @@ from bcp_service.outages.views import api as outages_api_views
 from bcp_service.outages.views import pages as outages_pages
 from bcp_service.outages.views import team_links as outages_team_links
 from bcp_service.outages.views import voice as outages_voice
+from bcp_service.meetings import models as meetings_models
+from bcp_service.meetings import views as meetings_views
 from bcp_service.plans import cli as plans_cli
 from bcp_service.plans import demo as plans_demo
 from bcp_service.plans import jobs as plans_jobs
 from bcp_service.plans import models as plans_models
 from bcp_service.plans.views import api as plans_api_views
 from bcp_service.plans.views import pages as plans_pages
+from bcp_service.plans.views import status as plans_status_views
 from bcp_service.registry import cli as registry_cli
 from bcp_service.registry import demo as registry_demo
 from bcp_service.registry import jobs as registry_jobs
@@ -57,7 +60,7 @@ from bcp_service.web import nav_item
 
 # --- tables: every model module (Base.metadata; Alembic's autogenerate and the tests read it) -------
 MODELS = (auth_models, orgs_models, registry_models, messaging_models, plans_models, drills_models,
-          outages_models)
+          outages_models, meetings_models)
 
 # --- HTTP: blueprints, registered in this order ---------------------------------------------------
 BLUEPRINTS = (
@@ -75,6 +78,8 @@ BLUEPRINTS = (
     outages_voice.bp,
     plans_api_views.bp,
     plans_pages.bp,
+    plans_status_views.bp,  # BCP status for the fee rule (在宅療養支援診療所・病院)
+    meetings_views.bp,      # 協議の場: meeting records per region, decisions → corrective actions
     registry_api_views.bp,
     registry_pages.bp,
     prefecture_views.bp,
@@ -87,6 +92,12 @@ NAV = (
     nav_item("plans.plans_page", "BCP計画",
              [r.value for r in (Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF, Role.PREFECTURE_REVIEWER)],
              order=20, description="機関型・連携型・地域BCPの作成、確認、承認、書き出し"),
+    nav_item("plans_status.bcp_status_page", "BCP策定状況",
+             [r.value for r in (Role.ADMIN, Role.HUB_STAFF, Role.PREFECTURE_REVIEWER)], order=21,
+             description="在宅療養支援診療所・病院の機関型BCPの策定状況と期限"),
+    nav_item("meetings.meetings_page", "協議の場",
+             [r.value for r in (Role.ADMIN, Role.HUB_STAFF, Role.INSTITUTION_STAFF)], order=45,
+             description="災害対策の多職種協議の記録と決定事項（是正措置）"),
     nav_item("registry.patient_list", "患者台帳", STAFF_ROLES, order=20, description="人工呼吸器等の在宅患者と予備電源"),
     nav_item("registry.patient_map", "地図", STAFF_ROLES, order=25, description="患者と受入施設の地図"),
     nav_item("drills.calendar_page", "訓練", STAFF_ROLES, order=40, description="訓練の予定・実施・評価・報告書"),
@@ -139,6 +150,8 @@ JOBS = (
         {"hours": registry_jobs.EVERY_HOURS}, misfire_grace_time=3600),
     Job("plans.review_reminders", plans_jobs.run_review_reminders, "interval",
         {"minutes": plans_jobs.EVERY_MINUTES}, misfire_grace_time=plans_jobs.EVERY_MINUTES * 60),
+    Job("plans.fee_reminders", plans_jobs.run_fee_reminders, "cron",
+        {"hour": plans_jobs.FEE_REMINDER_HOUR, "minute": 5}, misfire_grace_time=6 * 3600),
 )
 # Once, when a clock takes the leader lock (before any job):
 ON_LEADER = (

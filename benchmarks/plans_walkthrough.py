@@ -242,17 +242,102 @@ def autofill_bench(tmp: Path, repeats: int = 7) -> dict:
         return {"rows": len(rows), "ours": t_ours, "naive": t_naive, "docx": t_docx, "docx_bytes": len(data)}
 
 
+def solo_clinic_walkthrough(tmp: Path) -> dict:
+    """A one-doctor clinic (3 registered patients, one designated facility) through the real API: the same
+    clinic's 機関型 plan on the old template (v2, every required field applies) and on the current one
+    (the solo-clinic path). Screens = wizard sections; "to write" = sections with a required field still empty
+    after auto-fill; pre-filled = required fields auto-fill already answered."""
+    from bcp_service.appclock import get_clock
+    from bcp_service.db import db
+    from bcp_service.orgs.models import Organization
+    from bcp_service.plans.models import Plan
+    from bcp_service.registry.models import Patient, PatientDevice
+
+    app = fresh_app(tmp, "solo.sqlite")
+    clinic_id, (doctor, _hub) = seed_people(app)
+    with app.app_context():
+        now = get_clock().now()
+        hospital = Organization(name="試験総合病院", kind="hospital", region_code="1301", has_generator=True,
+                                accepts_ventilator=True, ventilator_beds=4, created_at=now)
+        db.session.add(hospital)
+        db.session.flush()
+        for i, (tier, kind, need) in enumerate((("red", "ventilator", "stretcher"), ("yellow", "oxygen_concentrator",
+                                                 "wheelchair"), ("green", "suction", "ambulatory")), start=1):
+            p = Patient(name=f"試験 患者{i}", phone_e164=f"+8190000004{i:02d}", phone_kind="mobile", region_code="1301",
+                        primary_org_id=clinic_id, runway_hours=5.0 * i, runway_tier=tier, runway_explain="",
+                        created_at=now, updated_at=now, consent_scope=[], status="active",
+                        evacuation_plan_status="none", transport_needs=need, designated_facility_id=hospital.id)
+            p.devices = [PatientDevice(kind=kind, position=0)]
+            db.session.add(p)
+        db.session.commit()
+    client = app.test_client()
+    hd = {"Authorization": f"Bearer {doctor}"}
+    out = {}
+    created = client.post("/api/v1/plans", json={"type": "kikan", "title": "試験クリニック 機関型BCP",
+                                                 "organization_id": clinic_id}, headers=hd).get_json()
+    for label, template_version in (("after (kikan v3, solo-clinic path)", None), ("before (kikan v2, all required)", 2)):
+        plan = created
+        if template_version is not None:
+            with app.app_context():   # the same clinic's plan on the old template, auto-filled as it was then
+                version = db.session.get(Plan, plan["id"]).versions[0]
+                version.template_version = template_version
+                version.answers[:] = []
+                db.session.commit()
+            assert client.post(f"/api/v1/plans/{plan['id']}/autofill", json={}, headers=hd).status_code == 200
+            plan = client.get(f"/api/v1/plans/{plan['id']}", headers=hd).get_json()
+        sections = plan["sections"]
+        required = sum(s["required"] for s in sections)
+        prefilled = sum(s["filled"] for s in sections)
+        out[label] = {"template": plan["template_version"], "screens": len(sections),
+                      "screens_to_write": sum(1 for s in sections if s["missing"]), "required": required,
+                      "prefilled": prefilled, "to_write": required - prefilled}
+        with app.app_context():
+            from bcp_service.plans.templates import TemplateLibrary
+            t = TemplateLibrary.load().get("kikan", plan["template_version"])
+            out[label]["fields"] = t.field_count
+            out[label]["prefilled_any"] = sum(len(v) for v in plan["answers"].values())
+    return out
+
+
+def solo_lines(solo: dict) -> list[str]:
+    lines = ["### Solo clinic (one doctor, kind `clinic`): before and after issue 16", "",
+             "| | template | screens | screens with something to write | fields | required | required pre-filled | "
+             "required left to write | answers pre-filled (any) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, r in sorted(solo.items(), reverse=True):   # before, then after
+        lines.append(f"| {label} | v{r['template']} | {r['screens']} | {r['screens_to_write']} | {r['fields']} | "
+                     f"{r['required']} | {r['prefilled']} | {r['to_write']} | {r['prefilled_any']} |")
+    return lines + [""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--solo-only", action="store_true", help="only the solo-clinic before/after table (small)")
     args = ap.parse_args()
+    if args.solo_only:
+        with tempfile.TemporaryDirectory() as d:
+            lines = solo_lines(solo_clinic_walkthrough(Path(d)))
+        print("\n".join(lines))
+        text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+        marker = "<!-- /plans-walkthrough -->"
+        block = "<!-- plans-solo-clinic -->\n" + "\n".join(lines) + "<!-- /plans-solo-clinic -->\n"
+        if "<!-- plans-solo-clinic -->" in text:
+            text = text[:text.index("<!-- plans-solo-clinic -->")] + block + text[text.index("<!-- /plans-solo-clinic -->")
+                                                                              + len("<!-- /plans-solo-clinic -->\n"):]
+        elif marker in text:
+            text = text.replace(marker, block + marker)
+        else:
+            text += block
+        RESULTS.write_text(text, encoding="utf-8")
+        return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         api = [api_walkthrough(tmp, i) for i in range(args.runs)]
         web = [] if args.no_browser else [browser_walkthrough(tmp, i) for i in range(3)]
         web = [w for w in web if w is not None]
         fill = autofill_bench(tmp)
+        solo = solo_clinic_walkthrough(tmp)
     api_med = statistics.median(t for t, _ in api)
     from bcp_service.plans.templates import TemplateLibrary
 
@@ -280,7 +365,9 @@ def main() -> None:
         "same order of patients in both.",
         f"- DOCX export with that {fill['rows']}-row table: median **{fill['docx'] * 1000:.0f} ms**, "
         f"{fill['docx_bytes'] // 1024} KiB.",
-        "", "Run: `.venv/bin/python benchmarks/plans_walkthrough.py` (add `--no-browser` without chromium).",
+        "", "<!-- plans-solo-clinic -->", *solo_lines(solo), "<!-- /plans-solo-clinic -->",
+        "Run: `.venv/bin/python benchmarks/plans_walkthrough.py` (add `--no-browser` without chromium; "
+        "`--solo-only` for the solo-clinic table alone).",
         "<!-- /plans-walkthrough -->", ""]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines), encoding="utf-8")

@@ -90,7 +90,7 @@ def seed(session, ctx) -> None:
         "participant_org_ids": [], "participants": participants, "plan_ids": [], "objectives": [],
         "location": "試験中央区役所 会議室", "contact": "在宅医療連携拠点 事務局"}, now=now, library=library)
     booking.create_drill(session, actor, {
-        "title": "【デモ】計画停電 安否確認訓練（機能訓練）", "scenario": "planned_outage", "mode": "functional",
+        "title": "【デモ】計画停電 安否確認訓練（機能訓練）", "scenario": "planned_outage", "mode": "drill",
         "scheduled_at": local_at(21, 10), "duration_minutes": 180, "region_code": ctx.region.code,
         "participant_org_ids": [], "participants": participants[:3], "plan_ids": [], "objectives": [],
         "location": None, "contact": "在宅医療連携拠点 事務局"}, now=now, library=library)

@@ -31,7 +31,15 @@ ACTION_STATUSES: dict[str, str] = {
     ActionStatus.CANCELLED: "取りやめ",
 }
 DRILL_STATUSES = tuple(DrillStatus)
-MODES = ("tabletop", "functional")
+# HSEEP names: a tabletop exercise (TTX) and a *drill* (one function tested for real: the SMS/voice call-down
+# through the real outage pipeline). "functional" was this mode's old name; the API still accepts it.
+MODES = ("tabletop", "drill")
+MODE_ALIASES = {"functional": "drill"}
+LIVE_MODE = "drill"     # the mode that runs the real outage pipeline in 訓練 mode
+
+
+def normalise_mode(value: str) -> str:
+    return MODE_ALIASES.get(value, value)
 
 
 def normalise_element(value: str) -> str:

@@ -62,8 +62,9 @@ def add_evaluation(session: Session, actor: Actor, drill_id: int, data: dict, *,
     problems: dict[str, list[str]] = {}
     if drill.objectives and data["objective"] not in drill.objectives:
         problems["objective"] = ["この訓練の目標ではありません（目標: " + "／".join(drill.objectives) + "）"]
-    if any(e.objective == data["objective"] for e in drill.evaluations):
-        raise Conflict("この目標は評価済みです", code="already_evaluated")
+    if any(e.objective == data["objective"] and e.evaluator_id == actor.user_id for e in drill.evaluations):
+        # several evaluators may observe one objective; each records one observation
+        raise Conflict("この目標はあなたが評価済みです", code="already_evaluated")
     actions = data.get("corrective_actions", [])
     owners = {o.id for o in session.scalars(select(Organization).where(
         Organization.id.in_([a["owner_org_id"] for a in actions])))}
@@ -98,7 +99,12 @@ def update_action(session: Session, actor: Actor, action_id: int, data: dict, *,
     action = session.get(CorrectiveAction, action_id)
     if action is None:
         raise NotFound(f"corrective action {action_id} not found")
-    get_drill(session, actor, action.drill_id, write=True)
+    if action.drill_id is None:       # from a 協議の場 decision: the meeting's scope rule
+        from bcp_service.meetings.services import get_meeting
+
+        get_meeting(session, actor, action.meeting_id, write=True)
+    else:
+        get_drill(session, actor, action.drill_id, write=True)
     if "status" in data and data["status"] != action.status:
         if not ev.can_move(action.status, data["status"]):
             raise Conflict(f"{ev.ACTION_STATUSES[action.status]}から{ev.ACTION_STATUSES[data['status']]}には変更できません",
@@ -131,7 +137,7 @@ def open_actions_for_plan(session: Session, plan_id: int, *, today: date | None 
             "id": a.id, "title": a.title, "element": a.element, "element_label": ev.ELEMENTS.get(a.element, a.element),
             "owner": a.owner.name if a.owner else "", "due": a.due, "status": a.status,
             "status_label": ev.ACTION_STATUSES.get(a.status, a.status), "drill_id": a.drill_id,
-            "drill_title": a.drill.title if a.drill else "",
+            "drill_title": a.drill.title if a.drill else "", "meeting_id": a.meeting_id,
             "overdue": today is not None and today > a.due,
         })
     return out

@@ -87,10 +87,13 @@ def remind_overdue_actions(session: Session, *, today: date, now: datetime, noti
             continue
         phone = _owner_phone(session, a)
         if phone:
-            body = (f"【訓練】是正措置の期限（{a.due.month}/{a.due.day}）を過ぎています:「{a.title}」"
-                    f" {base_url}/drills/{a.drill_id}")
-            if notifier.send(session, to_e164=phone, body=body,
-                             key=f"drill:{a.drill_id}:action:{a.id}:overdue:{today.isoformat()}", now=now):
+            source, link = (("訓練", f"drills/{a.drill_id}") if a.drill_id is not None
+                            else ("協議の場", f"meetings/{a.meeting_id}"))
+            body = (f"【{source}】是正措置の期限（{a.due.month}/{a.due.day}）を過ぎています:「{a.title}」"
+                    f" {base_url}/{link}")
+            key = (f"drill:{a.drill_id}:action:{a.id}:overdue:{today.isoformat()}" if a.drill_id is not None
+                   else f"meeting:{a.meeting_id}:action:{a.id}:overdue:{today.isoformat()}")
+            if notifier.send(session, to_e164=phone, body=body, key=key, now=now):
                 sent += 1
         else:
             log.warning("corrective action %s is overdue but its owner organisation %s has no mobile contact",

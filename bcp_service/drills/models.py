@@ -26,7 +26,7 @@ class Drill(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     scenario_key: Mapped[str] = mapped_column(String(100))
-    mode: Mapped[str] = mapped_column(String(16))                       # tabletop | functional
+    mode: Mapped[str] = mapped_column(String(16))                       # tabletop | drill (HSEEP names)
     status: Mapped[str] = mapped_column(String(16), default=DrillStatus.SCHEDULED)  # drills.states.DrillStatus
     region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -103,10 +103,11 @@ class DrillLogEntry(Base):
 
 
 class Evaluation(Base):
-    """Rating of one objective (HSEEP P/S/M/U) with strengths and areas for improvement."""
+    """One evaluator's rating of one objective (HSEEP P/S/M/U) with strengths and areas for improvement.
+    Several evaluators may observe the same objective; each observation is kept and merged on the report."""
 
     __tablename__ = "drill_evaluations"
-    __table_args__ = (UniqueConstraint("drill_id", "objective"),)
+    __table_args__ = (UniqueConstraint("drill_id", "objective", "evaluator_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"))
@@ -133,7 +134,9 @@ class CorrectiveAction(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    drill_id: Mapped[int] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"))
+    # a drill finding (drill_id) or a 協議の場 decision (meeting_id, bcp_service.meetings): exactly one is set
+    drill_id: Mapped[int | None] = mapped_column(ForeignKey("drills.id", ondelete="CASCADE"))
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"), index=True)
     evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("drill_evaluations.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(500))
     element: Mapped[str] = mapped_column(String(16))
@@ -148,6 +151,6 @@ class CorrectiveAction(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_reminded_on: Mapped[date | None] = mapped_column(Date)
 
-    drill: Mapped[Drill] = relationship(back_populates="corrective_actions")
+    drill: Mapped[Drill | None] = relationship(back_populates="corrective_actions")
     owner: Mapped[Organization] = relationship()
     evaluation: Mapped[Evaluation | None] = relationship(back_populates="corrective_actions")

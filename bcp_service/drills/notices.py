@@ -49,7 +49,7 @@ def calendar_event(drill: Drill, base_url: str, host: str = "bcp-service") -> Ca
     return CalendarEvent(
         uid=f"drill-{drill.id}@{host}", title=f"【訓練】{drill.title}", starts_at=drill.scheduled_at,
         ends_at=drill.scheduled_at + timedelta(minutes=drill.duration_minutes),
-        description=f"形式: {'図上訓練' if drill.mode == 'tabletop' else '機能訓練'}／参加機関: {len(drill.participants)}",
+        description=f"形式: {'図上訓練（TTX）' if drill.mode == 'tabletop' else 'ドリル（安否確認の実動訓練）'}／参加機関: {len(drill.participants)}",
         location=drill.location or "", url=f"{base_url}/drills/{drill.id}", sequence=drill.sequence,
         cancelled=drill.status == DrillStatus.CANCELLED,
     )

@@ -18,18 +18,63 @@ from .metrics import DrillMetrics
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
-MODE_JA = {"tabletop": "図上訓練（机上）", "functional": "機能訓練（実動・安否確認）"}
+MODE_JA = {"tabletop": "図上訓練（TTX・机上）", "drill": "ドリル（安否確認の実動訓練）", "functional": "ドリル（安否確認の実動訓練）"}
 HAZARD_JA = {"power_outage": "停電", "earthquake": "地震", "typhoon_flood": "台風・水害",
              "planned_outage": "計画停電", "other": "その他"}
 
 
 @dataclass(frozen=True)
-class AarObjective:
-    text: str
-    rating: str | None                  # None = not yet evaluated
+class Observation:
+    """One evaluator's observation of one objective (each is kept on the report)."""
+    evaluator: str
+    rating: str
     strengths: str = ""
     improvements: str = ""
     root_cause: str = ""
+
+
+@dataclass(frozen=True)
+class AarObjective:
+    text: str
+    rating: str | None                  # None = not yet evaluated; merged: the most severe observation
+    strengths: str = ""
+    improvements: str = ""
+    root_cause: str = ""
+    observations: tuple[Observation, ...] = ()
+    capabilities: tuple[str, ...] = ()   # HSEEP core capabilities (from the scenario)
+    critical_tasks: tuple[str, ...] = ()
+
+
+SEVERITY = ("P", "S", "M", "U")
+
+
+def merge_observations(text: str, observations: Sequence[Observation], *, capabilities: Sequence[str] = (),
+                       critical_tasks: Sequence[str] = ()) -> AarObjective:
+    """Several evaluators on one objective: the rating is the most severe, every observation is kept and
+    the texts are joined with the evaluator's name."""
+    obs = tuple(observations)
+    if not obs:
+        return AarObjective(text, None, capabilities=tuple(capabilities), critical_tasks=tuple(critical_tasks))
+
+    def joined(attr: str) -> str:
+        values = [(o.evaluator, getattr(o, attr)) for o in obs if getattr(o, attr)]
+        if len(obs) == 1:
+            return values[0][1] if values else ""
+        return "\n".join(f"{who}: {v}" for who, v in values)
+
+    return AarObjective(text, max((o.rating for o in obs), key=SEVERITY.index), joined("strengths"),
+                        joined("improvements"), joined("root_cause"), obs, tuple(capabilities), tuple(critical_tasks))
+
+
+def capability_rows(objectives: Sequence[AarObjective]) -> list[tuple[str, str, str]]:
+    """(core capability, strengths, areas for improvement) across the objectives that test it."""
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for o in objectives:
+        for cap in o.capabilities:
+            s, i = out.setdefault(cap, ([], []))
+            s.extend(x for x in [o.strengths] if x)
+            i.extend(x for x in [o.improvements] if x)
+    return [(cap, "\n".join(s) or "—", "\n".join(i) or "—") for cap, (s, i) in out.items()]
 
 
 @dataclass(frozen=True)
@@ -65,6 +110,7 @@ class AfterActionReport:
     log_count: int = 0
     generated_at: datetime | None = None
     strengths_summary: tuple[str, ...] = field(default=())
+    scenario_narrative: str = ""         # the scenario as played (summary and the injects' situations)
 
 
 def _fmt_dt(dt: datetime | None) -> str:
@@ -163,6 +209,9 @@ def render_docx(r: AfterActionReport) -> bytes:
     ]
     _table(doc, ["項目", "内容"], overview)
 
+    doc.add_heading("シナリオ", level=2)
+    doc.add_paragraph(r.scenario_narrative or "—")
+
     doc.add_heading("2. 総括", level=1)
     doc.add_paragraph(r.summary or "—")
     if r.metrics is not None:
@@ -181,9 +230,19 @@ def render_docx(r: AfterActionReport) -> bytes:
     for i, o in enumerate(r.objectives, start=1):
         doc.add_heading(f"4.{i} {o.text}", level=2)
         doc.add_paragraph(f"評価: {RATING_LONG_JA.get(o.rating, '未評価') if o.rating else '未評価'}")
+        if o.capabilities:
+            doc.add_paragraph("中核能力: " + "／".join(o.capabilities))
+        if o.critical_tasks:
+            doc.add_paragraph("重要タスク: " + "／".join(o.critical_tasks))
+        if len(o.observations) > 1:
+            _table(doc, ["評価者", "評価", "良かった点", "改善すべき点"],
+                   [(ob.evaluator, ob.rating, ob.strengths or "—", ob.improvements or "—") for ob in o.observations])
         doc.add_paragraph(f"良かった点: {o.strengths or '—'}")
         doc.add_paragraph(f"改善すべき点: {o.improvements or '—'}")
         doc.add_paragraph(f"根本原因: {o.root_cause or '—'}")
+
+    doc.add_heading("4b. 中核能力ごとの強みと改善点", level=1)
+    _table(doc, ["中核能力", "強み", "改善すべき点"], capability_rows(r.objectives) or [("—", "—", "—")])
 
     doc.add_heading("5. 改善計画", level=1)
     rows = [(a.issue, a.title, ELEMENTS.get(a.element, a.element), a.owner, a.contact or "—",
@@ -223,4 +282,5 @@ def render_html(r: AfterActionReport) -> str:
         r=r, chart=chart, metric_rows=metric_rows(r.metrics) if r.metrics else None,
         fmt_dt=_fmt_dt, fmt_date=_fmt_date, MODE_JA=MODE_JA, HAZARD_JA=HAZARD_JA, RATINGS=RATINGS,
         RATING_LONG_JA=RATING_LONG_JA, ELEMENTS=ELEMENTS, ACTION_STATUSES=ACTION_STATUSES,
+        capability_rows=capability_rows(r.objectives),
     )

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from bcp_service.auth import Actor, Role, audit
 from bcp_service.auth.scope import require_role
 from bcp_service.drills.access import READ_ROLES, WRITE_ROLES, get_drill
+from bcp_service.drills.evaluation import LIVE_MODE
 from bcp_service.drills.models import Drill, DrillLogEntry
 from bcp_service.drills.notices import send_start_notices
 from bcp_service.drills.ports import Notifier, OutageDesk
@@ -49,7 +50,7 @@ def start_drill(session: Session, actor: Actor, drill_id: int, *, now: datetime,
     if after is None:
         raise Conflict(f"この訓練は開始できません（状態: {drill.status}）", code="wrong_state")
     scenario = scenario_for(library, drill.scenario_key)
-    if drill.mode == "functional":
+    if drill.mode == LIVE_MODE:
         if desk is None:
             raise Unprocessable("outage desk not available: 停電対応機能が未導入のため機能訓練を開始できません",
                                 code="outage_desk_unavailable")

@@ -53,6 +53,8 @@ class Objective:
     key: str
     text: str
     plan_sections: tuple[PlanSectionRef, ...]
+    core_capabilities: tuple[str, ...] = ()     # HSEEP core capabilities (Exercise Evaluation Guide)
+    critical_tasks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ def parse_scenario(key: str, data: Any, schema: Mapping[str, Any]) -> Scenario:
         Objective(
             key=o["key"], text=o["text"],
             plan_sections=tuple(PlanSectionRef(s["plan_type"], s["section_key"]) for s in o["plan_sections"]),
+            core_capabilities=tuple(o["core_capabilities"]), critical_tasks=tuple(o["critical_tasks"]),
         )
         for o in data["objectives"]
     )

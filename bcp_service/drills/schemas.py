@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from bcp_service.clock import iso_local
-from bcp_service.drills.evaluation import ACTION_STATUSES, ELEMENT_ALIASES, ELEMENTS, MODES, RATINGS
+from bcp_service.drills.evaluation import (ACTION_STATUSES, ELEMENT_ALIASES, ELEMENTS, MODE_ALIASES, MODES, RATINGS,
+                                           normalise_mode)
 from bcp_service.drills.scenarios import QUESTION_KEYS
 from bcp_service.drills.states import OPEN_ACTION_STATUSES, ActionStatus, DrillStatus
 
@@ -39,7 +40,13 @@ class DrillCreateSchema(Schema):
 
     title = fields.String(required=True, validate=validate.Length(1, 200))
     scenario = fields.String(required=True)
-    mode = fields.String(required=True, validate=validate.OneOf(MODES))
+    mode = fields.String(required=True, validate=validate.OneOf(MODES + tuple(MODE_ALIASES)),
+                         metadata={"description": "tabletop | drill（functional は drill の旧名として受け付けます）"})
+
+    @post_load
+    def _hseep_mode(self, data, **_kwargs):
+        data["mode"] = normalise_mode(data["mode"])
+        return data
     scheduled_at = LocalDateTime(required=True)
     duration_minutes = fields.Integer(load_default=120, validate=validate.Range(15, 60 * 24 * 7))
     region_code = fields.String(required=True)

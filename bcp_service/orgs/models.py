@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bcp_service.db import Base, UTCDateTime
@@ -16,16 +16,19 @@ REGION_KIND_LABELS = {
 ORGANIZATION_KINDS = (
     "hospital", "clinic", "home_nursing", "pharmacy", "care_management",
     "community_support_center", "municipality", "health_center", "fire_department",
-    "power_utility", "device_vendor", "shelter", "other",
+    "power_utility", "device_vendor", "shelter", "medical_association", "disability_welfare",
+    "consultation_support", "other",
 )
 ORGANIZATION_KIND_LABELS = {
     "hospital": "病院", "clinic": "診療所", "home_nursing": "訪問看護ステーション",
     "pharmacy": "薬局", "care_management": "居宅介護支援事業所",
     "community_support_center": "地域包括支援センター", "municipality": "市町村",
     "health_center": "保健所", "fire_department": "消防", "power_utility": "電力会社",
-    "device_vendor": "医療機器事業者", "shelter": "福祉避難所", "other": "その他",
+    "device_vendor": "医療機器事業者", "shelter": "福祉避難所", "medical_association": "医師会",
+    "disability_welfare": "障害福祉サービス事業所", "consultation_support": "相談支援事業所", "other": "その他",
 }
-CAPABILITIES = ("has_generator", "accepts_ventilator", "ventilator_beds", "power_supply_point", "on_call_24h")
+CAPABILITIES = ("has_generator", "accepts_ventilator", "ventilator_beds", "power_supply_point", "on_call_24h",
+                "pediatric_ventilation", "medical_care_children")
 
 
 class Region(Base):
@@ -58,6 +61,10 @@ class Organization(Base):
     ventilator_beds: Mapped[int] = mapped_column(Integer, default=0)
     power_supply_point: Mapped[bool] = mapped_column(Boolean, default=False)
     on_call_24h: Mapped[bool] = mapped_column(Boolean, default=False)
+    pediatric_ventilation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    medical_care_children: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # 医療的ケア児
+    # 在宅療養支援診療所・病院: a BCP is a facility requirement (fee revision; deadline in plans/fee_rule.json)
+    home_care_support: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     region: Mapped[Region] = relationship()

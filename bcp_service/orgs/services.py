@@ -59,7 +59,7 @@ def create_organization(session: Session, actor: Actor, data: dict, *, now: date
 
 
 def list_organizations_stmt(session: Session, actor: Actor, *, kind: str | None = None,
-                            region_code: str | None = None):
+                            region_code: str | None = None, capability: str | None = None):
     stmt = select(Organization).order_by(Organization.id)
     if region_code:
         check_region(session, actor, region_code)
@@ -70,4 +70,31 @@ def list_organizations_stmt(session: Session, actor: Actor, *, kind: str | None 
             stmt = stmt.where(Organization.region_code.in_(visible))
     if kind:
         stmt = stmt.where(Organization.kind == kind)
+    if capability:
+        stmt = stmt.where(getattr(Organization, capability).is_(True))   # validated against orgs.capabilities.NEEDS
     return stmt
+
+
+def update_organization(session: Session, actor: Actor, org_id: int, data: dict, *,
+                        now: datetime | None = None) -> Organization:
+    """Set ``home_care_support`` and/or capabilities (partial) of an organisation in the actor's region."""
+    from bcp_service.errors import NotFound
+    from bcp_service.orgs.schemas import CapabilitiesSchema
+
+    require_role(actor, Role.ADMIN, Role.HUB_STAFF)
+    org = session.get(Organization, org_id)
+    if org is None:
+        raise NotFound(f"機関 {org_id} が見つかりません")
+    check_region(session, actor, org.region_code)
+    caps = data.get("capabilities") or {}
+    errors = CapabilitiesSchema(partial=True).validate(caps)
+    if errors:
+        raise Invalid("受入能力の値が正しくありません", fields={"capabilities": errors})
+    for k, v in CapabilitiesSchema(partial=True).load(caps).items():
+        if k in caps:
+            setattr(org, k, v)
+    if "home_care_support" in data:
+        org.home_care_support = data["home_care_support"]
+    audit.record(session, actor, "update", "organization", org.id, {"fields": sorted(set(data) | set(caps))},
+                 now=_at(now))
+    return org

@@ -7,7 +7,8 @@ from bcp_service.appclock import get_clock
 from bcp_service.auth import Role, current_actor, require
 from bcp_service.db import db
 from bcp_service.orgs import services
-from bcp_service.orgs.schemas import OrganizationQuery, OrganizationSchema, RegionQuery, RegionSchema
+from bcp_service.orgs.schemas import (OrganizationPatchSchema, OrganizationQuery, OrganizationSchema, RegionQuery,
+                                      RegionSchema)
 from bcp_service.orgs.models import ORGANIZATION_KIND_LABELS, ORGANIZATION_KINDS
 
 bp = Blueprint("orgs", __name__)
@@ -44,6 +45,17 @@ def create_organization():
     return OrganizationSchema().dump(org), 201
 
 
+@bp.patch("/api/v1/organizations/<int:org_id>")
+@require(Role.ADMIN, Role.HUB_STAFF)
+@api_doc(summary="機関の在宅療養支援の区分・受入能力を更新する", request_schema=OrganizationPatchSchema,
+         response_schema=OrganizationSchema)
+def update_organization(org_id: int):
+    data = OrganizationPatchSchema().load(json_body())
+    org = services.update_organization(db.session, current_actor(), org_id, data, now=get_clock().now())
+    db.session.commit()
+    return OrganizationSchema().dump(org)
+
+
 @bp.get("/api/v1/organizations")
 @require()
 @api_doc(summary="機関・施設の一覧", response_schema=OrganizationSchema, query_schema=OrganizationQuery, many=True)
@@ -51,7 +63,7 @@ def list_organizations():
     query = OrganizationQuery().load(request.args)
     limit, offset = page_args()
     stmt = services.list_organizations_stmt(db.session, current_actor(), kind=query.get("kind"),
-                                            region_code=query.get("region_code"))
+                                            region_code=query.get("region_code"), capability=query.get("capability"))
     return paginate(db.session, stmt, OrganizationSchema(), limit=limit, offset=offset)
 
 

@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from bcp_service.geo.nearest import BAND, Hit, Located, SphereIndex, geodesic_km
+from bcp_service.orgs.capabilities import meets_needs
 
 # Beyond this a ventilated patient is not driven at night: the desk sees "no facility" and decides.
 MAX_TRANSPORT_KM = 100.0
@@ -32,6 +33,8 @@ class FacilityInfo:
     ventilator_beds: int = 0
     reserved: int = 0
     in_outage: bool = False
+    pediatric_ventilation: bool = False     # capabilities checked by orgs.capabilities.meets_needs
+    medical_care_children: bool = False
 
     @property
     def has_power(self) -> bool:
@@ -95,14 +98,17 @@ class Matcher:
         return Match(f.id, f.name, km, designated=True)
 
     def transport_target(self, lat: float | None, lon: float | None, *, designated_id: int | None = None,
-                         exclude: Sequence[int] = (), max_km: float | None = None) -> Match | None:
+                         exclude: Sequence[int] = (), max_km: float | None = None,
+                         needs: Sequence[str] = ()) -> Match | None:
+        """``needs``: capabilities the patient needs (orgs.capabilities.NEEDS), e.g. paediatric ventilation."""
         planned = self.designated(lat, lon, designated_id, exclude=exclude)
         if planned is not None:
             return planned
         if lat is None or lon is None:
             return None
         hits = self.receiving.nearest(lat, lon, k=1, max_km=max_km or self.max_transport_km,
-                                      accept=lambda f: f.can_receive and f.id not in exclude)
+                                      accept=lambda f: f.can_receive and f.id not in exclude
+                                      and meets_needs(f, needs))
         return _match(hits)
 
     def take(self, facility_id: int) -> None:

@@ -3,7 +3,9 @@
 - admin: every plan. hub_staff: every plan of their 圏域 (create, edit, approve).
 - institution_staff: their own organisation's 機関型 plan (read, edit); a 連携型 plan their
   organisation is a member of (read, comment); the approved 地域BCP of their 圏域 (read; API.md,
-  "Plans: sharing"). They never approve.
+  "Plans: sharing"): once approved it stays readable while the hub revises it, and staff are shown
+  the newest approved version, never the draft (``shown_version``). Exports follow the same rule.
+  They never approve.
 - prefecture_reviewer: the status list of their prefecture, never the contents (a plan holds names and
   phone numbers of patients and staff). field_team: no plans.
 """
@@ -34,8 +36,24 @@ def may_read(actor: Actor, plan: Plan) -> bool:
         if plan.type == "renkei":
             return actor.organization_id in plan.member_org_ids
         if plan.type == "chiiki":
-            return plan.region_code == actor.scope and plan.status == PlanStatus.APPROVED
+            # approved at least once: while the hub revises it, staff keep reading the approved version
+            return plan.region_code == actor.scope and (plan.status == PlanStatus.APPROVED
+                                                        or plan.last_approved_at is not None)
     return False
+
+
+def reads_approved_only(actor: Actor, plan: Plan) -> bool:
+    """Institution staff see a 地域BCP as approved, never the hub's draft of its next version."""
+    return actor.role is Role.INSTITUTION_STAFF and plan.type == "chiiki"
+
+
+def shown_version(actor: Actor, plan: Plan) -> PlanVersion:
+    """The version this actor is shown by default: the newest approved one for approved-only readers."""
+    if reads_approved_only(actor, plan):
+        approved = [v for v in plan.versions if v.status == PlanStatus.APPROVED]
+        if approved:
+            return max(approved, key=lambda v: v.number)
+    return next(v for v in plan.versions if v.number == plan.current_number)
 
 
 def may_edit(actor: Actor, plan: Plan) -> bool:
@@ -58,7 +76,7 @@ def readable_clause(actor: Actor):
         return (((Plan.type == "kikan") & (Plan.organization_id == actor.organization_id))
                 | ((Plan.type == "renkei") & Plan.id.in_(member_plans))
                 | ((Plan.type == "chiiki") & (Plan.region_code == actor.scope)
-                   & (Plan.status == PlanStatus.APPROVED.value)))
+                   & ((Plan.status == PlanStatus.APPROVED.value) | Plan.last_approved_at.is_not(None))))
     return false()
 
 

@@ -24,7 +24,7 @@ from .history import record_edit, record_event
 from .models import Plan, PlanAnswer, PlanMember, PlanVersion
 from .states import PlanStatus, is_editable
 from .templates import PLAN_TYPES, Template
-from .upgrade import upgrade_answers
+from .upgrade import upgrade_through
 from .versions import answers_of, current_version, get_library, template_of
 
 
@@ -233,7 +233,8 @@ def upgrade_draft(session: Session, actor: Actor, plan_id: int, *, now: datetime
     old_t = template_of(plan, version)
     if target.version <= old_t.version:
         raise Conflict(f"この計画は既にテンプレート v{old_t.version} です")
-    moved = upgrade_answers(answers_of(version), old=old_t, new=target)
+    steps = [old_t] + [lib.get(plan.type, n) for n in lib.versions(plan.type) if old_t.version < n < target.version]
+    moved = upgrade_through(answers_of(version), steps + [target])
     rows = {(a.section_key, a.field_key): a for a in version.answers}
     keep: list[PlanAnswer] = []
     for sk, fields in moved.answers.items():
@@ -245,7 +246,14 @@ def upgrade_draft(session: Session, actor: Actor, plan_id: int, *, now: datetime
     version.answers[:] = keep
     version.template_version = target.version
     plan.updated_at = now
-    report = moved.as_dict() | {"from_template": old_t.version, "to_template": target.version}
+    # fields bound to live data that the old template did not have (e.g. 搬送計画) are filled now
+    empty_bound = {f"{s.key}.{f.key}" for s in target.sections for f in s.fields
+                   if f.binding and f.key not in moved.answers.get(s.key, {})}
+    filled = _autofill(session, actor, plan, version, target, now=now, only=empty_bound, overwrite=()) \
+        if empty_bound else []
+    report = moved.as_dict() | {"from_template": old_t.version, "to_template": target.version,
+                                "autofilled": [f"{r.section_key}.{r.field_key}" for r in filled
+                                               if r.outcome == "filled"]}
     detail = dict(report, dropped_values=[{"section": d.section_key, "field": d.field_key, "value": d.value}
                                           for d in moved.dropped])
     record_event(session, plan, actor, "upgrade", now, detail)

@@ -19,6 +19,8 @@ from bcp_service.orgs.models import ORGANIZATION_KIND_LABELS, Organization
 from bcp_service.registry.models import Patient
 from bcp_service.registry.runway import BACKUP_LABELS, DEVICE_LABELS
 
+from . import transport_bindings as transport
+
 log = logging.getLogger(__name__)
 
 # Columns a binding writes; the other columns of the table belong to people (e.g. 役割) and are
@@ -32,12 +34,17 @@ PRODUCED_COLUMNS: dict[str, tuple[str, ...]] = {
                           "ventilator_beds", "phone"),
     "region.agencies": ("name", "kind"),
     "renkei.members": ("name", "kind", "phone"),
+    "registry.transport_patients": ("name", "devices", "tier", "transport_needs", "designated_facility"),
+    "registry.transport_counts": ("transport_needs", "red", "yellow", "green", "total"),
+    "registry.designated_facilities": ("name", "patients", "has_generator", "accepts_ventilator",
+                                       "ventilator_beds", "phone"),
 }
-PATIENT_BINDINGS = frozenset({"registry.priority_patients"})
+PATIENT_BINDINGS = frozenset({"registry.priority_patients", "registry.transport_patients"})
 
-AGENCY_KINDS = ("community_support_center", "municipality", "health_center", "fire_department",
-                "power_utility", "device_vendor")
-PROVIDER_KINDS = ("hospital", "clinic", "home_nursing", "pharmacy", "care_management")
+AGENCY_KINDS = ("community_support_center", "municipality", "health_center", "medical_association",
+                "fire_department", "power_utility", "device_vendor")
+PROVIDER_KINDS = ("hospital", "clinic", "home_nursing", "pharmacy", "care_management", "disability_welfare",
+                  "consultation_support")
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,18 @@ def members(session: Session, plan) -> BindingResult:
     return BindingResult(True, [{k: v for k, v in r.items() if v} for r in rows])
 
 
+def _transport(shape):
+    def provider(session: Session, plan) -> BindingResult:
+        if plan.type == "kikan" and plan.organization_id is None:
+            return BindingResult(False, reason="機関が決まっていない計画です。")
+        return BindingResult(True, shape(transport.plan_patients(session, plan)))
+    return provider
+
+
 PROVIDERS: dict[str, Callable[[Session, Any], BindingResult]] = {
+    "registry.transport_patients": _transport(transport.patient_rows),
+    "registry.transport_counts": _transport(transport.count_rows),
+    "registry.designated_facilities": _transport(transport.facility_rows),
     "registry.priority_patients": priority_patients,
     "registry.device_summary": device_summary,
     "registry.region_tiers": region_tiers,

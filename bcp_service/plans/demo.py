@@ -27,11 +27,23 @@ KIKAN = {
                                    {"item": "吸引カテーテル", "quantity": "100本", "place": "処置室", "check_month": "3月"}],
                    "stock_days": 3},
     "activation": {"criteria": "区内で震度5強以上、または3時間以上の広域停電で院長（不在時は看護師長）が発動する。",
-                   "stages": [{"stage": "1", "staff_out": "10%", "strategy": "注意しつつ通常業務"},
-                              {"stage": "2", "staff_out": "20%", "strategy": "定期訪問を縮小"},
-                              {"stage": "3", "staff_out": "50%", "strategy": "BCP発動、連携先の応援で訪問を維持"},
-                              {"stage": "4", "staff_out": "70%以上", "strategy": "訪問を止め、連携先へ患者を引き継ぐ"}],
+                   "stages": [{"stage": "1", "staff_out": "看護師1人", "space": "診療所は使える", "travel": "車で訪問できる",
+                               "strategy": "注意しつつ通常業務"},
+                              {"stage": "2", "staff_out": "看護師2人", "space": "一部使えない", "travel": "一部の道路が通れない",
+                               "strategy": "定期訪問を縮小"},
+                              {"stage": "3", "staff_out": "半数", "space": "診療所が使えない", "travel": "自転車・徒歩のみ",
+                               "strategy": "BCP発動、連携先の応援で訪問を維持"},
+                              {"stage": "4", "staff_out": "院長が診療できない", "space": "—", "travel": "—",
+                               "strategy": "訪問を止め、連携先へ患者を引き継ぐ"}],
+                   "sole_doctor_trigger": "院長が負傷・連絡不通で診療できないと看護師長が判断したら、連携先へ電話して優先度リストの順に引き継ぐ。",
+                   "handover_partner": "試験中央総合病院 在宅医療部 03-0000-0100",
                    "command_post": "診療所2階（使えない場合は院長宅）"},
+    "action_rules": {"rules": "1. 自分と周りの安全を確保する 2. 勤務中は被害を確認して院長に報告する 3. 勤務外は家族の安全を確保してから安否を報告する 4. 震度6弱以上は連絡がなくても参集する"},
+    "home_visits": {"forecast_actions": "台風の前日に電源依存の患者へ電話し、充電と燃料を確認する。訪問を前倒しする。",
+                    "during_visit": "患者と自分の安全を確保し、機器の作動を確かめてから診療所へ連絡する。"},
+    "transport": {"means": "ストレッチャーの方は民間救急（契約先）、車いすの方は福祉車両。救急要請は命の危険がある時に限る。",
+                  "arranger": "日中は事務長、夜間は当番の看護師",
+                  "carry_items": ["manual_resuscitator", "spare_batteries", "suction", "device_settings"]},
     "safety_checks": {"patient_checks": "患者優先度リストの順に、SMSのワンタップ回答と電話で確認する。",
                       "staff_rollcall": "発災後1時間以内にグループ連絡で安否を報告する。"},
     "continuity": {"resume_hours": 72, "evacuation": "区立小学校へ徒歩で避難する。"},
@@ -56,18 +68,27 @@ FALLBACK = {
     ("patient_priority", "priority_patients"): [
         {"rank": 1, "name": "試験 患者一", "devices": "人工呼吸器(TPPV)", "runway_hours": 8, "tier": "yellow",
          "backup": "外部バッテリー×2", "phone": "090-0000-0301"}],
+    ("transport", "transport_patients"): [
+        {"name": "試験 患者一", "devices": "人工呼吸器", "tier": "yellow", "transport_needs": "ストレッチャー",
+         "designated_facility": "試験中央総合病院"}],
+    ("transport", "designated_facilities"): [
+        {"name": "試験中央総合病院", "patients": 1, "has_generator": "あり", "accepts_ventilator": "あり",
+         "ventilator_beds": 2}],
+    ("transport", "transport_counts"): [
+        {"transport_needs": "ストレッチャー", "red": 1, "yellow": 0, "green": 0, "total": 1}],
 }
+
+TRANSPORT_SHARED = {"means": "民間救急と福祉車両を参加機関で融通する。", "arranger": "事務局",
+                    "carry_items": ["manual_resuscitator", "spare_batteries", "suction"]}
 
 
 def _fill(session, actor, plan, answers, now):
     for section, values in answers.items():
         authoring.save_section(session, actor, plan.id, section, values, now=now)
-    if plan.type != "kikan":
-        return
     version = versions.current_version(plan)
     missing = versions.progress_of(plan, version)
     for (section, field), rows in FALLBACK.items():
-        if field in missing.section(section).missing:
+        if missing.section(section) is not None and field in missing.section(section).missing:
             authoring.save_section(session, actor, plan.id, section, {field: rows}, now=now)
 
 
@@ -124,6 +145,7 @@ def seed(session, ctx) -> None:
                        "stand_down": "全機関が通常訪問に戻った時点で事務局が解除する。"},
         "drills": {"drill_plan": "年1回、停電を想定した合同の安否確認訓練。", "drills_per_year": 1},
         "review": {"review_cycle": "yearly", "next_review_date": "2027-03-31"},
+        "transport": TRANSPORT_SHARED,
     }, now - timedelta(days=9))
     workflow.submit(session, hub, renkei.id, now=now - timedelta(days=1))
 

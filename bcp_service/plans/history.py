@@ -12,7 +12,7 @@ from bcp_service.auth.models import User
 from bcp_service.errors import Invalid, NotFound
 
 from . import autofill as af
-from .access import get_plan
+from .access import get_plan, reads_approved_only, shown_version
 from .diff import Change, diff_answers
 from .export import HistoryEntry, PlanDoc
 from .models import Plan, PlanComment, PlanEvent
@@ -87,6 +87,8 @@ def events(session: Session, actor: Actor, plan_id: int) -> list[PlanEvent]:
 def diff_versions(session: Session, actor: Actor, plan_id: int, a: int, b: int) -> list[Change]:
     plan = get_plan(session, actor, plan_id)
     va, vb = version_of(plan, a), version_of(plan, b)
+    if reads_approved_only(actor, plan) and any(v.status != PlanStatus.APPROVED for v in (va, vb)):
+        raise NotFound("承認された版どうしの差分だけを閲覧できます")
     return diff_answers(answers_of(va), answers_of(vb), old_template=template_of(plan, va),
                         new_template=template_of(plan, vb))
 
@@ -108,7 +110,9 @@ def owner_label(plan: Plan) -> str:
 
 def plan_doc(session: Session, actor: Actor, plan_id: int, number: int | None = None) -> PlanDoc:
     plan = get_plan(session, actor, plan_id)
-    version = version_of(plan, number)
+    version = shown_version(actor, plan) if number is None else version_of(plan, number)
+    if reads_approved_only(actor, plan) and version.status != PlanStatus.APPROVED:
+        raise NotFound(f"第{version.number}版は承認されていません")
     evs = list(session.scalars(select(PlanEvent).where(PlanEvent.plan_id == plan.id).order_by(PlanEvent.id)))
     names = user_names(session, [version.approved_by] + [e.user_id for e in evs])
     history = tuple(HistoryEntry(e.at, names.get(e.user_id, "システム"), ACTION_LABELS.get(e.action, e.action),

@@ -22,3 +22,15 @@ def run_review_reminders(app) -> None:
                                 lambda s: send_due_reminders(s, now=get_clock().now(), base_url=base_url))
     if result.reminders:
         log.info("plans: %d review reminders for %d plans", result.reminders, result.plans)
+
+
+def run_fee_reminders(app) -> None:
+    """Daily: reminders to 在宅療養支援診療所・病院 without an approved 機関型 (plans/fee_rule.json)."""
+    from bcp_service.plans.bcp_status import send_fee_reminders
+
+    result = run_in_transaction(app, "plans.fee_reminders", lambda s: send_fee_reminders(s, now=get_clock().now()))
+    if result.messages:
+        log.info("plans: %d fee-rule reminders to %d organisations", result.messages, result.organizations)
+
+
+FEE_REMINDER_HOUR = 9   # 09:00 Tokyo (the scheduler runs on Tokyo time)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 import jsonschema
 import yaml
+
+from bcp_service.orgs.models import ORGANIZATION_KINDS
 
 PLAN_TYPES = ("kikan", "renkei", "chiiki")
 TYPE_LABELS = {"kikan": "機関型BCP", "renkei": "連携型BCP", "chiiki": "地域BCP"}
@@ -32,6 +34,9 @@ BINDINGS: dict[str, str] = {
     "region.facilities": "table",
     "region.agencies": "table",
     "renkei.members": "table",
+    "registry.transport_patients": "table",
+    "registry.transport_counts": "table",
+    "registry.designated_facilities": "table",
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "plans"
@@ -74,6 +79,10 @@ class FieldSpec:
     options: tuple[Option, ...] = ()
     columns: tuple[Column, ...] = ()
     binding: str | None = None
+    optional_for: tuple[str, ...] = ()     # organisation kinds for which a required field is optional
+
+    def required_for(self, kind: str | None) -> bool:
+        return self.required and (kind is None or kind not in self.optional_for)
 
     def option_label(self, value: str) -> str:
         for o in self.options:
@@ -123,6 +132,14 @@ class Template:
     @property
     def required_count(self) -> int:
         return sum(1 for s in self.sections for f in s.fields if f.required)
+
+    def for_kind(self, kind: str | None) -> "Template":
+        """This template with ``required`` as it applies to an organisation of ``kind`` (the solo-clinic path)."""
+        if not kind or not any(kind in f.optional_for for s in self.sections for f in s.fields):
+            return self
+        sections = tuple(replace(s, fields=tuple(replace(f, required=f.required_for(kind)) for f in s.fields))
+                         for s in self.sections)
+        return replace(self, sections=sections)
 
 
 def _schema(directory: Path) -> dict:
@@ -183,6 +200,11 @@ def semantic_problems(data: dict) -> list[str]:
                         problems.append(f"{where}/columns/{c['key']}: choice column needs options")
             elif "columns" in f:
                 problems.append(f"{where}: columns only apply to table")
+            for kind in f.get("optional_for", ()):
+                if kind not in ORGANIZATION_KINDS:
+                    problems.append(f"{where}/optional_for: unknown organisation kind {kind!r}")
+            if "optional_for" in f and not f.get("required"):
+                problems.append(f"{where}/optional_for: only a required field can be optional for some kinds")
             if t != "number" and ("min" in f or "max" in f):
                 problems.append(f"{where}: min/max only apply to number")
             if "min" in f and "max" in f and f["min"] > f["max"]:
@@ -224,7 +246,7 @@ def _build(data: dict, source: str) -> Template:
                 min=f.get("min"), max=f.get("max"), options=opts(f.get("options")),
                 columns=tuple(Column(c["key"], c["label"], c.get("type", "text"), opts(c.get("options")))
                               for c in f.get("columns", ())),
-                binding=f.get("binding"),
+                binding=f.get("binding"), optional_for=tuple(f.get("optional_for", ())),
             )
             for f in s["fields"]
         )

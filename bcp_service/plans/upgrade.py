@@ -8,7 +8,7 @@ new in the target version are flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .answers import normalise
 from .templates import Template
@@ -72,3 +72,34 @@ def upgrade_answers(answers: Answers, *, old: Template, new: Template) -> Upgrad
             if value is not None and (sk, fk) not in used:
                 result.dropped.append(Dropped(sk, fk, value, "新しい版にこの項目はありません"))
     return result
+
+
+def upgrade_through(answers: Answers, steps: Sequence[Template]) -> UpgradeResult:
+    """Upgrade across several template versions (``steps`` = old, …, new), one step at a time.
+
+    Each step applies that version's own ``upgrade.moved`` renames, so a v1 plan moved straight to v3
+    still follows the v1→v2 renames. ``moved`` maps a final key to its key in the first version.
+    """
+    if len(steps) < 2:
+        raise ValueError("an upgrade needs at least two template versions")
+    current: Answers = answers
+    origin: dict[str, str] = {}          # key in the current step -> key in the first version
+    dropped: list[Dropped] = []
+    new_required: list[str] = []
+    old_keys = {f"{s.key}.{f.key}" for s in steps[0].sections for f in s.fields}
+    result = None
+    for old, new in zip(steps, steps[1:]):
+        result = upgrade_answers(current, old=old, new=new)
+        dropped.extend(result.dropped)
+        origin = {key: origin.get(src, src) for key, src in result.moved.items()} | {
+            key: origin[key] for key in result.carried if key not in result.moved and key in origin}
+        current = result.answers
+    final = steps[-1]
+    for s in final.sections:
+        for f in s.fields:
+            key = f"{s.key}.{f.key}"
+            if f.required and origin.get(key, key) not in old_keys:
+                new_required.append(key)
+    return UpgradeResult(answers=result.answers, carried=result.carried,
+                         moved={k: v for k, v in origin.items() if k != v}, dropped=dropped,
+                         new_required=new_required)

@@ -42,7 +42,8 @@ def template_of(plan: Plan, version: PlanVersion) -> Template:
     t = get_library().get(plan.type, version.template_version)
     if t is None:
         raise Conflict(f"テンプレート {plan.type} v{version.template_version} が見つかりません（削除された可能性があります）")
-    return t
+    # required as it applies to the plan's organisation (a solo clinic has fewer required answers)
+    return t.for_kind(plan.organization.kind if plan.organization is not None else None)
 
 
 def answers_of(version: PlanVersion) -> dict[str, dict[str, Any]]:

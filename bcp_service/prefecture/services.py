@@ -51,7 +51,7 @@ def prefecture_report(session: Session, actor: Actor, pref_code: str, *, now: da
     facts = []
     for d in drills:
         minutes = None
-        if d.mode == "functional" and desk is not None and d.outage_id is not None:
+        if d.mode in ("drill", "functional") and desk is not None and d.outage_id is not None:
             m = drill_metrics(session, d, desk)
             minutes = m.minutes_to_100 if m else None
         facts.append(DrillFact(d.region_code, d.started_at, d.status, minutes))

@@ -102,7 +102,9 @@ def facilities_query(session: Session, actor: Actor, *, region_code: str | None 
 
     stmt = select(Organization).where(or_(Organization.accepts_ventilator.is_(True),
                                           Organization.has_generator.is_(True),
-                                          Organization.power_supply_point.is_(True)))
+                                          Organization.power_supply_point.is_(True),
+                                          Organization.pediatric_ventilation.is_(True),
+                                          Organization.medical_care_children.is_(True)))
     regions = visible_region_codes(session, actor)
     if regions is not None:
         stmt = stmt.where(Organization.region_code.in_(regions))

@@ -382,3 +382,26 @@ def test_drill_lists_page_with_limit_and_offset_and_report_the_true_total(client
     everything = client.get(f"/api/v1/drills/{d['id']}/log", headers=world["h"]).get_json()
     assert log["total"] == everything["total"] == len(everything["items"]) >= 3
     assert log["items"] == everything["items"][1:2]
+
+
+def test_several_evaluators_per_objective_are_kept_and_merged_on_the_report(client, world, clock):
+    from bcp_service.drills.scenarios import load_library
+
+    objective = load_library()["blackout_72h"].objectives[0].text
+    d = create(client, world, clock, mode="functional")   # the old name is still accepted
+    assert d["mode"] == "drill"
+    d = create(client, world, clock, objectives=[objective])
+    client.post(f"/api/v1/drills/{d['id']}/start", headers=world["h"])
+    second = world["auth_headers"](world["make_user"]("hub_staff"))
+    url = f"/api/v1/drills/{d['id']}/evaluations"
+    assert client.post(url, headers=world["h"], json={"objective": objective, "rating": "P",
+                                                      "strengths": "連絡網が機能した"}).status_code == 201
+    assert client.post(url, headers=second, json={"objective": objective, "rating": "M",
+                                                  "improvements": "固定電話の世帯に届かない"}).status_code == 201
+    again = client.post(url, headers=world["h"], json={"objective": objective, "rating": "S"})
+    assert again.status_code == 409                        # one observation per evaluator and objective
+    html = client.get(f"/api/v1/drills/{d['id']}/report?format=html", headers=world["h"]).get_data(as_text=True)
+    assert "連絡網が機能した" in html and "固定電話の世帯に届かない" in html
+    assert "M（大きな課題あり）" in html                   # the most severe observation
+    assert "運用上の通信（Operational Communications）" in html and "中核能力ごとの強みと改善点" in html
+    assert "圏域全域で停電発生" in html                    # the scenario narrative

@@ -48,7 +48,7 @@ def test_templates_list_the_three_types_with_version_and_section_keys(client, en
     body = r.get_json()
     assert body["total"] == 3 and [t["type"] for t in body["items"]] == ["kikan", "renkei", "chiiki"]
     kikan = body["items"][0]
-    assert kikan["version"] == 2 and kikan["versions"] == [1, 2] and "patient_priority" in kikan["section_keys"]
+    assert kikan["version"] == 3 and kikan["versions"] == [1, 2, 3] and "patient_priority" in kikan["section_keys"]
     full = client.get("/api/v1/plan-templates/kikan?version=1", headers=env["doctor"]).get_json()
     assert full["version"] == 1 and full["sections"][0]["fields"][0]["guidance"]
     assert client.get("/api/v1/plan-templates/kikan?version=9", headers=env["doctor"]).status_code == 404
@@ -57,7 +57,7 @@ def test_templates_list_the_three_types_with_version_and_section_keys(client, en
 def test_create_returns_the_contract_fields(client, env):
     body = create_kikan(client, env)
     assert {"id", "type", "status", "template_version", "sections", "completeness"} <= set(body)
-    assert body["type"] == "kikan" and body["status"] == "draft" and body["template_version"] == 2
+    assert body["type"] == "kikan" and body["status"] == "draft" and body["template_version"] == 3
     assert {"key", "title", "completeness"} <= set(body["sections"][0])
     # staff contacts came from auto-fill, but a contact without a phone does not count yet
     assert body["completeness"] == 0.0 and body["answers"]["policy"]["staff_contacts"][0]["name"]
@@ -87,7 +87,7 @@ def test_section_save_and_bad_input(client, env):
     ok = client.put(url, json={"answers": {"basic_policy": "命を守る", "leader": "院長 試験 太郎"}}, headers=env["doctor"])
     assert ok.status_code == 200
     policy = next(s for s in ok.get_json()["sections"] if s["key"] == "policy")
-    assert policy["completeness"] == 0.5
+    assert policy["completeness"] == 0.333   # a clinic: leader, deputy, staff contacts (basic_policy optional)
 
     unknown = client.put(url, json={"answers": {"leader": "別人", "colour": "red"}}, headers=env["doctor"])
     assert unknown.status_code == 400 and unknown.get_json()["error"]["code"] == "validation_error"
@@ -112,7 +112,7 @@ def test_state_machine_over_http(client, env):
     assert client.post(f"/api/v1/plans/{pid}/approve", headers=env["hub"]).status_code == 409   # approving a draft
     assert client.post(f"/api/v1/plans/{pid}/revise", headers=env["doctor"]).status_code == 409
     incomplete = client.post(f"/api/v1/plans/{pid}/submit", headers=env["doctor"])
-    assert incomplete.status_code == 422 and "family_teaching" in incomplete.get_json()["error"]["fields"]
+    assert incomplete.status_code == 422 and "action_rules" in incomplete.get_json()["error"]["fields"]
     fill(client, env, plan, env["doctor"])
     sub = client.post(f"/api/v1/plans/{pid}/submit", headers=env["doctor"])
     assert sub.status_code == 200 and sub.get_json()["status"] == "in_review"
@@ -207,7 +207,7 @@ def test_upgrade_comments_and_history_over_http(client, env, session):
     assert saved.status_code == 200 and saved.get_json()["template_version"] == 1
     up = client.post(f"/api/v1/plans/{plan['id']}/upgrade", json={}, headers=env["doctor"])
     body = up.get_json()
-    assert up.status_code == 200 and body["template_version"] == 2
+    assert up.status_code == 200 and body["template_version"] == 3
     assert body["answers"]["risks"] == {"hazard_effects": "停電3日"}
     assert "family_teaching.teaching_items" in body["upgrade"]["new_required"]
     assert client.post(f"/api/v1/plans/{plan['id']}/upgrade", json={}, headers=env["doctor"]).status_code == 409
@@ -262,3 +262,18 @@ def test_plan_lists_page_with_limit_and_offset_and_report_the_true_total(client,
     events = client.get(f"/api/v1/plans/{pid}/events?limit=1", headers=env["hub"]).get_json()
     assert events["total"] >= 1 and len(events["items"]) == 1
     assert client.get("/api/v1/plans?limit=0", headers=env["hub"]).status_code == 400
+
+
+def test_kikan_template_for_an_organisation_gives_required_as_it_applies(client, env):
+    whole = client.get("/api/v1/plan-templates/kikan", headers=env["doctor"]).get_json()
+    r = client.get(f"/api/v1/plan-templates/kikan?organization_id={env['clinic'].id}", headers=env["doctor"])
+    body = r.get_json()
+    assert r.status_code == 200 and body["organization_kind"] == "clinic"
+    required = [f["key"] for s in body["sections"] for f in s["fields"] if f["required"]]
+    assert len(required) == body["required_count"] <= 15
+    assert whole["required_count"] > 30
+    hosp = client.get(f"/api/v1/plan-templates/kikan?organization_id={env['hospital'].id}", headers=env["doctor"])
+    assert hosp.get_json()["required_count"] == whole["required_count"]
+    bad = client.get("/api/v1/plan-templates/kikan?organization_id=abc", headers=env["doctor"])
+    assert bad.status_code == 400 and "organization_id" in bad.get_json()["error"]["fields"]
+    assert client.get("/api/v1/plan-templates/kikan?organization_id=99999", headers=env["doctor"]).status_code == 404

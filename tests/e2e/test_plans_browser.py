@@ -35,9 +35,9 @@ def test_doctor_writes_kikan_plan_in_wizard_and_hub_approves_and_downloads_docx(
 
     # one field, then wait for autosave: the progress bars move without leaving the page
     page.get_by_role("link", name="基本方針と推進体制").click()
-    page.locator('.field[data-key="basic_policy"] textarea').fill("電源が必要な患者の命を最優先に守る。")
+    page.locator('.field[data-key="leader"] input').fill("院長 試験 太郎")
     expect(page.locator("#save-state")).to_have_text(re.compile("^保存しました"))
-    assert page.locator("#section-pct").inner_text() == "25%"
+    assert page.locator("#section-pct").inner_text() == "33%"   # a clinic: leader, deputy, staff contacts
     assert page.locator("#overall-pct").inner_text() != "0%"
     # a wrong value is shown beside the field and not saved
     page.get_by_role("link", name="目次へ").click()
@@ -74,4 +74,4 @@ def test_doctor_writes_kikan_plan_in_wizard_and_hub_approves_and_downloads_docx(
     session.expire_all()
     plan = session.scalars(select(Plan).where(Plan.id == plan_id)).one()
     assert plan.status == "approved" and plan.review_due_on is not None
-    assert versions.answers_of(versions.current_version(plan))["policy"]["basic_policy"].startswith("電源が必要な")
+    assert versions.answers_of(versions.current_version(plan))["policy"]["leader"] == "院長 試験 太郎"

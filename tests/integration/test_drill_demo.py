@@ -15,4 +15,4 @@ def test_demo_seed_creates_drills_evaluations_and_an_overdue_action(app, session
     assert sum(1 for e in past.log_entries if e.kind == "answer") == 15
     actions = session.scalars(select(CorrectiveAction)).all()
     assert len(actions) == 2 and any(a.due < app.extensions["clock"].now().date() for a in actions)
-    assert {d.mode for d in drills[1:]} == {"tabletop", "functional"}
+    assert {d.mode for d in drills[1:]} == {"tabletop", "drill"}   # HSEEP names (functional: the old name of drill)

@@ -52,7 +52,7 @@ def new_kikan(session, world, clock, actor=None):
 def test_new_kikan_plan_is_a_draft_on_the_current_template_with_staff_autofilled(session, world, clock):
     plan = new_kikan(session, world, clock)
     version = versions.current_version(plan)
-    assert (plan.status, version.number, version.template_version) == ("draft", 1, 2)
+    assert (plan.status, version.number, version.template_version) == ("draft", 1, 3)
     contacts = versions.answers_of(version)["policy"]["staff_contacts"]
     assert contacts[0]["name"] == "試験 institution_staff" and contacts[0]["phone"] == "090-0000-0001"
     row = next(a for a in version.answers if a.field_key == "staff_contacts")
@@ -89,7 +89,7 @@ def test_saving_a_section_updates_completeness_and_coalesces_history(session, wo
     authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長 試験 太郎"}, now=clock.now())
     session.commit()
     p = versions.progress_of(plan).section("policy")
-    assert (p.filled, p.required) == (4 - 1, 4)   # staff contacts came from auto-fill; deputy missing
+    assert (p.filled, p.required) == (3 - 1, 3)   # a clinic: basic_policy optional; staff contacts auto-filled; deputy missing
     edits = session.scalars(select(PlanEvent).where(PlanEvent.action == "edit")).all()
     assert len(edits) == 1 and set(edits[0].detail["fields"]) == {"basic_policy", "leader"}
 
@@ -111,7 +111,7 @@ def test_bad_answers_change_nothing(session, world, clock, section, answers, err
 
 def test_answers_for_another_template_version_are_refused(session, world, clock):
     plan = new_kikan(session, world, clock)
-    with pytest.raises(Conflict, match="テンプレート v2"):
+    with pytest.raises(Conflict, match="テンプレート v3"):
         authoring.save_section(session, world["doctor"], plan.id, "policy", {"leader": "院長"}, now=clock.now(),
                               template_version=1)
 
@@ -120,7 +120,7 @@ def test_full_workflow_draft_review_approve_revise_and_diff(session, world, cloc
     plan = new_kikan(session, world, clock)
     with pytest.raises(Unprocessable) as incomplete:
         workflow.submit(session, world["doctor"], plan.id, now=clock.now())
-    assert "family_teaching" in incomplete.value.fields
+    assert "action_rules" in incomplete.value.fields and "family_teaching" not in incomplete.value.fields
     session.rollback()
 
     fill_required(session, world["doctor"], plan, clock)
@@ -215,8 +215,9 @@ def test_autofill_refresh_never_overwrites_a_person_unless_asked(session, world,
     world["hospital"].phone = "03-0000-1111"
     session.commit()
     clock.advance(days=1)
-    (r,) = authoring.refresh_autofill(session, world["hub"], renkei.id, now=clock.now())
+    results = authoring.refresh_autofill(session, world["hub"], renkei.id, now=clock.now())
     session.commit()
+    (r,) = [x for x in results if x.field_key == "member_table"]
     assert r.outcome == "kept_manual"
     version = versions.current_version(renkei)
     row = next(a for a in version.answers if a.field_key == "member_table")
@@ -224,7 +225,7 @@ def test_autofill_refresh_never_overwrites_a_person_unless_asked(session, world,
     assert row.autofill_value[1]["phone"] == "03-0000-1111"
     assert row.autofill_value[0]["role"] == "代理訪問"   # the person's column rides along in the suggestion
     (r,) = authoring.refresh_autofill(session, world["hub"], renkei.id, now=clock.now(),
-                                     overwrite=["members.member_table"])
+                                     fields=["members.member_table"], overwrite=["members.member_table"])
     session.commit()
     assert r.outcome == "overwritten" and row.value[1]["phone"] == "03-0000-1111" and row.value[0]["role"] == "代理訪問"
     assert row.source == "autofill" and not row.autofill_pending
@@ -273,7 +274,7 @@ def test_upgrade_a_v1_draft_to_v2_carries_answers_and_flags_new_required(session
     assert answers["risks"] == {"hazard_effects": "停電は3日続く想定"} and answers["policy"]["leader"] == "院長"
     assert report["moved"] == {"risks.hazard_effects": "risks.risk_notes"}
     assert "family_teaching.teaching_items" in report["new_required"]
-    assert versions.current_version(plan).template_version == 2
+    assert versions.current_version(plan).template_version == 3
     with pytest.raises(Conflict):
         authoring.upgrade_draft(session, world["doctor"], plan.id, now=clock.now())
 
@@ -318,7 +319,7 @@ def test_evidence_pack_holds_plan_history_and_review_date(session, world, clock)
     names = z.namelist()
     assert "00_概要.md" in names and "01_計画書_第1版.docx" in names and "04_承認履歴.csv" in names
     summary = z.read("00_概要.md").decode()
-    assert "次回見直し期限: 2027年5月31日" in summary and "第1版（テンプレート v2）: 承認済み" in summary
+    assert "次回見直し期限: 2027年5月31日" in summary and "第1版（テンプレート v3）: 承認済み" in summary
     history = z.read("04_承認履歴.csv").decode("utf-8-sig")
     assert "提出" in history and "承認" in history
     doc = Document(io.BytesIO(z.read("01_計画書_第1版.docx")))

@@ -41,8 +41,8 @@ def all_text(document) -> str:
 def test_docx_has_the_aar_structure_in_order():
     d = docx.Document(io.BytesIO(render_docx(report())))
     headings = [p.text for p in d.paragraphs if p.style.name.startswith("Heading")]
-    assert headings[:2] == ["1. 訓練の概要", "2. 総括"]
-    for h in ["3. 目標ごとの評価", "4. 目標ごとの分析", "5. 改善計画", "6. 参加機関"]:
+    assert headings[:3] == ["1. 訓練の概要", "シナリオ", "2. 総括"]
+    for h in ["3. 目標ごとの評価", "4. 目標ごとの分析", "4b. 中核能力ごとの強みと改善点", "5. 改善計画", "6. 参加機関"]:
         assert h in headings
     assert headings.index("3. 目標ごとの評価") < headings.index("5. 改善計画") < headings.index("6. 参加機関")
 

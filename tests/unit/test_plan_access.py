@@ -7,9 +7,10 @@ from bcp_service.auth.roles import Actor, Role
 from bcp_service.plans.access import may_edit, may_read
 
 
-def plan(type_="kikan", *, region="1301", org=None, members=(), status="draft"):
+def plan(type_="kikan", *, region="1301", org=None, members=(), status="draft", approved_once=None):
+    approved_once = status == "approved" if approved_once is None else approved_once
     return SimpleNamespace(type=type_, region_code=region, organization_id=org, member_org_ids=list(members),
-                           status=status)
+                           status=status, last_approved_at="2026-11-01" if approved_once else None)
 
 
 ADMIN = Actor(1, Role.ADMIN, None)
@@ -30,6 +31,7 @@ REVIEWER = Actor(6, Role.PREFECTURE_REVIEWER, "13")
     (OTHER_CLINIC, plan("renkei", members=(10, 12)), False, False),
     (CLINIC, plan("chiiki", status="approved"), True, False),   # API.md: the approved 地域BCP of their region
     (CLINIC, plan("chiiki", status="draft"), False, False),
+    (CLINIC, plan("chiiki", status="draft", approved_once=True), True, False),   # being revised: v1 stays shared
     (CLINIC, plan("chiiki", region="1302", status="approved"), False, False),
     (FIELD, plan(org=10), False, False),                 # field teams read no plans
     (REVIEWER, plan(), False, False),                    # reviewers: status lists only

@@ -9,8 +9,9 @@ T = LIB.current("kikan")
 
 def test_empty_plan_is_zero_and_lists_every_required_field():
     p = plan_progress(T, {})
-    assert p.ratio == 0 and p.filled == 0 and p.required == T.required_count == 35
+    assert p.ratio == 0 and p.filled == 0 and p.required == T.required_count == 45
     assert p.section("policy").missing == ("basic_policy", "leader", "deputy", "staff_contacts")
+    assert plan_progress(T.for_kind("clinic"), {}).required == 15
 
 
 def test_optional_fields_do_not_move_completeness_but_count_as_started():
@@ -29,7 +30,7 @@ def test_overall_ratio_is_weighted_by_fields():
                           "staff_contacts": [{"name": "試験 花子", "phone": "090-0000-0002"}]}}
     p = plan_progress(T, answers)
     assert p.section("policy").complete
-    assert p.ratio == round(4 / 35, 3)
+    assert p.ratio == round(4 / 45, 3)
     assert not p.complete
 
 

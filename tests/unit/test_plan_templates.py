@@ -90,10 +90,10 @@ def test_library_refuses_two_files_with_the_same_type_and_version(tmp_path):
 
 
 def test_library_checks_upgrade_sources_against_the_old_version(tmp_path):
-    for name in ("kikan.yaml", "kikan.v1.yaml", "renkei.yaml", "chiiki.yaml", "template.schema.json"):
+    for name in ("kikan.v2.yaml", "kikan.v1.yaml", "renkei.yaml", "chiiki.yaml", "template.schema.json"):
         (tmp_path / name).write_bytes((DEFAULT_DIR / name).read_bytes())
-    text = (tmp_path / "kikan.yaml").read_text(encoding="utf-8").replace("risks.risk_notes", "risks.nothing_here")
-    (tmp_path / "kikan.yaml").write_text(text, encoding="utf-8")
+    text = (tmp_path / "kikan.v2.yaml").read_text(encoding="utf-8").replace("risks.risk_notes", "risks.nothing_here")
+    (tmp_path / "kikan.v2.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(TemplateError, match="risks.nothing_here is not in v1"):
         TemplateLibrary.load(tmp_path)
 

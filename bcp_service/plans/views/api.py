@@ -8,11 +8,13 @@ from bcp_service.auth import Role, current_actor, require
 from bcp_service.clock import iso_local, to_local
 from bcp_service.db import db
 from bcp_service.drills.evaluations import open_actions_for_plan
-from bcp_service.errors import NotFound
+from bcp_service.errors import Invalid, NotFound
+from bcp_service.orgs.models import Organization
 
 from .. import access, authoring, history, review, versions, workflow
 from ..schemas import (AutofillSchema, CommentSchema, CreatePlanSchema, DiffQuery, ExportQuery, PlanListQuery,
                        PlanSchema, ReturnSchema, ReviseSchema, SaveSectionSchema, TemplateSummarySchema)
+from ..states import PlanStatus
 from ..templates import TemplateLibrary
 from .common import LIST_ROLES, READ_ROLES, clock_now, export_response, plan_json, template_json
 
@@ -47,7 +49,17 @@ def get_template(plan_type: str):
         t = None
     if t is None:
         raise NotFound(f"テンプレート {plan_type}{f' v{version}' if version else ''} はありません")
-    return template_json(t, lib, full=True)
+    org_arg = request.args.get("organization_id")
+    if org_arg is None:
+        return template_json(t, lib, full=True)
+    if not org_arg.isdigit():
+        raise Invalid("organization_id が正しくありません", fields={"organization_id": ["機関の番号（整数）を指定してください"]})
+    org = db.session.get(Organization, int(org_arg))
+    if org is None:
+        raise NotFound(f"機関 {org_arg} が見つかりません")
+    # required as it applies to that organisation (a clinic: the solo-clinic path)
+    return template_json(t.for_kind(org.kind), lib, full=True) | {"organization_id": org.id,
+                                                                  "organization_kind": org.kind}
 
 
 @bp.get("/api/v1/plans")
@@ -78,8 +90,9 @@ def create_plan():
 @require(*LIST_ROLES)
 @api_doc(summary="計画の内容と記入率", response_schema=PlanSchema)
 def get_plan(plan_id: int):
-    plan = access.read_plan(db.session, current_actor(), plan_id)
-    body = plan_json(plan, detail=True)
+    actor = current_actor()
+    plan = access.read_plan(db.session, actor, plan_id)
+    body = plan_json(plan, detail=True, version=access.shown_version(actor, plan))
     db.session.commit()   # the audit row
     return body
 
@@ -173,7 +186,9 @@ def list_versions(plan_id: int):
                 "submitted_at": iso_local(v.submitted_at), "submitted_by": names.get(v.submitted_by),
                 "approved_at": iso_local(v.approved_at), "approved_by": names.get(v.approved_by),
                 "change_note": v.change_note}
-    return paginate(None, list(plan.versions), dump=item, limit=limit, offset=offset)
+    shown = [v for v in plan.versions
+             if not access.reads_approved_only(current_actor(), plan) or v.status == PlanStatus.APPROVED]
+    return paginate(None, shown, dump=item, limit=limit, offset=offset)
 
 
 @bp.get("/api/v1/plans/<int:plan_id>/diff")

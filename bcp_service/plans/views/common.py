@@ -34,8 +34,8 @@ def progress_json(p: PlanProgress) -> tuple[list[dict], float]:
     return sections, p.ratio
 
 
-def plan_json(plan: Plan, *, detail: bool = False) -> dict:
-    version = versions.current_version(plan)
+def plan_json(plan: Plan, *, detail: bool = False, version=None) -> dict:
+    version = version or versions.current_version(plan)
     sections, ratio = progress_json(versions.progress_of(plan, version))
     body = {
         "id": plan.id, "type": plan.type, "type_label": TYPE_LABELS[plan.type], "title": plan.title,
@@ -70,7 +70,7 @@ def template_json(t: Template, lib: TemplateLibrary, *, full: bool = False) -> d
             "key": s.key, "title": s.title, "part": s.part, "guidance": s.guidance, "why": s.why,
             "fields": [{"key": f.key, "label": f.label, "type": f.type, "required": f.required,
                         "guidance": f.guidance, "example": f.example, "unit": f.unit, "min": f.min, "max": f.max,
-                        "binding": f.binding, "options": [{"value": o.value, "label": o.label} for o in f.options],
+                        "binding": f.binding, "optional_for": list(f.optional_for), "options": [{"value": o.value, "label": o.label} for o in f.options],
                         "columns": [{"key": c.key, "label": c.label, "type": c.type,
                                      "options": [{"value": o.value, "label": o.label} for o in c.options]}
                                     for c in f.columns]} for f in s.fields]} for s in t.sections]

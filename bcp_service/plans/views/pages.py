@@ -65,7 +65,7 @@ def _message(exc: DomainError) -> str:
 def plan_page(plan_id: int):
     actor = current_actor()
     plan = access.get_plan(db.session, actor, plan_id)
-    version = versions.current_version(plan)
+    version = access.shown_version(actor, plan)
     template = versions.template_of(plan, version)
     progress = versions.progress_of(plan, version)
     lib = versions.get_library()
@@ -83,7 +83,7 @@ def section_page(plan_id: int, section_key: str):
     actor = current_actor()
     plan = access.read_plan(db.session, actor, plan_id)
     db.session.commit()
-    version = versions.current_version(plan)
+    version = access.shown_version(actor, plan)
     template = versions.template_of(plan, version)
     section = template.section(section_key)
     if section is None:
