@@ -17,8 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("organizations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("home_care_support", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # A plain ADD COLUMN (SQLite can): a batch copy would drop and re-create organizations, which the
+    # rows referencing it forbid.
+    op.add_column("organizations", sa.Column("home_care_support", sa.Boolean(), server_default=sa.false(),
+                                             nullable=False))
 
 
 def downgrade() -> None:

@@ -19,9 +19,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("organizations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("pediatric_ventilation", sa.Boolean(), server_default=sa.false(), nullable=False))
-        batch_op.add_column(sa.Column("medical_care_children", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # Plain ADD COLUMNs (SQLite can): a batch copy would drop and re-create organizations.
+    op.add_column("organizations", sa.Column("pediatric_ventilation", sa.Boolean(), server_default=sa.false(),
+                                             nullable=False))
+    op.add_column("organizations", sa.Column("medical_care_children", sa.Boolean(), server_default=sa.false(),
+                                             nullable=False))
 
 
 def downgrade() -> None:
