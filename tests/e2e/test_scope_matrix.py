@@ -163,6 +163,8 @@ def world(app, session, make_region, make_org, make_user, auth_headers, login):
         "organization_id": b_orgs[0].id,
         "pref_code": "13",
     }
+    ids["org_id"] = ids["organization_id"]
+    ids.update(_meeting_and_loan(session, ids))
     missing = [k for k, v in ids.items() if v is None]
     assert not missing, f"the demo world lacks {missing}"
     plan = session.get(Plan, ids["plan_id"])
@@ -186,6 +188,27 @@ def world(app, session, make_region, make_org, make_user, auth_headers, login):
         clients[role] = (c, token, auth_headers(user))
     session.commit()
     return {"ids": ids, "markers": markers, "clients": clients}
+
+
+def _meeting_and_loan(session, ids: dict) -> dict:
+    """A 協議の場 record with a decision and a power loan of region B (the demo seeds neither)."""
+    from bcp_service.appclock import get_clock
+    from bcp_service.meetings.models import Meeting, MeetingDecision
+    from bcp_service.outages.models import LoanEquipment, PowerLoan
+
+    now = get_clock().now()
+    meeting = Meeting(region_code="1301", held_on=now.date(), title="試験 協議の場", agenda="停電時の搬送",
+                      created_at=now)
+    meeting.decisions.append(MeetingDecision(position=0, text="試験 決定"))
+    equipment = LoanEquipment(organization_id=ids["organization_id"], kind="power_station", watt_hours=1000,
+                              count=1, status="lent", created_at=now, updated_at=now)
+    session.add_all([meeting, equipment])
+    session.flush()
+    loan = PowerLoan(outage_id=ids["outage_id"], patient_id=ids["patient_id"], equipment_id=equipment.id,
+                     added_hours=10.0, handed_over_at=now)
+    session.add(loan)
+    session.flush()
+    return {"meeting_id": meeting.id, "decision_id": meeting.decisions[0].id, "loan_id": loan.id}
 
 
 def _transport_and_task(app, session) -> None:

@@ -85,7 +85,7 @@ def test_outage_at_night_the_night_user_is_first(app, session, clock, people):
     assert datetime.fromisoformat(rows[0]["runs_out_at"]) == START.replace(hour=1)   # out at once
 
 
-def test_reported_hours_are_weighed_against_the_scheduled_runway(app, session, clock, people):
+def test_reported_hours_replace_the_scheduled_runway(app, session, clock, people):
     r = declare(session, clock, app)
     now = clock.now()                                        # 10:00 Tokyo
     checkins.record_answer(session, SYSTEM, outage_id=r.outage.id, patient_id=people.night.id, answer="2",
@@ -93,5 +93,6 @@ def test_reported_hours_are_weighed_against_the_scheduled_runway(app, session, c
     session.commit()
     row = session.scalars(select(OutagePatient).where(OutagePatient.outage_id == r.outage.id,
                                                       OutagePatient.patient_id == people.night.id)).one()
-    # The earlier of the report (10:00 + 20 h) and the schedule-based runway (21:00): 21:00, not 09:00.
-    assert row.runs_out_at.astimezone(JST) == START.replace(hour=21)
+    # The family's figure replaces the estimate (issue 13 item 2): 10:00 + 20 h = 06:00 the next day,
+    # however the schedule-based runway (21:00) had it.
+    assert row.runs_out_at == now + timedelta(hours=20) and row.reported_hours == 20

@@ -120,7 +120,7 @@ def detail_page(drill_id: int):
     can_write = actor.role in WRITERS
     desk = adapters.outage_desk()
     real_outages = (desk.active_real_outages(db.session, drill.region_code)
-                    if can_write and drill.mode == "functional" and drill.status == "scheduled" else [])
+                    if can_write and drill.mode == ev.LIVE_MODE and drill.status == "scheduled" else [])
     excluded = desk.excluded_patients(db.session, drill.outage_id) if drill.outage_id else []
     return render_template("drills/detail.html", drill=drill, scenario=scenario, warnings=warnings,
                            real_outages=real_outages, excluded=excluded,
