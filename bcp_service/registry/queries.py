@@ -29,7 +29,7 @@ def patients_query(session: Session, actor: Actor, *, region_code: str | None = 
         stmt = stmt.where(vis)
     if region_code:
         if actor.role is not Role.ADMIN and region_code != actor.scope:
-            raise OutOfScope("this region is outside your scope")
+            raise OutOfScope("担当圏域外です")
         stmt = stmt.where(Patient.region_code == region_code)
     if tier:
         stmt = stmt.where(Patient.runway_tier == tier)

@@ -150,7 +150,7 @@ def patient_edit(patient_id: int):
     actor = current_actor()
     p = services.get_patient(db.session, actor, patient_id, purpose="read_for_edit")
     if not may_write(actor, p):
-        raise OutOfScope("this patient is outside your scope")
+        raise OutOfScope("担当圏域外の患者です")
     db.session.commit()
     if request.method == "GET":
         return _render_form(actor, forms.patient_to_form(p), {}, patient=p)

@@ -1,0 +1,92 @@
+"""Every error a person sees is in Japanese: validation (marshmallow), roles, 403/404/405/410/500 pages
+and the API's JSON errors."""
+from __future__ import annotations
+
+import pytest
+from marshmallow import Schema, ValidationError, fields, validate
+
+pytestmark = pytest.mark.sqlite_smoke
+
+
+@pytest.fixture
+def hub(make_region, make_user):
+    make_region("1301")
+    return make_user("hub_staff", scope="1301")
+
+
+@pytest.fixture
+def field_user(make_region, make_user):
+    make_region("1301")
+    return make_user("field_team", scope="1301")
+
+
+def test_marshmallow_messages_are_japanese(app):
+    class S(Schema):
+        name = fields.String(required=True)
+        born = fields.Date(allow_none=False)
+        n = fields.Integer(validate=validate.Range(0, 24))
+        kind = fields.String(validate=validate.OneOf(["a", "b"]))
+        text = fields.String(validate=validate.Length(max=3))
+
+    with pytest.raises(ValidationError) as e:
+        S().load({"born": None, "n": 30, "kind": "c", "text": "abcd", "extra": 1})
+    m = e.value.messages
+    assert m["name"] == ["必須項目です。入力してください"]
+    assert m["born"] == ["空欄にはできません。入力してください"]
+    assert m["n"] == ["0以上、24以下で入力してください"]
+    assert m["kind"] == ["次のいずれかを指定してください: a, b"]
+    assert m["text"] == ["3文字以内で入力してください"]
+    assert m["extra"] == ["この項目は受け付けていません"]
+    with pytest.raises(ValidationError) as e:
+        S().load({"name": "x", "born": "not a date", "n": "x"})
+    assert "日付が正しくありません" in e.value.messages["born"][0]
+    assert e.value.messages["n"] == ["整数で入力してください"]
+
+
+def test_api_validation_error_is_japanese(client, auth_headers, hub):
+    r = client.post("/api/v1/patients", json={"name": None, "birth_date": "abc"}, headers=auth_headers(hub))
+    assert r.status_code == 400
+    err = r.get_json()["error"]
+    text = str(err)
+    assert "Field may not be null" not in text and "Not a valid" not in text and "Missing data" not in text
+    assert err["message"].startswith("入力内容に誤りがあります")
+
+
+def test_role_error_is_japanese(client, login, field_user):
+    login(field_user)
+    r = client.get("/api/v1/outages")
+    assert r.status_code == 403
+    err = r.get_json()["error"]
+    assert err["code"] == "forbidden" and "field_team" not in err["message"]
+    assert "現場チーム" in err["message"]
+
+
+def test_404_page_and_json_are_japanese(client, login, hub):
+    r = client.get("/r/abc")          # a truncated one-tap link, nobody signed in
+    assert r.status_code in (404, 410)
+    body = r.get_data(as_text=True)
+    assert "Not Found" not in body and "The requested URL" not in body
+    assert "見つかりません" in body or "終了しました" in body or "無効" in body
+    login(hub)
+    r = client.get("/no/such/page")
+    assert r.status_code == 404
+    body = r.get_data(as_text=True)
+    assert "見つかりません" in body and "The requested URL" not in body
+    r = client.get("/api/v1/no-such-thing")
+    assert r.status_code == 404
+    err = r.get_json()["error"]
+    assert err["code"] == "not_found" and "見つかりません" in err["message"]
+
+
+def test_500_page_is_japanese(app, client, login, hub):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/boom-for-test")
+    def _boom():
+        raise RuntimeError("boom")
+
+    login(hub)
+    r = client.get("/boom-for-test")
+    assert r.status_code == 500
+    body = r.get_data(as_text=True)
+    assert "エラーが発生しました" in body and "Internal Server Error" not in body and "boom" not in body
