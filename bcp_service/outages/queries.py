@@ -20,6 +20,7 @@ from bcp_service.outages.access import DESK
 from bcp_service.outages.models import CHECKIN_STATES, FieldTask, Outage, OutageEvent, OutagePatient, Transport
 from bcp_service.outages.report import detail_text
 from bcp_service.registry.models import Patient
+from bcp_service.registry.phones import format_phone
 
 
 def outages_stmt(actor: Actor, *, status: str | None = None):
@@ -89,7 +90,7 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
             "municipality_unknown": bool(r[-1]) if mark_unknown else False,
         }
         if with_people:
-            row.update(name=r[11], address=r[12], phone=r[13], lat=r[14], lon=r[15], municipality_code=r[16])
+            row.update(name=r[11], address=r[12], phone=r[13], phone_display=format_phone(r[13]), lat=r[14], lon=r[15], municipality_code=r[16])
         out.append(row)
         if r[10] is not None:
             covered[r[0]] = row

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from marshmallow import ValidationError
 
+from bcp_service.dates import DateError, parse_date
 from bcp_service.geo.checks import spreadsheet_code
 
 
@@ -246,8 +247,10 @@ def _bool(text: str) -> Any:
 
 
 def _date(text: str) -> str:
-    m = re.fullmatch(r"(\d{4})[/.年-](\d{1,2})[/.月-](\d{1,2})日?", text.strip())
-    return f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}" if m else text
+    try:
+        return parse_date(text).isoformat()     # ISO, 2026/4/1, 昭和25年4月1日, S25.4.1 (bcp_service.dates)
+    except DateError:
+        return text                             # the schema names what is wrong, beside the column
 
 
 # --- row → API payload --------------------------------------------------------------------------
