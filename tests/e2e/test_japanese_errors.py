@@ -90,3 +90,23 @@ def test_500_page_is_japanese(app, client, login, hub):
     assert r.status_code == 500
     body = r.get_data(as_text=True)
     assert "エラーが発生しました" in body and "Internal Server Error" not in body and "boom" not in body
+
+
+def test_plan_history_shows_section_titles_not_keys(client, make_region, make_org, make_user, auth_headers, login):
+    from bcp_service.plans.templates import TemplateLibrary
+
+    make_region("1301")
+    clinic = make_org(name="試験在宅クリニック", kind="clinic")
+    doctor = make_user("institution_staff", organization=clinic)
+    h = auth_headers(doctor)
+    plan = client.post("/api/v1/plans", json={"type": "kikan", "title": "試験 機関型BCP",
+                                              "organization_id": clinic.id}, headers=h).get_json()
+    r = client.put(f"/api/v1/plans/{plan['id']}/sections/policy", json={"answers": {"leader": "院長 試験 太郎"}},
+                   headers=h)
+    assert r.status_code == 200, r.get_json()
+    title = TemplateLibrary.load().current("kikan").section("policy").title
+    login(doctor)
+    html = client.get(f"/plans/{plan['id']}/history").get_data(as_text=True)
+    history = html[html.index("履歴（誰がいつ何をしたか）"):]
+    assert title in history
+    assert ">policy<" not in history and "policy\n" not in history
