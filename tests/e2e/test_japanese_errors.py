@@ -110,3 +110,36 @@ def test_plan_history_shows_section_titles_not_keys(client, make_region, make_or
     history = html[html.index("履歴（誰がいつ何をしたか）"):]
     assert title in history
     assert ">policy<" not in history and "policy\n" not in history
+
+
+def test_patient_form_keeps_what_was_typed_and_explains_beside_the_field(client, hub, login):
+    import re
+
+    from tests.conftest import csrf_from
+
+    login(hub)
+    token = csrf_from(client.get("/patients/new").get_data(as_text=True))
+    r = client.post("/patients/new", data={
+        "csrf_token": token, "name": "試験 太郎", "phone": "090-0000-0501", "birth_date": "平成31年5月1日",
+        "status": "active", "evacuation_plan_status": "none", "devices-0-kind": "ventilator",
+        "devices-0-internal_battery_hours": "abc"})
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    birth = re.search(r'<input[^>]*name="birth_date"[^>]*>(.*?)</label>', html, re.S)
+    assert 'value="平成31年5月1日"' in birth.group(0)
+    assert "平成31年4月30日まで" in birth.group(1)
+    battery = re.search(r'<input[^>]*name="devices-0-internal_battery_hours"[^>]*>(.*?)</label>', html, re.S)
+    assert 'value="abc"' in battery.group(0) and "数値で入力してください" in battery.group(1)
+    assert "Not a valid" not in html
+
+
+def test_patient_saved_with_wareki_shows_it_back(client, hub, login, auth_headers):
+    r = client.post("/api/v1/patients", headers=auth_headers(hub), json={
+        "name": "試験 太郎", "phone": "090-0000-0502", "birth_date": "S25.4.1", "region_code": "1301"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["birth_date"] == "1950-04-01"
+    login(hub)
+    pid = r.get_json()["id"]
+    assert "1950年4月1日（昭和25年）" in client.get(f"/patients/{pid}").get_data(as_text=True)
+    assert "昭和25年4月1日" in client.get(f"/patients/{pid}/plan").get_data(as_text=True)
+    assert 'value="昭和25年4月1日"' in client.get(f"/patients/{pid}/edit").get_data(as_text=True)

@@ -12,7 +12,6 @@ from bcp_service.clock import to_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid, OutOfScope
 from bcp_service.orgs.models import Organization, Region
-from bcp_service.geo.checks import data_quality
 from bcp_service.registry import forms, quality, queries, services, tabular, verification, verification_views
 from bcp_service.registry import models as m
 from bcp_service.registry import runway as rw
@@ -158,9 +157,10 @@ def patient_new():
 def patient_detail(patient_id: int):
     actor = current_actor()
     p = services.get_patient(db.session, actor, patient_id)
+    flags = quality.row_flags(p, today=to_local(get_clock().now()).date(),
+                              policy=verification.VerificationPolicy.from_config(current_app.config))
     db.session.commit()
-    return render_template("registry/detail.html", p=p, quality=data_quality(p.municipality_code, p.lat, p.lon),
-                           **_page_context(actor))
+    return render_template("registry/detail.html", p=p, quality=flags, **_page_context(actor))
 
 
 @bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
