@@ -6,6 +6,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
@@ -57,7 +58,10 @@ def register_error_handlers(app: Flask) -> None:
             _rollback()
         code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                 410: "gone", 413: "too_large", 429: "rate_limited", 500: "internal_error"}.get(status, "http_error")
-        return _error(status, code, exc.description or exc.name)
+        message = exc.description or exc.name
+        if isinstance(exc, CSRFError):
+            code, message = "csrf_failed", i18n.CSRF_MESSAGE
+        return _error(status, code, message)
 
 
 def _error(status: int, code: str, message: str | None, fields_: dict | None = None, **extra):

@@ -143,3 +143,11 @@ def test_patient_saved_with_wareki_shows_it_back(client, hub, login, auth_header
     assert "1950年4月1日（昭和25年）" in client.get(f"/patients/{pid}").get_data(as_text=True)
     assert "昭和25年4月1日" in client.get(f"/patients/{pid}/plan").get_data(as_text=True)
     assert 'value="昭和25年4月1日"' in client.get(f"/patients/{pid}/edit").get_data(as_text=True)
+
+
+def test_expired_form_token_is_explained_in_japanese(client, hub, login):
+    login(hub)
+    r = client.post("/patients/new", data={"csrf_token": "stale", "name": "試験 太郎"})
+    assert r.status_code == 400
+    html = r.get_data(as_text=True)
+    assert "再読み込み" in html and "CSRF" not in html
