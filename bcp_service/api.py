@@ -145,7 +145,8 @@ def api_doc(*, summary: str, request_schema: type[Schema] | None = None,
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"},
+        "code": {"type": "string"}, "message": {"type": "string", "description": "日本語（利用者に表示できる文）"},
+        "detail": {"type": "string", "description": "開発者向けの原文（message と異なる場合のみ）"},
         "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
     }, "required": ["code", "message"]}},
 }
