@@ -6,9 +6,11 @@ from typing import Any, Callable, Sequence, TypeVar
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
+from bcp_service import i18n
 from bcp_service.errors import DomainError, Invalid, Unauthorized
 
 MAX_LIMIT = 500
@@ -39,24 +41,38 @@ def register_error_handlers(app: Flask) -> None:
     def _validation(exc: ValidationError):
         _rollback()
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-        return jsonify(error_body("validation_error", "入力内容に誤りがあります (invalid input)", messages)), 400
+        return jsonify(error_body("validation_error", "入力内容に誤りがあります。各項目の説明に従って直してください。",
+                                  messages)), 400
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         _rollback()
         if isinstance(exc, Unauthorized) and not _wants_json():
             return redirect(url_for("auth.login", next=request.full_path))
-        if _wants_json():
-            return jsonify(error_body(exc.code, exc.message, exc.fields, **exc.extra)), exc.status
-        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+        return _error(exc.status, exc.code, exc.message, exc.fields, **exc.extra)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        if _wants_json():
-            code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-                    413: "too_large", 429: "rate_limited"}.get(exc.code or 500, "http_error")
-            return jsonify(error_body(code, exc.description or exc.name)), exc.code
-        return render_template("error.html", status=exc.code, message=exc.description), exc.code
+        status = exc.code or 500
+        if status >= 500:
+            _rollback()
+        code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                410: "gone", 413: "too_large", 429: "rate_limited", 500: "internal_error"}.get(status, "http_error")
+        message = exc.description or exc.name
+        if isinstance(exc, CSRFError):
+            code, message = "csrf_failed", i18n.CSRF_MESSAGE
+        return _error(status, code, message)
+
+
+def _error(status: int, code: str, message: str | None, fields_: dict | None = None, **extra):
+    """The error as a person reads it, in Japanese: the API's JSON format under /api/ (the developer's
+    English text, if any, kept in ``detail``), else the error page."""
+    shown = i18n.user_message(status, message)
+    if _wants_json():
+        if message and shown != message:
+            extra.setdefault("detail", message)
+        return jsonify(error_body(code, shown, fields_, **extra)), status
+    return render_template("error.html", status=status, title=i18n.status_title(status), message=shown), status
 
 
 def json_body() -> dict:
@@ -129,7 +145,8 @@ def api_doc(*, summary: str, request_schema: type[Schema] | None = None,
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"},
+        "code": {"type": "string"}, "message": {"type": "string", "description": "日本語（利用者に表示できる文）"},
+        "detail": {"type": "string", "description": "開発者向けの原文（message と異なる場合のみ）"},
         # field name → messages (a list), or for a nested object / list item, the same shape again.
         "fields": {"type": "object", "additionalProperties": {}},
     }, "required": ["code", "message"]}},

@@ -9,7 +9,7 @@ from flask import Flask, request
 from flask_login import current_user
 
 from bcp_service import config as config_module
-from bcp_service import security, wiring
+from bcp_service import i18n, security, templating, wiring
 from bcp_service.clock import Clock, SystemClock, iso_local, to_local
 from bcp_service.db import db
 from bcp_service.extensions import csrf, limiter, login_manager
@@ -43,12 +43,15 @@ def create_app(overrides: dict | None = None, *, clock: Clock | None = None) -> 
     limiter.init_app(app)
     security.init_app(app)
 
+    i18n.install_marshmallow_messages()   # every validation message in Japanese (bcp_service/i18n.py)
     from bcp_service.api import register_error_handlers
 
     register_error_handlers(app)
     wiring.install(app)     # blueprints, navigation, answer handlers, clock jobs: see bcp_service/wiring.py
     app.jinja_env.filters["local"] = lambda dt, fmt="%Y-%m-%d %H:%M": to_local(dt).strftime(fmt) if dt else ""
     app.jinja_env.filters["iso_local"] = iso_local
+    app.jinja_env.globals["status_title"] = i18n.status_title
+    templating.install(app)   # |phone |tel |wareki (bcp_service/templating.py)
 
     @app.before_request
     def _csrf_guard():

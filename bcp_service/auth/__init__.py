@@ -28,10 +28,10 @@ def _actor_from_request() -> Actor | None:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Authorization must be 'Bearer <token>'")
+            raise Unauthorized("Authorization ヘッダーは 'Bearer <トークン>' の形式で送ってください")
         user = user_for_token(db.session, token.strip(), now=get_clock().now())
         if user is None:
-            raise Unauthorized("invalid or revoked token")
+            raise Unauthorized("トークンが無効か、取り消されています")
         actor = actor_for(user)
         db.session.commit()  # last_used_at
         return actor
@@ -46,7 +46,7 @@ def current_actor() -> Actor:
     if actor is None:
         actor = _actor_from_request()
         if actor is None:
-            raise Unauthorized("sign in or send a bearer token")
+            raise Unauthorized("サインインするか、Bearer トークンを送ってください")
         request.environ["bcp.actor"] = actor
     return actor
 
@@ -60,7 +60,7 @@ def require(*roles: Role):
         def wrapper(*args, **kwargs):
             actor = current_actor()
             if actor.role not in allowed:
-                raise OutOfScope(f"role {actor.role.value} may not use this")
+                raise OutOfScope(f"{actor.role.label}の役割ではこの画面・操作は使えません")
             return view(*args, **kwargs)
 
         wrapper.required_roles = allowed

@@ -15,10 +15,10 @@ def check_region(session: Session, actor: Actor, region_code: str) -> Region:
     if region is None:
         # Do not reveal to an outsider which region codes exist.
         if actor.is_admin:
-            raise NotFound(f"region {region_code} does not exist", fields={"region_code": ["存在しない圏域です"]})
-        raise OutOfScope("this region is outside your scope")
+            raise NotFound(f"圏域 {region_code} は存在しません", fields={"region_code": ["存在しない圏域です"]})
+        raise OutOfScope("担当圏域外です")
     if not may_see_region(actor, region.code, region.prefecture_code):
-        raise OutOfScope("this region is outside your scope")
+        raise OutOfScope("担当圏域外です")
     return region
 
 
@@ -33,9 +33,9 @@ def visible_region_codes(session: Session, actor: Actor) -> set[str] | None:
 
 def require_personal_data_role(actor: Actor) -> None:
     if actor.role not in PERSONAL_DATA_ROLES:
-        raise OutOfScope("this role sees aggregates only, not personal data")
+        raise OutOfScope("この役割では集計のみ閲覧でき、個人情報は閲覧できません")
 
 
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role not in roles:
-        raise OutOfScope(f"role {actor.role.value} may not do this")
+        raise OutOfScope(f"{actor.role.label}の役割ではこの操作はできません")

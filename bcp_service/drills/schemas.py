@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from bcp_service.clock import iso_local
+from bcp_service.dates import JaDate
 from bcp_service.drills.evaluation import (ACTION_STATUSES, ELEMENT_ALIASES, ELEMENTS, MODE_ALIASES, MODES, RATINGS,
                                            normalise_mode)
 from bcp_service.drills.scenarios import QUESTION_KEYS
@@ -150,8 +151,8 @@ class CorrectiveActionInSchema(Schema):
 
     title = fields.String(required=True, validate=validate.Length(1, 500))
     owner_org_id = fields.Integer(required=True)
-    due = fields.Date(required=True)
-    start = fields.Date(allow_none=True)
+    due = JaDate(required=True)
+    start = JaDate(allow_none=True)
     element = fields.String(load_default="planning", validate=validate.OneOf(list(ELEMENTS) + list(ELEMENT_ALIASES)))
     contact = fields.String(allow_none=True, validate=validate.Length(max=200))
     plan_id = fields.Integer(allow_none=True)
@@ -186,8 +187,8 @@ class CorrectiveActionSchema(Schema):
     element = fields.String()
     owner_org_id = fields.Integer()
     contact = fields.String(allow_none=True)
-    start = fields.Date(allow_none=True)
-    due = fields.Date()
+    start = JaDate(allow_none=True)
+    due = JaDate()
     status = fields.String()
     plan_id = fields.Integer(allow_none=True)
     section_key = fields.String(allow_none=True)
@@ -211,7 +212,7 @@ class ActionUpdateSchema(Schema):
         unknown = RAISE
 
     status = fields.String(validate=validate.OneOf(list(ACTION_STATUSES)))
-    due = fields.Date()
+    due = JaDate()
     contact = fields.String(allow_none=True, validate=validate.Length(max=200))
 
 

@@ -27,6 +27,7 @@ from bcp_service.outages import queries, triage
 from bcp_service.outages.models import CHECKIN_STATES, FieldTask, Outage, OutageEvent, OutagePatient, Transport
 from bcp_service.outages.report import detail_text
 from bcp_service.registry.models import Patient
+from bcp_service.registry.phones import format_phone
 
 _jst = queries._jst
 EVENTS_SHOWN = 100
@@ -51,7 +52,8 @@ def patient_rows(session: Session, outage: Outage, *, now: datetime, red_hours: 
                                        yellow_hours=yellow_hours),
                "checkin": checkin, "transport_id": transport_id, "dependent_24h": dep, "round": rnd,
                "reported_hours": rep_h, "reported_at": _jst(rep_at), "covered_by_outage_id": cover,
-               "name": name, "address": address, "phone": phone, "lat": lat, "lon": lon}
+               "name": name, "address": address, "phone": phone, "phone_display": format_phone(phone),
+               "lat": lat, "lon": lon}
         out.append(row)
         if cover is not None:
             covered[pid] = row

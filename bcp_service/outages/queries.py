@@ -22,6 +22,7 @@ from bcp_service.outages.report import detail_text
 from bcp_service.registry.models import TRANSPORT_LABELS as TRANSPORT_NEEDS_LABELS
 from bcp_service.outages.states import OutageStatus, TransportStatus
 from bcp_service.registry.models import Patient
+from bcp_service.registry.phones import format_phone
 
 DESK_FLAG_LABELS = {"loan_covers": "電源貸出により搬送不要の可能性（本部で判断）"}
 
@@ -108,7 +109,8 @@ def triage_rows(session: Session, outage: Outage, *, now: datetime, red_hours: f
         }
         help_at[r[0]] = r[11]
         if with_people:
-            row.update(name=r[13], address=r[14], phone=r[15], lat=r[16], lon=r[17], municipality_code=r[18])
+            row.update(name=r[13], address=r[14], phone=r[15], phone_display=format_phone(r[15]), lat=r[16],
+                       lon=r[17], municipality_code=r[18])
         out.append(row)
         if r[10] is not None:
             covered[r[0]] = row

@@ -9,7 +9,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import phonenumbers
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -18,6 +17,7 @@ from bcp_service.auth.roles import ROLE_LABELS, Role
 from bcp_service.orgs.models import ORGANIZATION_KIND_LABELS, Organization
 from bcp_service.registry.models import Patient
 from bcp_service.registry.runway import BACKUP_LABELS, DEVICE_LABELS
+from bcp_service.registry.phones import format_phone
 
 from . import transport_bindings as transport
 
@@ -59,12 +59,8 @@ def _yn(flag: bool) -> str:
 
 
 def _phone(e164: str | None) -> str | None:
-    if not e164:
-        return None
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164, "JP"), phonenumbers.PhoneNumberFormat.NATIONAL)
-    except Exception:  # noqa: BLE001 - a display nicety, never a failure
-        return e164
+    """The one display format (registry.phones.format_phone: 06-0000-0205 stays 06-0000-0205)."""
+    return format_phone(e164) or None
 
 
 def _device_label(kind: str, mode: str | None) -> str:

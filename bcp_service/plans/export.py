@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bcp_service.registry.phones import format_phone
+
 from .answers import is_filled
 from .completeness import PlanProgress, plan_progress
 from .templates import CONTACT_KEYS, TYPE_LABELS, FieldSpec, Template
@@ -80,6 +82,8 @@ def columns_of(spec: FieldSpec) -> list[tuple[str, str]]:
 def cell_text(spec: FieldSpec, key: str, value: Any) -> str:
     if value is None:
         return ""
+    if key == "phone":
+        return format_phone(str(value))     # one phone format everywhere (registry.phones)
     for c in spec.columns:
         if c.key == key and c.type == "choice":
             return next((o.label for o in c.options if o.value == value), str(value))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from bcp_service.dates import JaDate
 from .states import PlanStatus
 from .templates import PLAN_TYPES
 
@@ -86,7 +87,7 @@ class PlanSchema(Schema):
     template_version = fields.Integer()
     completeness = fields.Float()
     sections = fields.List(fields.Nested(SectionProgressSchema))
-    review_due_on = fields.Date(allow_none=True)     # none until the plan is first approved
+    review_due_on = JaDate(allow_none=True)     # none until the plan is first approved
     answers = fields.Dict()
 
 

@@ -62,13 +62,13 @@ def visibility(actor: Actor):
 def require_writer(actor: Actor) -> None:
     require_personal_data_role(actor)
     if actor.role not in WRITE_ROLES:
-        raise OutOfScope(f"role {actor.role.value} may read patients but not change them")
+        raise OutOfScope(f"{actor.role.label}の役割では患者を閲覧できますが、変更はできません")
 
 
 def load_patient(session: Session, patient_id: int) -> Patient:
     p = session.get(Patient, patient_id)
     if p is None or p.deleted_at is not None:
-        raise NotFound("patient not found", fields={"id": ["該当する患者が見つかりません"]})
+        raise NotFound("患者が見つかりません", fields={"id": ["該当する患者が見つかりません"]})
     return p
 
 

@@ -69,12 +69,16 @@ def form_to_payload(form: Mapping[str, Any], getlist=None) -> tuple[dict, dict[s
 
 def patient_to_form(p) -> dict[str, Any]:
     """Values to pre-fill the edit form from a Patient model."""
+    from bcp_service.dates import to_wareki
     from bcp_service.registry.phones import display_phone
 
     values: dict[str, Any] = {}
     for key in SCALARS:
         if key == "phone":
             values[key] = display_phone(p.phone_e164)
+            continue
+        if key == "birth_date" and p.birth_date:
+            values[key] = to_wareki(p.birth_date)     # as Japanese forms write it; read back by JaDate
             continue
         v = getattr(p, key)
         values[key] = "" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))

@@ -100,10 +100,27 @@ def route(text: str | None) -> tuple[str | None, str | None, str | None]:
 
 
 def display_phone(e164: str | None) -> str:
-    """E.164 back to the national form people read (090-1234-5678); '' for None."""
-    if not e164:
+    """E.164 back to the national form people read (090-1234-5678); '' for None. See format_phone."""
+    return format_phone(e164)
+
+
+def format_phone(value: str | None) -> str:
+    """The one display format for every page, document and export: phonenumbers' national format
+    (090-1234-5678, 06-0000-0205), from E.164 or from a number as typed; '' for None. A number that
+    cannot be parsed is shown as it was given, never rewritten into a different number."""
+    if value is None or not str(value).strip():
         return ""
     try:
-        return parse_phone(e164).national
+        return parse_phone(str(value)).national
     except PhoneError:
-        return e164
+        return str(value).strip()
+
+
+def tel_uri(value: str | None) -> str | None:
+    """``tel:+81…`` for a link a phone can dial, or None when the number cannot be parsed."""
+    if value is None or not str(value).strip():
+        return None
+    try:
+        return "tel:" + parse_phone(str(value)).e164
+    except PhoneError:
+        return None

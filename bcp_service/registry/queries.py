@@ -29,7 +29,7 @@ def patients_query(session: Session, actor: Actor, *, region_code: str | None = 
         stmt = stmt.where(vis)
     if region_code:
         if actor.role is not Role.ADMIN and region_code != actor.scope:
-            raise OutOfScope("this region is outside your scope")
+            raise OutOfScope("担当圏域外です")
         stmt = stmt.where(Patient.region_code == region_code)
     if tier:
         stmt = stmt.where(Patient.runway_tier == tier)
@@ -121,3 +121,19 @@ def export_patients(session: Session, actor: Actor, filters: dict) -> list[Patie
     rows = list(session.scalars(patients_query(session, actor, **filters)))
     audit.record(session, actor, "export", "patient", None, {"ids": [p.id for p in rows]})
     return rows
+
+
+def contacts_for(session: Session, patient_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Family / emergency contacts of these patients (callers have already checked scope), in their
+    order: {patient id: [{"name", "relation", "phone_e164"}]} — for the run-sheet and task pages."""
+    from bcp_service.registry.models import PatientContact
+
+    ids = list(patient_ids)
+    out: dict[int, list[dict]] = {}
+    if not ids:
+        return out
+    stmt = (select(PatientContact).where(PatientContact.patient_id.in_(ids))
+            .order_by(PatientContact.patient_id, PatientContact.position, PatientContact.id))
+    for c in session.scalars(stmt):
+        out.setdefault(c.patient_id, []).append({"name": c.name, "relation": c.relation, "phone_e164": c.phone_e164})
+    return out

@@ -9,6 +9,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from bcp_service.dates import JaDate
 from bcp_service.geo import checks as place
 from bcp_service.geo.postal import PostalCodeError, normalize_postal_code
 from bcp_service.registry import models as m
@@ -106,8 +107,8 @@ class BackupIn(Schema):
     dc_output = fields.Boolean(load_default=False)
     fuel_cans = fields.Integer(allow_none=True, validate=validate.Range(0, 200, error="0〜200本で指定してください"))
     fuel_liters = fields.Float(allow_none=True, validate=validate.Range(0, 1000, error="0〜1000Lで指定してください"), **_NUM)
-    checked_on = fields.Date(allow_none=True)
-    purchased_on = fields.Date(allow_none=True)
+    checked_on = JaDate(allow_none=True)
+    purchased_on = JaDate(allow_none=True)
 
     @pre_load
     def _blanks(self, data, **_):
@@ -171,7 +172,7 @@ class PatientIn(Schema):
 
     name = fields.String(required=True, validate=validate.Length(1, 100, error="1〜100文字で入力してください"))
     name_kana = fields.String(allow_none=True, validate=validate.Length(max=100))
-    birth_date = fields.Date(allow_none=True)
+    birth_date = JaDate(allow_none=True)
     sex = fields.String(allow_none=True, validate=validate.OneOf(m.SEXES))
     phone = fields.String(required=True)
     phone_kind = fields.String(allow_none=True, validate=validate.OneOf(PHONE_KINDS))
@@ -186,7 +187,7 @@ class PatientIn(Schema):
     care_manager_org_id = fields.Integer(allow_none=True)
     care_manager_name = fields.String(allow_none=True, validate=validate.Length(max=100))
     consent_to_share = fields.Boolean(load_default=False)
-    consent_date = fields.Date(allow_none=True)
+    consent_date = JaDate(allow_none=True)
     consent_scope = fields.List(fields.String(validate=validate.OneOf(m.CONSENT_SCOPES)), load_default=list)
     drill_opt_in = fields.Boolean(load_default=False)
     designated_facility_id = fields.Integer(allow_none=True)
@@ -194,7 +195,7 @@ class PatientIn(Schema):
     transport_equipment = fields.String(allow_none=True, validate=validate.Length(max=500))
     power_company_registered = fields.Boolean(load_default=False)
     evacuation_plan_status = fields.String(load_default="none", validate=validate.OneOf(m.EVACUATION_PLAN_STATUSES))
-    evacuation_plan_updated_on = fields.Date(allow_none=True)
+    evacuation_plan_updated_on = JaDate(allow_none=True)
     status = fields.String(load_default="active", validate=validate.OneOf(m.PATIENT_STATUSES))
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
     devices = fields.List(fields.Nested(DeviceIn), load_default=list)
@@ -309,8 +310,8 @@ class BackupOut(Schema):
     dc_output = fields.Boolean()
     fuel_cans = fields.Integer(allow_none=True)
     fuel_liters = fields.Float(allow_none=True)
-    checked_on = fields.Date(allow_none=True)
-    purchased_on = fields.Date(allow_none=True)
+    checked_on = JaDate(allow_none=True)
+    purchased_on = JaDate(allow_none=True)
 
 
 class ContactOut(Schema):
@@ -331,7 +332,7 @@ class PatientOut(Schema):
     id = fields.Integer()
     name = fields.String()
     name_kana = fields.String(allow_none=True)
-    birth_date = fields.Date(allow_none=True)
+    birth_date = JaDate(allow_none=True)
     sex = fields.String(allow_none=True)
     phone = fields.Function(lambda p: display_phone(p.phone_e164))
     phone_e164 = fields.String()
@@ -347,7 +348,7 @@ class PatientOut(Schema):
     care_manager_org_id = fields.Integer(allow_none=True)
     care_manager_name = fields.String(allow_none=True)
     consent_to_share = fields.Boolean()
-    consent_date = fields.Date(allow_none=True)
+    consent_date = JaDate(allow_none=True)
     consent_scope = fields.List(fields.String())
     drill_opt_in = fields.Boolean()
     designated_facility_id = fields.Integer(allow_none=True)
@@ -355,8 +356,8 @@ class PatientOut(Schema):
     transport_equipment = fields.String(allow_none=True)
     power_company_registered = fields.Boolean()
     evacuation_plan_status = fields.String()
-    evacuation_plan_updated_on = fields.Date(allow_none=True)
-    power_checked_on = fields.Date(allow_none=True)
+    evacuation_plan_updated_on = JaDate(allow_none=True)
+    power_checked_on = JaDate(allow_none=True)
     status = fields.String()
     contactable = fields.Boolean(attribute="is_contactable")  # active and not deleted: reached in outages
     notes = fields.String(allow_none=True)

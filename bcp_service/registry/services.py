@@ -189,7 +189,7 @@ def prepare_new(session: Session, actor: Actor, data: dict, *, now: datetime, po
     data["region_code"] = region_code
     links = _Links(region_code, data.get("primary_org_id"), data.get("nursing_org_id"), data.get("care_manager_org_id"))
     if not may_write(actor, links):
-        raise OutOfScope("this patient would be outside your scope")
+        raise OutOfScope("この内容では担当圏域外の患者になります")
     r = compute_runway(*core_inputs(data.get("devices", []), data.get("backups", [])), policy, to_local(now).date())
     data.update(runway_hours=r.hours, runway_tier=r.tier, runway_explain=r.explain)
     return data
@@ -220,7 +220,7 @@ def update_patient(session: Session, actor: Actor, patient_id: int, data: dict, 
     require_writer(actor)
     p = load_patient(session, patient_id)
     if not may_write(actor, p):
-        raise OutOfScope("this patient is outside your scope")
+        raise OutOfScope("担当圏域外の患者です")
     data = dict(data)
     if "region_code" in data and not data["region_code"]:
         data.pop("region_code")  # blank means "keep", never "no region"
@@ -234,7 +234,7 @@ def update_patient(session: Session, actor: Actor, patient_id: int, data: dict, 
     _apply(p, data)
     if not may_write(actor, p):
         # e.g. moving the patient to another region, or unlinking one's own organisation
-        raise OutOfScope("the change would move this patient outside your scope")
+        raise OutOfScope("この変更で患者が担当圏域外になります")
     p.updated_at = now
     refresh_runway(p, policy, to_local(now).date())
     audit.record(session, actor, "update", "patient", p.id, {"fields": sorted(data)})
@@ -245,7 +245,7 @@ def delete_patient(session: Session, actor: Actor, patient_id: int, *, now: date
     require_writer(actor)
     p = load_patient(session, patient_id)
     if not may_write(actor, p):
-        raise OutOfScope("this patient is outside your scope")
+        raise OutOfScope("担当圏域外の患者です")
     p.deleted_at = now
     p.updated_at = now
     audit.record(session, actor, "delete", "patient", p.id)
@@ -255,6 +255,6 @@ def get_patient(session: Session, actor: Actor, patient_id: int, *, purpose: str
     require_personal_data_role(actor)
     p = load_patient(session, patient_id)
     if not may_read(actor, p):
-        raise OutOfScope("this patient is outside your scope")
+        raise OutOfScope("担当圏域外の患者です")
     audit.record(session, actor, purpose, "patient", p.id)
     return p

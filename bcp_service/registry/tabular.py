@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,7 +16,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from marshmallow import ValidationError
 
+from bcp_service.dates import DateError, parse_date
 from bcp_service.geo.checks import spreadsheet_code
+from bcp_service.registry import import_vocab
 
 
 COLUMNS = (
@@ -192,7 +193,7 @@ def _map_header(header: Sequence[str]) -> list[str | None]:
     unknown, seen = [], set()
     for raw in header:
         h = unicodedata.normalize("NFKC", str(raw or "")).strip().lstrip("\ufeff")
-        key = ALIASES.get(h, h.lower())
+        key = ALIASES.get(h) or import_vocab.header_key(h) or h.lower()
         if key in EXPORT_ONLY or not key:
             columns.append(None)
             continue
@@ -205,7 +206,7 @@ def _map_header(header: Sequence[str]) -> list[str | None]:
         seen.add(key)
         columns.append(key)
     if unknown:
-        raise TableError("不明な列があります: " + "、".join(unknown) + "（import-template.csv の見出しを使ってください）")
+        raise TableError("不明な列があります: " + "、".join(unknown) + "（取込用テンプレート import-template.xlsx の見出しを使ってください）")
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
     if missing:
         raise TableError("必須の列がありません: " + "、".join(missing))
@@ -247,8 +248,10 @@ def _bool(text: str) -> Any:
 
 
 def _date(text: str) -> str:
-    m = re.fullmatch(r"(\d{4})[/.年-](\d{1,2})[/.月-](\d{1,2})日?", text.strip())
-    return f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}" if m else text
+    try:
+        return parse_date(text).isoformat()     # ISO, 2026/4/1, 昭和25年4月1日, S25.4.1 (bcp_service.dates)
+    except DateError:
+        return text                             # the schema names what is wrong, beside the column
 
 
 # --- row → API payload --------------------------------------------------------------------------
@@ -257,6 +260,7 @@ def row_to_payload(cells: dict[str, str]) -> tuple[dict, dict[str, str]]:
     """The ``PatientIn`` payload of one row, and a map from payload error paths to column names."""
     payload: dict[str, Any] = {}
     where: dict[str, str] = {}
+    cells = {col: import_vocab.to_code(col, v) for col, v in cells.items()}   # 人工呼吸器 → ventilator …
     for col in _SCALAR:
         if col in cells:
             v: Any = cells[col]
@@ -358,68 +362,3 @@ def template_csv() -> bytes:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerow(COLUMNS)
     return "\ufeff".encode() + buf.getvalue().encode("utf-8")
-
-
-def patient_row(p) -> list[Any]:
-    """One export row for a Patient (model), in COLUMNS order then EXPORT_ONLY."""
-    from bcp_service.registry.phones import display_phone
-
-    dev = p.devices[0] if p.devices else None
-    ext = [b for b in p.backups if b.kind == "external_battery"]
-    station = sum((b.watt_hours or 0) * b.count for b in p.backups if b.kind == "power_station")
-    gen = sum((b.hours or 0) * b.count for b in p.backups if b.kind == "generator")
-    o2 = [b for b in p.backups if b.kind == "oxygen_cylinder"]
-    contact = p.contacts[0] if p.contacts else None
-    yn = lambda b: "有" if b else "無"  # noqa: E731
-    values = {
-        "name": p.name, "name_kana": p.name_kana, "birth_date": p.birth_date, "sex": p.sex,
-        "phone": display_phone(p.phone_e164), "address": p.address, "postal_code": p.postal_code,
-        "municipality_code": p.municipality_code, "lat": p.lat, "lon": p.lon, "region_code": p.region_code,
-        "primary_org_id": p.primary_org_id, "nursing_org_id": p.nursing_org_id,
-        "care_manager_org_id": p.care_manager_org_id, "consent_to_share": yn(p.consent_to_share),
-        "consent_date": p.consent_date, "drill_opt_in": yn(p.drill_opt_in),
-        "designated_facility_id": p.designated_facility_id, "transport_needs": p.transport_needs,
-        "power_company_registered": yn(p.power_company_registered),
-        "evacuation_plan_status": p.evacuation_plan_status, "status": p.status,
-        "device_kind": dev.kind if dev else None, "device_mode": dev.mode if dev else None,
-        "device_model": dev.model if dev else None, "device_watts": dev.watts if dev else None,
-        "device_hours_per_day": dev.hours_per_day if dev else None,
-        "internal_battery_hours": dev.internal_battery_hours if dev else None,
-        "external_battery_count": sum(b.count for b in ext) or None,
-        "external_battery_hours": ext[0].hours if ext else None,
-        "power_station_wh": station or None, "generator_hours": gen or None,
-        "vehicle_inverter": yn(any(b.kind == "vehicle_inverter" for b in p.backups)),
-        "manual_resuscitator": yn(any(b.kind == "manual_resuscitator" for b in p.backups)),
-        "oxygen_cylinder_count": sum(b.count for b in o2) or None,
-        "oxygen_cylinder_hours": o2[0].hours if o2 else None,
-        "contact_name": contact.name if contact else None,
-        "contact_relation": contact.relation if contact else None,
-        "contact_phone": display_phone(contact.phone_e164) if contact else None,
-        "notes": p.notes,
-        "device_flow_lpm": dev.flow_lpm if dev else None,
-        "external_battery_device_kind": ext[0].device_kind if ext else None,
-        "oxygen_cylinder_liters": o2[0].liters if o2 else None,
-        "power_station_dc_output": yn(any(b.kind == "power_station" and b.dc_output for b in p.backups)),
-        "generator_fuel_cans": sum(b.fuel_cans or 0 for b in p.backups if b.kind == "generator") or None,
-        "generator_fuel_liters": sum(b.fuel_liters or 0 for b in p.backups if b.kind == "generator") or None,
-        "device_schedule_start": (dev.daily_schedule or {}).get("start") if dev else None,
-        "device_schedule_end": (dev.daily_schedule or {}).get("end") if dev else None,
-        "id": p.id, "phone_kind": p.phone_kind, "runway_hours": p.runway_hours,
-        "runway_tier": p.runway_tier, "runway_explain": p.runway_explain,
-    }
-    return [values[c] for c in COLUMNS + EXPORT_ONLY]
-
-
-def export_xlsx(patients: Iterable) -> bytes:
-    from openpyxl import Workbook
-
-    from bcp_service.exports import xlsx_row
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("患者一覧")
-    ws.append(list(COLUMNS + EXPORT_ONLY))
-    for p in patients:
-        ws.append(xlsx_row(ws, patient_row(p)))   # formula-like text stays text
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()

@@ -132,7 +132,7 @@ def confirm(session: Session, actor: Actor, patient_id: int, *, today: date, now
     access.require_writer(actor)
     p = access.load_patient(session, patient_id)
     if not access.may_write(actor, p):
-        raise OutOfScope("this patient is outside your scope")
+        raise OutOfScope("担当圏域外の患者です")
     p.power_checked_on = today
     for b in p.backups:
         b.checked_on = today

@@ -10,6 +10,10 @@
   let skew = 0;   // server clock minus browser clock, so countdowns follow the server's time
 
   function el(tag, text, cls) { const e = document.createElement(tag); if (text != null) e.textContent = text; if (cls) e.className = cls; return e; }
+  function telCell(r) {   // a number a person can tap to call, in the national format the server formatted
+    const td = el("td"); if (!r.phone) return td;
+    const a = el("a", r.phone_display || r.phone, "tel"); a.href = "tel:" + r.phone; td.append(a); return td;
+  }
   function hhmm(iso) { if (!iso) return "—"; const d = new Date(iso); return d.toLocaleString("ja-JP", {timeZone: "Asia/Tokyo", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit"}); }
   function left(iso) {
     const ms = new Date(iso).getTime() - (Date.now() + skew);
@@ -36,7 +40,7 @@
       const cd = el("td", left(r.runs_out_at), "countdown"); cd.dataset.runsOut = r.runs_out_at;
       const t = r.transport_id ? byId[r.transport_id] : null;
       tr.append(el("td", String(i + 1)), el("td", TIER[r.tier] + (r.dependent_24h ? "・24h" : "")), cd,
-        el("td", hhmm(r.runs_out_at) + (r.runs_out_source === "reported" ? "（家族申告）" : "")), el("td", r.name + (r.municipality_unknown ? "（市区町村不明）" : "")), el("td", r.address || ""), el("td", r.phone || ""),
+        el("td", hhmm(r.runs_out_at) + (r.runs_out_source === "reported" ? "（家族申告）" : "")), el("td", r.name + (r.municipality_unknown ? "（市区町村不明）" : "")), el("td", r.address || ""), telCell(r),
         el("td", (CHECKIN[r.checkin] || r.checkin) + (r.answered_by ? "（回答: " + r.answered_by + "）" : "") + (r.reported_hours != null
             ? "（申告: 残り" + r.reported_hours + "時間・" + hhmm(r.reported_at) + "）" : "")),
         el("td", String(r.round) + (r.covered_by_outage_id ? "（他の停電で確認中 #" + r.covered_by_outage_id + "）" : "")),

@@ -16,6 +16,7 @@ from bcp_service.outages.models import CHECKIN_LABELS, TRANSPORT_LABELS
 from bcp_service.outages.notify import notifier_for
 from bcp_service.outages.schemas import ChangeOutageSchema, DeclareOutageSchema
 from bcp_service.outages.views.request_parts import declare_command, now, tiers
+from bcp_service.registry import queries as registry_queries
 
 bp = Blueprint("outages", __name__)
 
@@ -142,7 +143,8 @@ def runsheet(outage_id: int):
     return render_template("outages/runsheet.html", outage=outage, rows=rows, now=at,
                            summary=queries.counts(rows, outage), checkin_labels=CHECKIN_LABELS,
                            transports={t["id"]: t for t in queries.transports(db.session, outage.id)},
-                           transport_labels=TRANSPORT_LABELS)
+                           transport_labels=TRANSPORT_LABELS,
+                           contacts=registry_queries.contacts_for(db.session, [r["patient_id"] for r in rows]))
 
 
 @bp.post("/outages/<int:outage_id>/resolve")

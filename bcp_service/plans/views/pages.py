@@ -166,4 +166,16 @@ def history_page(plan_id: int):
         except DomainError as exc:
             flash(_message(exc), "error")
     return render_template("plans/history.html", plan=plan, events=evs, names=names, changes=changes, a=a, b=b,
-                           action_labels=history.ACTION_LABELS, status_labels=STATUS_LABELS)
+                           action_labels=history.ACTION_LABELS, status_labels=STATUS_LABELS,
+                           labels=_section_labels(plan))
+
+
+def _section_labels(plan) -> dict[str, str]:
+    """Section and ``section.field`` keys of every template the plan's versions used → their titles."""
+    labels: dict[str, str] = {}
+    for v in plan.versions:
+        template = versions.get_library().get(plan.type, v.template_version)
+        for sec in template.sections if template else ():
+            labels[sec.key] = sec.title
+            labels.update({f"{sec.key}.{f.key}": f"{sec.title}／{f.label}" for f in sec.fields})
+    return labels

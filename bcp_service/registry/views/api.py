@@ -11,7 +11,7 @@ from bcp_service.appclock import get_clock
 from bcp_service.clock import to_local
 from bcp_service.db import db
 from bcp_service.errors import DomainError, Invalid
-from bcp_service.registry import bulk_import, queries, services, tabular
+from bcp_service.registry import bulk_import, queries, services, tabular, workbooks
 from bcp_service.registry.power import core_inputs, power_errors
 from bcp_service.registry.schemas import BackupIn, DeviceIn, PatientIn, PatientListArgs, PatientOut, PowerOut
 
@@ -87,6 +87,15 @@ def api_import_template():
                     headers={"Content-Disposition": 'attachment; filename="import-template.csv"'})
 
 
+@bp.get("/api/v1/patients/import-template.xlsx")
+@require(*STAFF_ROLES)
+@api_doc(summary="取込用Excelテンプレート（日本語の見出し・選択リスト・列の説明シート）")
+def api_import_template_xlsx():
+    return Response(workbooks.template_xlsx(),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": 'attachment; filename="import-template.xlsx"'})
+
+
 def read_upload() -> tuple[str, bytes]:
     f = request.files.get("file")
     if f is None:
@@ -126,7 +135,7 @@ def api_export():
     filters = PatientListArgs().load(request.args)
     filters.pop("consent_to_share", None)
     rows = queries.export_patients(db.session, current_actor(), filters)
-    body = tabular.export_xlsx(rows)
+    body = workbooks.export_xlsx(rows)
     db.session.commit()
     return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": 'attachment; filename="patients.xlsx"'})

@@ -12,7 +12,6 @@ from bcp_service.clock import to_local
 from bcp_service.db import db
 from bcp_service.errors import Invalid, OutOfScope
 from bcp_service.orgs.models import Organization, Region
-from bcp_service.geo.checks import data_quality
 from bcp_service.registry import forms, quality, queries, services, tabular, verification, verification_views
 from bcp_service.registry import models as m
 from bcp_service.registry import runway as rw
@@ -61,21 +60,40 @@ def _page_context(actor) -> dict:
 @require(*STAFF_ROLES)
 def patient_list():
     actor = current_actor()
-    try:
-        filters = PatientListArgs().load(request.args)
-    except ValidationError:
-        filters = {}
+    filters, args, filter_errors = _list_filters(request.args)
     limit = 50
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows, total = queries.list_patients(db.session, actor, filters, limit=limit, offset=(page - 1) * limit)
-    overdue = verification.overdue_count(db.session, actor, to_local(get_clock().now()).date(),
-                                         verification.VerificationPolicy.from_config(current_app.config))
+    today = to_local(get_clock().now()).date()
+    policy = verification.VerificationPolicy.from_config(current_app.config)
+    overdue = verification.overdue_count(db.session, actor, today, policy)
     # Data-quality problems on the plain list only (a filtered list shows just what was asked for).
-    quality_rows, quality_total = quality.problems(db.session, actor) if not filters and page == 1 else ([], 0)
+    plain = set(args) <= {"status"} and args.get("status", "active") == "active"
+    quality_rows, quality_total = quality.problems(db.session, actor) if plain and page == 1 else ([], 0)
+    flags = {p.id: quality.row_flags(p, today=today, policy=policy) for p in rows}
     db.session.commit()
     return render_template("registry/list.html", patients=rows, total=total, page=page, limit=limit,
-                           filters=filters, overdue=overdue, quality=quality_rows, quality_total=quality_total,
-                           **_page_context(actor))
+                           filters=filters, args=args, filter_errors=filter_errors, flags=flags, overdue=overdue,
+                           quality=quality_rows, quality_total=quality_total, **_page_context(actor))
+
+
+def _list_filters(query) -> tuple[dict, dict, dict]:
+    """(filters for the query, the arguments to keep in links, {field: Japanese message}).
+
+    A select left at 「すべて」 sends an empty string: that means "no filter" for that field only, never
+    for the others. Status defaults to active patients (``status=all`` shows every status). A value that
+    is not valid is reported beside its field; the other filters still apply."""
+    args = {k: v.strip() for k, v in query.items() if k != "page" and v and v.strip()}
+    status = args.get("status", "active")
+    raw = {k: v for k, v in args.items() if k != "status"}
+    if status != "all":
+        raw["status"] = status
+    try:
+        return PatientListArgs().load(raw), args, {}
+    except ValidationError as exc:
+        errors = exc.messages if isinstance(exc.messages, dict) else {}
+        valid = {k: v for k, v in (exc.valid_data or {}).items() if k not in errors}
+        return valid, {k: v for k, v in args.items() if k not in errors}, {k: list(v) for k, v in errors.items()}
 
 
 def _slots(values: dict) -> dict[str, int]:
@@ -139,9 +157,10 @@ def patient_new():
 def patient_detail(patient_id: int):
     actor = current_actor()
     p = services.get_patient(db.session, actor, patient_id)
+    flags = quality.row_flags(p, today=to_local(get_clock().now()).date(),
+                              policy=verification.VerificationPolicy.from_config(current_app.config))
     db.session.commit()
-    return render_template("registry/detail.html", p=p, quality=data_quality(p.municipality_code, p.lat, p.lon),
-                           **_page_context(actor))
+    return render_template("registry/detail.html", p=p, quality=flags, **_page_context(actor))
 
 
 @bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
@@ -150,7 +169,7 @@ def patient_edit(patient_id: int):
     actor = current_actor()
     p = services.get_patient(db.session, actor, patient_id, purpose="read_for_edit")
     if not may_write(actor, p):
-        raise OutOfScope("this patient is outside your scope")
+        raise OutOfScope("担当圏域外の患者です")
     db.session.commit()
     if request.method == "GET":
         return _render_form(actor, forms.patient_to_form(p), {}, patient=p)
