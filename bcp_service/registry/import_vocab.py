@@ -73,6 +73,8 @@ COLUMNS_JA: tuple[Column, ...] = (
     Column("power_station_dc_output", "ポータブル電源の直流出力", "12V直流で機器を動かせるか。はい・いいえ。", YES_NO),
     Column("generator_fuel_cans", "発電機カセットボンベ本数", ""),
     Column("generator_fuel_liters", "発電機燃料", "L。"),
+    Column("device_schedule_start", "使用開始時刻", "夜間のみ等の使用時間帯の開始（HH:MM、東京時間）。終日なら空欄。", example="21:00"),
+    Column("device_schedule_end", "使用終了時刻", "使用時間帯の終了（HH:MM）。", example="07:00"),
 )
 
 # Japanese header → column key (the template's headers and the usual ones of office lists).
