@@ -4,7 +4,7 @@ from bcp_service.outages import access, live_data
 from tests.e2e.test_outage_http import body, desk  # noqa: F401 - the fixture
 
 SHOWN = ("patient_id", "runs_out_at", "tier", "checkin", "transport_id", "dependent_24h", "round", "reported_hours",
-         "reported_at", "covered_by_outage_id", "name", "address", "phone", "lat", "lon")
+         "reported_at", "covered_by_outage_id", "name", "address", "phone", "phone_display", "lat", "lon")
 
 
 def test_compact_live_data_matches_the_dashboards_fields(client, clock, desk):  # noqa: F811

@@ -79,7 +79,8 @@ def test_message_create_with_status_callback_matches_twilios_spec(prism_url):
 
 
 def test_message_create_through_a_messaging_service_matches_twilios_spec(prism_url):
-    ch = _channel(prism_url, from_number=None, messaging_service_sid="MG" + "2" * 32)
+    # SMS through the messaging service; calls still need a caller number of their own (issue 12).
+    ch = _channel(prism_url, from_number=None, messaging_service_sid="MG" + "2" * 32, voice_from="+815000000000")
     assert ch.send_sms("+819000000001", "試験", callback_url=None).provider_id.startswith("SM")
 
 
