@@ -22,31 +22,47 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "bcp_outbox"
-_PENDING = "bcp_outbox_wakeup"          # session.info flag: this transaction enqueued something
+_PENDING = "bcp_wakeups"       # session.info: the wake channels this transaction asked for
 RECONNECT_SECONDS = 5
 
-committed = threading.Event()            # set after a commit that enqueued; the dispatcher job waits on it
+
+class WakeChannel:
+    """One NOTIFY channel and the in-process event its commits set. The outbox uses ``OUTBOX``; the
+    outage desk's transport proposer has its own (``outages.wakeup.PROPOSALS``), same mechanism."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.committed = threading.Event()
+
+    def request(self, session: Session) -> None:
+        """Called inside the transaction whose commit should wake this channel's worker."""
+        pending = session.info.setdefault(_PENDING, set())
+        if self in pending:
+            return
+        pending.add(self)
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"NOTIFY {self.name}"))
+
+
+OUTBOX = WakeChannel("bcp_outbox")
+CHANNEL = OUTBOX.name
+committed = OUTBOX.committed             # set after a commit that enqueued; the dispatcher job waits on it
 
 
 def request(session: Session) -> None:
     """Called by the outbox after it added rows to ``session``'s transaction."""
-    if session.info.get(_PENDING):
-        return
-    session.info[_PENDING] = True
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {CHANNEL}"))
+    OUTBOX.request(session)
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    if session.info.pop(_PENDING, False):
-        committed.set()
+    for channel in session.info.pop(_PENDING, ()):
+        channel.committed.set()
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, _previous_transaction) -> None:
-    # The NOTIFY may have gone with the rollback (a savepoint's included): the next enqueue sends another.
+    # The NOTIFY may have gone with the rollback (a savepoint's included): the next request sends another.
     session.info.pop(_PENDING, None)
 
 

@@ -10,41 +10,12 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import event, text
-from sqlalchemy.orm import Session
-
 from bcp_service.messaging import wakeup as messaging_wakeup
 
-CHANNEL = "bcp_proposals"
-_PENDING = "bcp_proposals_wakeup"
-
-committed = threading.Event()
-
-
-def request(session: Session) -> None:
-    """Called inside the transaction whose commit should wake the proposer."""
-    if session.info.get(_PENDING):
-        return
-    session.info[_PENDING] = True
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"NOTIFY {CHANNEL}"))
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_PENDING, False):
-        committed.set()
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session: Session, _previous_transaction) -> None:
-    session.info.pop(_PENDING, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _after_transaction_end(session: Session, transaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
+PROPOSALS = messaging_wakeup.WakeChannel("bcp_proposals")
+CHANNEL = PROPOSALS.name
+committed = PROPOSALS.committed
+request = PROPOSALS.request      # inside the transaction whose commit should wake the proposer
 
 
 def listen(database_url: str, stop: threading.Event, *, wake: threading.Event = committed) -> None:
